@@ -1,0 +1,120 @@
+"""`lab`: the command line. Subcommands map to the stages: build, boot, run, compare, report."""
+import argparse
+import json
+import signal
+import sys
+import time
+
+from .errors import ConfigError, LabError
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def add_vm_options(p):
+    p.add_argument("--kernel", help="'debian' (default: Debian's prebuilt linux-image-amd64), a bzImage/kernel dir, or a `lab build` name")
+    p.add_argument("--accel", choices=["kvm", "tcg"], help="skip the KVM probe and use this accelerator")
+    p.add_argument("--cpus", type=int, default=2, help="guest vCPUs (default 2)")
+    p.add_argument("--memory", default="2G", help="guest memory (default 2G)")
+    p.add_argument("--append", action="append", default=[], metavar="ARGS", help="extra kernel command line (repeatable)")
+    p.add_argument("--backend", choices=["tap", "hub"], help="link backend (default tap as root: keeps virtio offloads)")
+    p.add_argument("--boot-timeout", type=float, default=180.0, help="seconds to wait for the guest agent (default 180)")
+    p.add_argument("--runs", default="runs", help="directory for run directories (default ./runs)")
+
+
+def cmd_run(a):
+    from .report.table import render_table
+    from .runner import RunOptions, run_testcase
+    from .workloads import load_testcase
+    tc = load_testcase(a.testcase)
+    opts = RunOptions(kernel=a.kernel, accel=a.accel, duration=a.duration, repeat=a.repeat, cpus=a.cpus, memory=a.memory,
+                      append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
+                      boot_timeout=a.boot_timeout)
+    rd = run_testcase(tc, opts)
+    recs = rd.results()
+    if a.json:
+        print(json.dumps(recs, indent=2, default=str))
+    else:
+        print(render_table(recs))
+        print(f"\nresults: {rd.path}/results.jsonl  manifest: {rd.path}/manifest.json  console: {rd.console_log}")
+    return 0 if all(r.get("status") == "ok" for r in recs) and recs else 1
+
+
+def cmd_boot(a):
+    """Boot a fresh guest, run one command (like `vng --exec`), print its output, exit with its code."""
+    from .kernel import resolve_kernel
+    from .results.rundir import RunDir
+    from .vm import VM, VMConfig, make_links
+    from .vm.accel import choose_accel
+    from .vm.topology import default_backend, guest_setup_script
+    command = a.command[1:] if a.command[:1] == ["--"] else a.command
+    kernel = resolve_kernel(a.kernel)
+    accel, info = choose_accel(kernel, a.accel, say=lambda m: print(m, file=sys.stderr))
+    rd = RunDir.create(a.runs, "boot")
+    links = make_links(a.links.split(",") if a.links else [])
+    rd.update_manifest(kernel=kernel.describe(), accel=accel, accel_info=info, command=command)
+    cfg = VMConfig(accel=accel, cpus=a.cpus, memory=a.memory, append=[x for s in a.append for x in s.split()],
+                   backend=a.backend or default_backend(), boot_timeout=a.boot_timeout)
+    t0 = time.monotonic()
+    with VM(kernel, rd, links, cfg) as vm:
+        print(f"dplab: {kernel.release} up in {vm.boot_seconds:.1f}s ({accel}); run dir {rd.path}", file=sys.stderr)
+        if links:
+            vm.guest.sh(guest_setup_script(links), timeout=90)
+        res = vm.guest.run(command or ["uname", "-a"], timeout=a.timeout, check=False) 
+        sys.stdout.write(res.stdout)
+        sys.stderr.write(res.stderr)
+    rd.update_manifest(rc=res.rc, seconds=round(time.monotonic() - t0, 2))
+    return res.rc
+
+
+def cmd_kernel(a):
+    from .kernel import resolve_kernel
+    k = resolve_kernel(a.kernel)
+    print(json.dumps(k.describe(), indent=2))
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="lab", description="dplab: build, boot and measure Linux network datapath kernels in QEMU.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="run a testcase (YAML) and print a table of results")
+    r.add_argument("testcase", help="testcase file, e.g. testcases/throughput.yaml")
+    r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")
+    r.add_argument("--repeat", type=int, help="repeats per cell (overrides the testcase)")
+    r.add_argument("--json", action="store_true", help="print the records as JSON instead of the table")
+    add_vm_options(r)
+    r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("boot", help="boot a fresh guest and run one command in it: lab boot [opts] -- CMD...")
+    add_vm_options(b)
+    b.add_argument("--links", default="", help="comma-separated NIC models to wire up, e.g. virtio,e1000e (default none)")
+    b.add_argument("--timeout", type=float, default=300, help="seconds for the command (default 300)")
+    b.add_argument("command", nargs=argparse.REMAINDER, help="command to run in the guest (after --)")
+    b.set_defaults(func=cmd_boot)
+
+    k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")
+    k.add_argument("kernel", nargs="?", default=None)
+    k.set_defaults(func=cmd_kernel)
+    return p
+
+
+def main(argv=None):
+    signal.signal(signal.SIGTERM, _sigterm)
+    a = build_parser().parse_args(argv)
+    try:
+        return a.func(a)
+    except ConfigError as e:
+        print(f"lab: error: {e}", file=sys.stderr)
+        return 2
+    except LabError as e:
+        print(f"lab: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted; results so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

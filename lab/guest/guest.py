@@ -1,0 +1,139 @@
+"""Guest: the host's handle to run commands in a booted guest, over the agent's virtio-serial socket.
+
+One API whatever runs the commands (`run`, `ns_run`, `sh`): stdout, stderr, exit code, a timeout per
+command. A crash report on the console or QEMU exiting turns into GuestCrash / GuestError with the
+console tail, never a hang.
+"""
+import json
+import shlex
+import socket
+import time
+from dataclasses import dataclass
+
+from ..errors import GuestCrash, GuestError
+
+
+@dataclass
+class GuestResult:
+    argv: list
+    rc: int
+    stdout: str
+    stderr: str
+    elapsed: float
+    timed_out: bool = False
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+class Guest:
+    """Commands in the guest. `vm` supplies alive(), console and the boot facts."""
+
+    def __init__(self, sock_path, vm, log=None):
+        self.sock_path = str(sock_path)
+        self.vm = vm
+        self.sock = None
+        self.buf = b""
+        self.next_id = 1
+        self.hello = None
+        self.log = log  # callable(dict) receiving every command and its outcome
+
+    # -- channel --------------------------------------------------------------
+    def connect(self, deadline):
+        while True:
+            self._check_vm("connecting to the guest agent")
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.sock_path)
+                s.settimeout(0.2)
+                self.sock = s
+                return
+            except (FileNotFoundError, ConnectionRefusedError):
+                s.close()
+            if time.monotonic() > deadline:
+                raise GuestError(f"QEMU never opened the control socket {self.sock_path}", self.vm.console.tail_text())
+            time.sleep(0.05)
+
+    def wait_hello(self, deadline):
+        msg = self._recv(deadline, "booting to the guest agent")
+        if msg.get("event") != "hello":
+            raise GuestError(f"unexpected first message from the guest agent: {msg}")
+        self.hello = msg
+        return msg
+
+    def _check_vm(self, doing):
+        rep = self.vm.console.fatal()
+        if rep:
+            raise GuestCrash(rep)
+        if not self.vm.alive():
+            self.vm.console.wait_eof(2)
+            rep = self.vm.console.fatal(settle=0)
+            if rep:
+                raise GuestCrash(rep)
+            raise GuestError(f"QEMU exited (rc={self.vm.returncode()}) while {doing}", self.vm.console.tail_text())
+
+    def _recv(self, deadline, doing):
+        while b"\n" not in self.buf:
+            self._check_vm(doing)
+            if time.monotonic() > deadline:
+                raise GuestError(f"timed out while {doing}", self.vm.console.tail_text())
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            if not chunk:
+                self.vm.console.wait_eof(2)
+                self._check_vm(doing)
+                raise GuestError(f"control channel closed while {doing}", self.vm.console.tail_text())
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def _request(self, req, timeout, doing):
+        req["id"] = self.next_id
+        self.next_id += 1
+        self.sock.sendall((json.dumps(req) + "\n").encode())
+        while True:
+            msg = self._recv(time.monotonic() + timeout, doing)
+            if msg.get("id") == req["id"]:
+                return msg
+
+    # -- commands ---------------------------------------------------------------
+    def run(self, argv, timeout=60, check=True, env=None):
+        """Run argv (list, no shell) in the guest; GuestError on non-zero exit if check."""
+        argv = [str(a) for a in argv]
+        doing = f"running {shlex.join(argv)[:200]}"
+        n_reports = len(self.vm.console.reports)
+        resp = self._request({"op": "run", "argv": argv, "timeout": timeout, "env": env or {}}, timeout + 15, doing)
+        res = GuestResult(argv, resp["rc"], resp["stdout"], resp["stderr"], resp["elapsed"], resp.get("timed_out", False))
+        if self.log:
+            self.log({"argv": argv, "rc": res.rc, "elapsed": res.elapsed, "timed_out": res.timed_out,
+                      "stderr": res.stderr[-2000:]})
+        new = self.vm.console.reports_since(n_reports)
+        self._check_vm(doing)
+        if new:
+            raise GuestCrash(new[0])
+        if res.timed_out:
+            raise GuestError(f"guest command timed out after {timeout}s: {shlex.join(argv)}\n{res.stderr[-1500:]}")
+        if check and res.rc != 0:
+            raise GuestError(f"guest command failed (rc={res.rc}): {shlex.join(argv)[:500]}\n"
+                             f"--- stdout ---\n{res.stdout[-1500:]}\n--- stderr ---\n{res.stderr[-1500:]}")
+        return res
+
+    def sh(self, script, timeout=60, check=True, env=None):
+        """Run a script we generated (templates quote every value) with /bin/sh -e."""
+        return self.run(["sh", "-ec", script], timeout=timeout, check=check, env=env)
+
+    def ns_run(self, ns, argv, **kw):
+        return self.run(["ip", "netns", "exec", ns, *argv], **kw)
+
+    def shutdown(self, timeout=5):
+        try:
+            self._request({"op": "shutdown"}, timeout, "shutting down")
+        except (GuestError, OSError):
+            pass
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None

@@ -1,0 +1,42 @@
+#!/bin/busybox sh
+# dplab stage 1 (initramfs /init): load the boot modules, mount the host root
+# read-only over 9p, build a root of binds + overlays + tmpfs, switch into stage 2.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+fail() { echo "dplab-init: FATAL: $*"; echo o > /proc/sysrq-trigger; sleep 5; exit 1; }
+echo "dplab-init: stage1 $(cut -d' ' -f1 /proc/uptime)s"
+for m in $(cat /modules/order 2>/dev/null); do insmod "/modules/$m" 2>/dev/null; done
+mkdir -p /host /newroot
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || fail "cannot mount the host root (9p tag hostroot)"
+mount -t tmpfs -o mode=0755 newroot /newroot
+cd /newroot
+mkdir -p lab proc sys dev run tmp root
+for e in /host/*; do
+  n=${e#/host/}
+  case "$n" in
+    proc|sys|dev|run|tmp|root|home|lab|lost+found|boot|media|mnt) mkdir -p "$n" ;;
+    *) if [ -L "$e" ]; then ln -s "$(readlink "$e")" "$n"
+       elif [ -d "$e" ]; then mkdir -p "$n"; mount --bind "$e" "$n"; fi ;;
+  esac
+done
+# /etc, /var, /usr: writable throwaway overlays over the host's (bind read-only if overlayfs is missing).
+for d in etc var usr; do
+  [ -d /host/$d ] || continue
+  umount "$d" 2>/dev/null
+  mkdir -p "/newroot/.ovl/$d/u" "/newroot/.ovl/$d/w"
+  mount -t overlay -o "lowerdir=/host/$d,upperdir=/newroot/.ovl/$d/u,workdir=/newroot/.ovl/$d/w" "ovl-$d" "$d" || mount --bind /host/$d "$d"
+done
+# The guest kernel's own modules (absent for a kernel with everything built in).
+rel=$(uname -r)
+if [ -d /sys/bus/virtio/drivers/9pnet_virtio ] && grep -qx modules /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag 2>/dev/null; then
+  mount -t tmpfs -o mode=0755 modules usr/lib/modules 2>/dev/null || mkdir -p usr/lib/modules
+  mkdir -p "usr/lib/modules/$rel"
+  mount -t 9p -o trans=virtio,version=9p2000.L,ro modules "usr/lib/modules/$rel" || fail "cannot mount the kernel modules (9p tag modules)"
+fi
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 labrun lab || fail "cannot mount the run directory (9p tag labrun)"
+for d in proc sys dev; do mount --move /$d $d; done
+cp /stage2.sh /newroot/.dplab-stage2
+exec switch_root /newroot /bin/sh /.dplab-stage2

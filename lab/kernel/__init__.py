@@ -1,0 +1,4 @@
+"""Kernels: the Debian default, user-given images, and kernels built by `lab build`."""
+from .image import Kernel, resolve_kernel
+
+__all__ = ["Kernel", "resolve_kernel"]

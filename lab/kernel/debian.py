@@ -1,0 +1,43 @@
+"""The embedded default kernel: Debian's prebuilt linux-image-amd64, unpacked with its modules."""
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..cache import cache_root
+from ..host import cmd
+from .image import from_path
+
+META_PACKAGE = "linux-image-amd64"
+
+
+def debian_kernel(meta=META_PACKAGE):
+    """Fetch (once) and unpack the package the meta package depends on; return its Kernel."""
+    root = cache_root() / "kernels"
+    root.mkdir(exist_ok=True)
+    existing = sorted(root.glob("debian-*/.ready"))
+    if existing:
+        return from_path(existing[-1].parent)
+    pkg = image_package(meta)
+    dest = root / f"debian-{pkg}"
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        cmd(["apt-get", "download", pkg], cwd=tmp, timeout=600)
+        deb = next(Path(tmp).glob("*.deb"))
+        unpack = Path(tmp) / "x"
+        cmd(["dpkg-deb", "-x", deb, unpack], timeout=300)
+        kern = from_path(unpack)
+        cmd(["depmod", "-b", unpack, kern.release], timeout=300)
+        if dest.exists():
+            shutil.rmtree(dest)
+        unpack.rename(dest)
+    (dest / ".ready").write_text(pkg + "\n")
+    return from_path(dest)
+
+
+def image_package(meta):
+    """The concrete linux-image-<abi> package behind a meta package (apt-cache depends)."""
+    out = cmd(["apt-cache", "depends", meta], timeout=120).stdout
+    m = re.search(r"Depends:\s*(linux-image-\S+)", out)
+    if not m:
+        raise RuntimeError(f"apt-cache depends {meta}: no linux-image dependency (run apt-get update?)")
+    return m.group(1)

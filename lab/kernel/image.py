@@ -1,0 +1,88 @@
+"""A bootable kernel: image, optional modules tree, identity. `resolve_kernel` maps a user's --kernel to one."""
+import hashlib
+import json
+import struct
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+@dataclass
+class Kernel:
+    """What the VM runner needs to boot a kernel, and what the manifest records of it."""
+
+    name: str
+    image: Path
+    release: str
+    modules_dir: Path | None = None  # .../lib/modules/<release>, shared read-only into the guest
+    config: Path | None = None
+    build: dict = field(default_factory=dict)  # build.json of a `lab build` artifact, if any
+
+    @property
+    def sha256(self):
+        return file_sha256(self.image)
+
+    def describe(self):
+        d = asdict(self)
+        d.update(image=str(self.image), modules_dir=str(self.modules_dir) if self.modules_dir else None,
+                 config=str(self.config) if self.config else None, sha256=self.sha256,
+                 config_sha256=file_sha256(self.config) if self.config else None)
+        return d
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def bzimage_release(path):
+    """Kernel release from an x86 bzImage setup header (the `kernel_version` field at 0x20e)."""
+    data = Path(path).read_bytes()[:0x10000]
+    if len(data) < 0x210 or data[0x202:0x206] != b"HdrS":
+        raise ConfigError(f"{path}: not an x86 bzImage (no 'HdrS' setup header)")
+    off = struct.unpack_from("<H", data, 0x20E)[0] + 0x200
+    return data[off:off + 128].split(b" ")[0].split(b"\0")[0].decode(errors="replace")
+
+
+def from_path(path):
+    """A kernel from a bzImage file, an unpacked Debian package, a build tree or a `lab build` artifact dir."""
+    p = Path(path).expanduser().resolve()
+    if p.is_file():
+        return Kernel(name=p.name, image=p, release=bzimage_release(p))
+    if not p.is_dir():
+        raise ConfigError(f"--kernel {path}: no such file or directory")
+    if (p / "build.json").exists() and (p / "bzImage").exists():
+        info = json.loads((p / "build.json").read_text())
+        return Kernel(name=info.get("name", p.name), image=p / "bzImage", release=info.get("release") or bzimage_release(p / "bzImage"),
+                      config=p / "config" if (p / "config").exists() else None, build=info)
+    for cand in (p / "arch/x86/boot/bzImage", p / "bzImage"):
+        if cand.exists():
+            return Kernel(name=p.name, image=cand, release=bzimage_release(cand),
+                          config=p / ".config" if (p / ".config").exists() else None)
+    images = sorted((p / "boot").glob("vmlinuz-*"))
+    if images:
+        img = images[-1]
+        rel = img.name[len("vmlinuz-"):]
+        mods = p / "lib/modules" / rel
+        cfg = p / "boot" / f"config-{rel}"
+        return Kernel(name=p.name, image=img, release=rel, modules_dir=mods if mods.is_dir() else None,
+                      config=cfg if cfg.exists() else None)
+    raise ConfigError(f"--kernel {path}: no bzImage, arch/x86/boot/bzImage, boot/vmlinuz-* or build.json in it")
+
+
+def resolve_kernel(spec=None):
+    """None or 'debian' -> the Debian prebuilt default; a path -> from_path; else the name of a `lab build`."""
+    if spec in (None, "", "debian", "default"):
+        from .debian import debian_kernel
+        return debian_kernel()
+    if "/" in spec or Path(spec).exists():
+        return from_path(spec)
+    from .cache import find_build
+    art = find_build(spec)
+    if art is None:
+        raise ConfigError(f"--kernel {spec}: not a path and no build of that name or key in the cache (see `lab build --list`)")
+    return from_path(art)

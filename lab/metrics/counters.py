@@ -1,0 +1,115 @@
+"""Counter snapshots taken in the guest before and after a measurement, parsed on the host.
+
+One guest command prints sections `@@ <kind> <scope>` followed by raw text (ethtool -S, ip -s -j
+link, /proc/net/{snmp,netstat,snmp6}, /proc/net/softnet_stat). Parsing is pure and unit-tested.
+Keys are flat: `<side>.<kind>.<name>` (side a = sender namespace, b = receiver), `softnet.<name>`
+(summed over CPUs) or `stat.<name>` (guest CPU time in USER_HZ ticks).
+"""
+import json
+import shlex
+
+SOFTNET_COLS = ["processed", "dropped", "time_squeeze", None, None, None, None, None, None, "cpu_collision",
+                "received_rps", "flow_limit_count"]
+
+
+def snapshot_script(link):
+    """Shell that prints every counter section for both ends of `link`."""
+    parts = ["echo '@@ softnet -'; cat /proc/net/softnet_stat", "echo '@@ stat -'; head -1 /proc/stat"]
+    for side in "ab":
+        ns = shlex.quote(link.ns(side))
+        parts += [f"echo '@@ ethtool {side}'; ip netns exec {ns} ethtool -S eth0 2>/dev/null || true",
+                  f"echo '@@ link {side}'; ip -n {ns} -s -j link show eth0",
+                  f"echo '@@ snmp {side}'; ip netns exec {ns} cat /proc/net/snmp /proc/net/netstat /proc/net/snmp6"]
+    return "\n".join(parts)
+
+
+def parse_ethtool(text):
+    out = {}
+    for line in text.splitlines():
+        name, sep, val = line.strip().rpartition(":")
+        if sep and name and val.strip().lstrip("-").isdigit():
+            out[name.strip()] = int(val)
+    return out
+
+
+def parse_link_json(text):
+    try:
+        data = json.loads(text)[0]
+    except (ValueError, IndexError):
+        return {}
+    s = data.get("stats64", {})
+    out = {f"rx_{k}": v for k, v in s.get("rx", {}).items() if isinstance(v, int)}
+    out.update({f"tx_{k}": v for k, v in s.get("tx", {}).items() if isinstance(v, int)})
+    return out
+
+
+def parse_snmp(text):
+    """/proc/net/snmp + netstat (header/value line pairs) and snmp6 (name value): nstat-style names."""
+    out = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        parts = line.split()
+        if parts and parts[0].endswith(":") and i + 1 < len(lines) and lines[i + 1].split()[:1] == parts[:1]:
+            prefix = parts[0].rstrip(":")
+            for k, v in zip(parts[1:], lines[i + 1].split()[1:]):
+                if v.lstrip("-").isdigit():
+                    out[prefix + k] = int(v)
+            i += 2
+            continue
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+        i += 1
+    return out
+
+
+def parse_softnet(text):
+    """Sum of /proc/net/softnet_stat columns over CPUs (hex)."""
+    out = {}
+    for line in text.split("\n"):
+        for col, val in zip(SOFTNET_COLS, line.split()):
+            if col:
+                out[col] = out.get(col, 0) + int(val, 16)
+    return out
+
+
+STAT_COLS = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
+
+
+def parse_stat(text):
+    """The aggregate `cpu` line of /proc/stat, in USER_HZ ticks (1/100 s)."""
+    for line in text.splitlines():
+        f = line.split()
+        if f and f[0] == "cpu":
+            return {c: int(v) for c, v in zip(STAT_COLS, f[1:])}
+    return {}
+
+
+PARSE = {"stat": parse_stat, "ethtool": parse_ethtool, "link": parse_link_json, "snmp": parse_snmp, "softnet": parse_softnet}
+
+
+def parse_snapshot(text):
+    out = {}
+    kind, scope, buf = None, None, []
+
+    def flush():
+        if kind:
+            prefix = kind if kind in ("softnet", "stat") else f"{scope}.{kind}"
+            for k, v in PARSE[kind]("\n".join(buf)).items():
+                out[f"{prefix}.{k}"] = v
+
+    for line in text.splitlines():
+        if line.startswith("@@ "):
+            flush()
+            _, kind, scope = line.split(None, 2)
+            buf = []
+        else:
+            buf.append(line)
+    flush()
+    return out
+
+
+def delta(pre, post):
+    """post - pre for every numeric key present in both (counters only grow; gauges may go negative)."""
+    return {k: post[k] - pre[k] for k in post if k in pre and isinstance(post[k], (int, float))}

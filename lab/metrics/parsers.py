@@ -1,0 +1,47 @@
+"""Workload output parsers: a run step's stdout -> {"value": metric, ...extras}. Few and named."""
+import json
+
+from ..errors import LabError
+
+
+def _last_json(stdout):
+    """The last top-level JSON document in stdout (iperf3 -J prints one, our tools print one line)."""
+    text = stdout.strip()
+    start = text.rfind("\n{") + 1 if not text.startswith("{") or text.count("\n{") else 0
+    for cand in (text, text[start:]):
+        try:
+            return json.loads(cand)
+        except json.JSONDecodeError:
+            continue
+    raise LabError(f"workload printed no JSON; last output:\n{stdout[-800:]}")
+
+
+def iperf3(stdout):
+    """iperf3 -J: receiver Gbit/s for TCP (sum_received), for UDP the server-side sum."""
+    d = _last_json(stdout)
+    if "error" in d:
+        raise LabError(f"iperf3: {d['error']}")
+    end = d.get("end", {})
+    proto = d.get("start", {}).get("test_start", {}).get("protocol", "TCP")
+    if proto == "UDP":
+        s = end.get("sum_received") or end.get("sum", {})
+        out = {"value": s.get("bits_per_second", 0) / 1e9, "bytes": s.get("bytes", 0),
+               "packets": s.get("packets"), "lost_packets": s.get("lost_packets"), "lost_percent": s.get("lost_percent")}
+    else:
+        r, s = end.get("sum_received", {}), end.get("sum_sent", {})
+        out = {"value": r.get("bits_per_second", 0) / 1e9, "bytes": r.get("bytes", 0), "retransmits": s.get("retransmits")}
+    cpu = end.get("cpu_utilization_percent", {})
+    out.update(protocol=proto, seconds=end.get("sum_sent", end.get("sum", {})).get("seconds"),
+               cpu_sender_pct=cpu.get("host_total"), cpu_receiver_pct=cpu.get("remote_total"))
+    return out
+
+
+def json_line(stdout):
+    """Our own tools: the last JSON line must hold "value" (and may hold more)."""
+    d = _last_json(stdout)
+    if "value" not in d:
+        raise LabError(f"workload JSON has no 'value': {d}")
+    return d
+
+
+PARSERS = {"iperf3": iperf3, "json": json_line}

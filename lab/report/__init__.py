@@ -1,0 +1,1 @@
+"""Reports: terminal table (and later JSON/HTML)."""

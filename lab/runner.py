@@ -1,0 +1,182 @@
+"""Run a testcase: resolve the kernel, choose the accelerator, boot, wire links, measure every cell.
+
+Each cell: render setup -> counters before -> `perf stat -a` around the run step -> counters after
+-> teardown; the record is appended to results.jsonl the moment it exists.
+"""
+import time
+from dataclasses import dataclass, field
+
+from .errors import GuestCrash, GuestError, LabError
+from .host import which
+from .hostinfo import host_info
+from .kernel import resolve_kernel
+from .metrics import counters as ctr
+from .metrics.parsers import PARSERS
+from .metrics.perf import parse_perf_csv, perf_argv
+from .results.rundir import RunDir, now_iso
+from .vm import VM, VMConfig, make_links
+from .vm.accel import choose_accel
+from .vm.topology import default_backend, guest_describe_script, guest_setup_script
+from .workloads.render import render
+
+
+@dataclass
+class RunOptions:
+    kernel: str | None = None
+    accel: str | None = None
+    duration: float | None = None
+    repeat: int | None = None
+    cpus: int = 2
+    memory: str = "2G"
+    append: list = field(default_factory=list)
+    backend: str | None = None
+    runs_root: str = "runs"
+    boot_timeout: float = 180.0
+
+
+def check_tools(tools):
+    for t in ["qemu-system-x86_64", "busybox", "ip", "perf", "ethtool", "python3", *tools]:
+        which(t)
+
+
+def guest_facts(guest, links):
+    """Drivers per NIC (ethtool -i), PMU presence, perf version: what the manifest says of the guest."""
+    out = guest.sh(guest_describe_script(links), timeout=60).stdout
+    drivers = {}
+    ns = None
+    for line in out.splitlines():
+        if line.startswith("@@ "):
+            ns = line[3:].strip()
+            drivers[ns] = {}
+        elif ns and ":" in line:
+            k, v = line.split(":", 1)
+            drivers[ns][k.strip()] = v.strip()
+    pmu = guest.run(["perf", "stat", "-x", ",", "-e", "instructions", "true"], check=False, timeout=60)
+    has_pmu = pmu.rc == 0 and "<not supported>" not in pmu.stderr and "not supported" not in pmu.stderr
+    return {"nics": drivers, "pmu": has_pmu}
+
+
+def measure_cell(guest, tc, link, params, cell_no, rundir, events):
+    """One measurement. Returns (value-dict, counters, perf) or raises."""
+    cell_guest = f"/lab/cells/{cell_no}"
+    (rundir.guest_dir / "cells" / str(cell_no)).mkdir(parents=True, exist_ok=True)
+    ctx = {"link": link.template_vars(), "params": {**tc.params, **params}, "duration": tc.duration,
+           "cell_dir": cell_guest, "links": [link.template_vars()]}
+    scripts = {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in ("setup", "run", "teardown")}
+    for step, text in scripts.items():
+        (rundir.guest_dir / "cells" / str(cell_no) / f"{step}.sh").write_text(text)
+    snap = ctr.snapshot_script(link)
+    try:
+        if tc.setup.strip():
+            guest.sh(scripts["setup"], timeout=tc.timeout)
+        pre = ctr.parse_snapshot(guest.sh(snap, timeout=60).stdout)
+        t0 = time.monotonic()
+        res = guest.run(perf_argv(events, f"{cell_guest}/perf.csv", ["sh", "-ec", scripts["run"]]), timeout=tc.timeout)
+        elapsed = time.monotonic() - t0
+        post = ctr.parse_snapshot(guest.sh(snap, timeout=60).stdout)
+    finally:
+        if tc.teardown.strip():
+            guest.sh(scripts["teardown"], timeout=tc.timeout, check=False)
+    (rundir.guest_dir / "cells" / str(cell_no) / "run.stdout").write_text(res.stdout)
+    value = PARSERS[tc.parser](res.stdout)
+    perf = parse_perf_csv((rundir.guest_dir / "cells" / str(cell_no) / "perf.csv").read_text())
+    counters = ctr.delta(pre, post)
+    return value, counters, perf, elapsed
+
+
+def derived(counters, perf, value):
+    """Per-packet normalisations and guest CPU use: what explains a change is often a count per packet.
+
+    Packets are the sender NIC's tx_packets (a GSO superpacket on virtio counts once)."""
+    pkts = counters.get("a.link.tx_packets") or 0
+    out = {"tx_packets": pkts, "rx_packets": counters.get("b.link.rx_packets")}
+    ticks = {k[5:]: v for k, v in counters.items() if k.startswith("stat.")}
+    total = sum(ticks.values())
+    busy = total - ticks.get("idle", 0) - ticks.get("iowait", 0) if total else None
+    if total:
+        out["cpu_busy_pct"] = round(100 * busy / total, 1)
+        out["softirq_pct"] = round(100 * ticks.get("softirq", 0) / total, 1)
+    if pkts:
+        for ev, n in perf.items():
+            if isinstance(n, (int, float)) and ev != "cpu-clock":
+                out[f"{ev}/pkt"] = round(n / pkts, 4)
+        if busy is not None:
+            out["cpu-ns/pkt"] = round(busy * 1e7 / pkts, 1)  # ticks are 1/100 s
+        if counters.get("a.link.tx_bytes"):
+            out["bytes/pkt"] = round(counters["a.link.tx_bytes"] / pkts, 1)
+    return out
+
+
+def run_testcase(tc, opts: RunOptions, say=print):
+    """Run every cell of `tc`; return the RunDir. Measured records are on disk even if this raises."""
+    check_tools(tc.requires)
+    duration = opts.duration or tc.duration
+    repeat = opts.repeat or tc.repeat
+    tc.duration, tc.repeat = duration, repeat
+    if opts.duration:
+        tc.timeout = 3 * duration + 60
+    kernel = resolve_kernel(opts.kernel)
+    accel, accel_info = choose_accel(kernel, opts.accel, say=say)
+    links = make_links(tc.links)
+    rd = RunDir.create(opts.runs_root, tc.name)
+    rd.update_manifest(testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": duration,
+                                 "repeat": repeat}, kernel=kernel.describe(), accel=accel, accel_info=accel_info,
+                       host=host_info(), mode="wallclock")
+    cfg = VMConfig(accel=accel, cpus=opts.cpus, memory=opts.memory, append=list(opts.append),
+                   backend=opts.backend or default_backend(), boot_timeout=opts.boot_timeout)
+    say(f"dplab: run {rd.id}: kernel {kernel.name} ({kernel.release}), accel {accel}, links {', '.join(l.name for l in links)}, "
+        f"backend {cfg.backend}")
+    status = "ok"
+    try:
+        with VM(kernel, rd, links, cfg, say=say) as vm:
+            say(f"dplab: guest up in {vm.boot_seconds:.1f}s")
+            g = vm.guest
+            g.sh(guest_setup_script(links), timeout=90)
+            facts = guest_facts(g, links)
+            rd.update_manifest(guest=facts)
+            events = list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else [])
+            if not facts["pmu"]:
+                say(f"dplab: guest has no PMU ({accel}): hardware events {', '.join(tc.hw_events)} unavailable")
+            cell_no = 0
+            for rep in range(repeat):
+                for link in links:
+                    for params in tc.cells():
+                        cell_no += 1
+                        rec = {"run_id": rd.id, "cell": cell_no, "testcase": tc.name, "link": link.name,
+                               "nic_model": link.model.name, "params": params, "repeat_index": rep,
+                               "kernel": {"name": kernel.name, "release": kernel.release, "sha256": kernel.sha256,
+                                          "build_key": kernel.build.get("key")},
+                               "metric": tc.metric.name, "unit": tc.metric.unit,
+                               "higher_is_better": tc.metric.higher_is_better, "duration": duration,
+                               "accel": accel, "mode": "wallclock", "started": now_iso()}
+                        try:
+                            value, counters, perf, elapsed = measure_cell(g, tc, link, params, cell_no, rd, events)
+                            rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
+                                       perf_unavailable=[] if facts["pmu"] else list(tc.hw_events),
+                                       derived=derived(counters, perf, value), elapsed=round(elapsed, 3))
+                            say(f"  cell {cell_no:3d} {link.name:8s} {fmt_params(params):24s} "
+                                f"{rec['value']:.4g} {tc.metric.unit}")
+                        except GuestCrash as e:
+                            rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
+                            rd.append_result(rec)
+                            raise
+                        except (GuestError, LabError) as e:
+                            if not vm.alive():
+                                rec.update(status="failed", error=str(e))
+                                rd.append_result(rec)
+                                raise
+                            status = "partial"
+                            rec.update(status="failed", error=str(e))
+                            say(f"  cell {cell_no:3d} {link.name:8s} {fmt_params(params):24s} FAILED: {str(e).splitlines()[0]}")
+                        rd.append_result(rec)
+    except BaseException as e:
+        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        rd.update_manifest(status=status, error=str(e) or type(e).__name__, ended=now_iso())
+        raise
+    rd.update_manifest(status=status, ended=now_iso())
+    return rd
+
+
+def fmt_params(params):
+    return ",".join(f"{k}={v}" for k, v in params.items()) or "-"
+

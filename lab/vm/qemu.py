@@ -1,0 +1,149 @@
+"""One QEMU guest: argv, launch, console watchdog, agent connection, guaranteed teardown.
+
+The guest boots our initramfs (lab/guest/init.sh), which mounts the host root read-only over 9p,
+the run's `guest/` directory read-write at /lab, and starts the agent (lab/guest/agent.py) on a
+virtio-serial port backed by a unix socket in a private temp dir: no TCP port at all.
+"""
+import ctypes
+import json
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import GuestError
+from ..guest.guest import Guest
+from ..host import which
+from ..kernel.initramfs import GUEST_DIR, build_initramfs
+from .console import ConsoleWatcher
+from .topology import HostNetwork
+
+BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "cryptomgr.notests=1",
+               "8250.nr_uarts=1", "i8042.noaux", "i8042.nokbd", "tsc=reliable", "no_timer_check"]
+
+
+@dataclass
+class VMConfig:
+    accel: str = "tcg"
+    cpus: int = 2
+    memory: str = "2G"
+    append: list = field(default_factory=list)
+    backend: str = "tap"
+    boot_timeout: float = 120.0
+    cpu_model: str | None = None  # default: max (tcg) / host (kvm)
+    extra_qemu: list = field(default_factory=list)
+
+
+def _pdeathsig():
+    """QEMU dies with us, even on SIGKILL of the lab (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+class VM:
+    """Context manager: boots on enter (returns self, with .guest ready), always tears down on exit."""
+
+    def __init__(self, kernel, rundir, links, cfg: VMConfig, say=print):
+        self.kernel = kernel
+        self.rundir = rundir
+        self.links = links
+        self.cfg = cfg
+        self.say = say
+        self.proc = None
+        self.console = None
+        self.guest = None
+        self.tmp = None
+        self.net = None
+        self.boot_seconds = None
+
+    # -- argv -------------------------------------------------------------------
+    def argv(self, initrd, sock_path):
+        c = self.cfg
+        cpu = c.cpu_model or ("host" if c.accel == "kvm" else "max")
+        accel = "kvm" if c.accel == "kvm" else "tcg,thread=multi" if c.cpus > 1 else "tcg"
+        argv = [which("qemu-system-x86_64"), "-name", f"dplab-{self.rundir.id}", "-nodefaults", "-no-user-config",
+                "-display", "none", "-no-reboot", "-machine", "q35", "-accel", accel, "-cpu", cpu,
+                "-smp", str(c.cpus), "-m", c.memory,
+                "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+                "-kernel", str(self.kernel.image), "-initrd", str(initrd),
+                "-append", " ".join(BASE_APPEND + list(c.append)),
+                "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+                "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
+                "-fsdev", f"local,id=labrun,path={self.rundir.guest_dir},security_model=none",
+                "-device", "virtio-9p-pci,fsdev=labrun,mount_tag=labrun",
+                "-device", "virtio-serial-pci,id=vser",
+                "-chardev", f"socket,id=ctl,path={sock_path},server=on,wait=off",
+                "-device", "virtserialport,bus=vser.0,chardev=ctl,name=dplab.ctl",
+                "-device", "virtio-rng-pci"]
+        if self.kernel.modules_dir:
+            argv += ["-fsdev", f"local,id=modules,path={self.kernel.modules_dir},security_model=none,readonly=on",
+                     "-device", "virtio-9p-pci,fsdev=modules,mount_tag=modules"]
+        return argv + self.net.qemu_args() + list(c.extra_qemu)
+
+    # -- lifecycle --------------------------------------------------------------
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def returncode(self):
+        return self.proc.poll() if self.proc else None
+
+    def __enter__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self):
+        initrd = build_initramfs(self.kernel)
+        shutil.copy(GUEST_DIR / "agent.py", self.rundir.guest_dir / "agent.py")
+        self.tmp = tempfile.mkdtemp(prefix="dplab-")
+        sock = Path(self.tmp) / "ctl.sock"
+        self.net = HostNetwork(self.links, self.cfg.backend, self.rundir.id).__enter__()
+        argv = self.argv(initrd, sock)
+        full = self.net.wrap(argv)
+        self.rundir.update_manifest(qemu_argv=full, initramfs=str(initrd),
+                                    vm={**asdict(self.cfg), "link_backend": self.cfg.backend,
+                                        "links": [l.describe() for l in self.links]})
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=open(self.rundir.path / "qemu.stderr", "ab"), preexec_fn=_pdeathsig)
+        self.console = ConsoleWatcher(self.proc.stdout, self.rundir.console_log)
+        cmdlog = open(self.rundir.path / "guest-commands.jsonl", "a", buffering=1)
+        self.guest = Guest(sock, self, log=lambda rec: cmdlog.write(json.dumps(rec) + "\n"))
+        deadline = t0 + self.cfg.boot_timeout
+        self.guest.connect(deadline)
+        hello = self.guest.wait_hello(deadline)
+        self.boot_seconds = round(time.monotonic() - t0, 2)
+        self.rundir.update_manifest(boot={"seconds_to_agent": self.boot_seconds, "guest_uptime_at_agent": hello["uptime"],
+                                          "guest_release": hello["uname"]})
+
+    def __exit__(self, *exc):
+        if self.guest and self.alive():
+            self.guest.shutdown(timeout=3)
+        if self.guest:
+            self.guest.close()
+        if self.proc:
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            if self.console:
+                self.console.wait_eof(2)
+        if self.net:
+            self.net.__exit__(None, None, None)
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def require(self):
+        if not self.alive():
+            raise GuestError("the guest is not running", self.console.tail_text() if self.console else "")

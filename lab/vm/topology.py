@@ -1,0 +1,155 @@
+"""Links: pairs of NICs of one model wired back-to-back, and the host side that wires them.
+
+Backends (recorded in the manifest):
+- tap: each NIC on a tap with vnet_hdr, the pair bridged in a host network namespace made for
+  the run (deleted after). virtio-net keeps its offloads (csum, SG, TSO): needed for GSO work and
+  for the XSK page path.
+- hub: QEMU hubports, no host set-up and no root needed, but virtio-net gets no offloads.
+"""
+import os
+import shlex
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..host import cmd
+
+
+@dataclass(frozen=True)
+class NicModel:
+    name: str
+    qemu_device: str
+    driver: str  # what `ethtool -i` reports in the guest
+
+
+NIC_MODELS = {
+    "virtio": NicModel("virtio", "virtio-net-pci", "virtio_net"),
+    "e1000e": NicModel("e1000e", "e1000e", "e1000e"),
+}
+
+
+def nic_model(name):
+    try:
+        return NIC_MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown NIC model {name!r}; known models: {', '.join(NIC_MODELS)}") from None
+
+
+@dataclass(frozen=True)
+class Link:
+    """Link number `index`: NIC a in netns `<name>a`, NIC b in `<name>b`, on 198.18.<index>.0/24 (RFC 2544 benchmark range)."""
+
+    index: int
+    model: NicModel
+
+    @property
+    def name(self):
+        return f"{self.model.name}{self.index}"
+
+    def mac(self, side):
+        return f"52:54:00:d1:{self.index:02x}:{0xa if side == 'a' else 0xb:02x}"
+
+    def ns(self, side):
+        return f"{self.name}{side}"
+
+    def addr(self, side):
+        return f"198.18.{self.index}.{1 if side == 'a' else 2}"
+
+    def addr6(self, side):
+        return f"fd00:d1:{self.index}::{1 if side == 'a' else 2}"
+
+    def netdev_id(self, side):
+        return f"n{self.index}{side}"
+
+    def tap(self, side):
+        return f"dl{self.index}{side}"
+
+    def describe(self):
+        return {"name": self.name, "model": self.model.name, "qemu_device": self.model.qemu_device,
+                **{f"{k}_{s}": getattr(self, k)(s) for k in ("mac", "ns", "addr", "addr6") for s in "ab"}}
+
+    def template_vars(self):
+        """What testcase templates see as `link`."""
+        d = self.describe()
+        d.update(ns_a=self.ns("a"), ns_b=self.ns("b"), dev_a="eth0", dev_b="eth0", index=self.index)
+        return d
+
+
+def make_links(models):
+    return [Link(i, nic_model(m)) for i, m in enumerate(models)]
+
+
+def default_backend():
+    return "tap" if os.geteuid() == 0 and os.path.exists("/dev/net/tun") else "hub"
+
+
+class HostNetwork:
+    """The host side of the links. For `tap`, a network namespace holding one bridge + two taps per link."""
+
+    def __init__(self, links, backend, run_id):
+        if backend not in ("tap", "hub"):
+            raise ConfigError(f"unknown link backend {backend!r}; known: tap, hub")
+        self.links = links
+        self.backend = backend
+        self.netns = f"dplab-{run_id[-20:]}" if backend == "tap" else None
+
+    def qemu_args(self):
+        args = []
+        for link in self.links:
+            for side in "ab":
+                nid = link.netdev_id(side)
+                if self.backend == "tap":
+                    args += ["-netdev", f"tap,id={nid},ifname={link.tap(side)},script=no,downscript=no,vhost=off,vnet_hdr=on"]
+                else:
+                    args += ["-netdev", f"hubport,id={nid},hubid={link.index}"]
+                args += ["-device", f"{link.model.qemu_device},netdev={nid},mac={link.mac(side)},romfile="]
+        return args
+
+    def wrap(self, argv):
+        """QEMU must open its taps inside the run's namespace."""
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
+
+    def __enter__(self):
+        if self.backend != "tap":
+            return self
+        cmd(["ip", "netns", "add", self.netns])
+        try:
+            ipn = ["ip", "-n", self.netns]
+            for link in self.links:
+                br = f"br{link.index}"
+                cmd(ipn + ["link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+                for side in "ab":
+                    cmd(ipn + ["tuntap", "add", "dev", link.tap(side), "mode", "tap", "vnet_hdr"])
+                    cmd(ipn + ["link", "set", link.tap(side), "master", br, "up"])
+                cmd(ipn + ["link", "set", br, "up"])
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.netns:
+            cmd(["ip", "netns", "del", self.netns], check=False)
+
+
+def guest_setup_script(links):
+    """Guest shell: each NIC (found by MAC) into its own namespace as eth0, addressed, up, carrier waited for."""
+    q = shlex.quote
+    lines = ["set -e", "dev_by_mac() { for d in /sys/class/net/*; do [ \"$(cat $d/address)\" = \"$1\" ] && { basename $d; return 0; }; done; echo \"no NIC with MAC $1\" >&2; return 1; }"]
+    for link in links:
+        for side in "ab":
+            ns, mac = q(link.ns(side)), q(link.mac(side))
+            lines += [f"d=$(dev_by_mac {mac})", f"ip netns add {ns}", f"ip link set dev \"$d\" netns {ns}",
+                      f"ip -n {ns} link set dev \"$d\" name eth0", f"ip -n {ns} link set lo up",
+                      f"ip -n {ns} addr add {q(link.addr(side) + '/24')} dev eth0",
+                      f"ip -n {ns} addr add {q(link.addr6(side) + '/64')} dev eth0 nodad",
+                      f"ip -n {ns} link set eth0 up"]
+    waits = " ".join(q(link.ns(s)) for link in links for s in "ab")
+    lines.append(f"for ns in {waits}; do i=0; until [ \"$(ip netns exec $ns cat /sys/class/net/eth0/carrier 2>/dev/null)\" = 1 ]; do "
+                 "i=$((i+1)); [ $i -gt 150 ] && { echo \"no carrier on eth0 in $ns after 15 s\" >&2; exit 1; }; sleep 0.1; done; done")
+    return "\n".join(lines)
+
+
+def guest_describe_script(links):
+    """Guest shell printing `ethtool -i` of every lab NIC, one `@@ <ns>` section each."""
+    return "\n".join(f"echo '@@ {link.ns(s)}'; ip netns exec {shlex.quote(link.ns(s))} ethtool -i eth0"
+                     for link in links for s in "ab")
