@@ -28,6 +28,8 @@ APT_PACKAGES = {
     "bc": "bc",
     "patch": "patch",
     "wg": "wireguard-tools",
+    "ping": "iputils-ping",
+    "ss": "iproute2",
     "python3": "python3",
 }
 

@@ -8,7 +8,8 @@ Keys are flat: `<side>.<kind>.<name>` (side a = sender namespace, b = receiver),
 import json
 import shlex
 
-SOFTNET_COLS = ["processed", "dropped", "time_squeeze", None, None, None, None, None, None, "cpu_collision",
+# net/core/net-procfs.c softnet_seq_show (6.1): 6 zero columns, then rps, flow limit; backlog and CPU index last.
+SOFTNET_COLS = ["processed", "dropped", "time_squeeze", None, None, None, None, None, None,
                 "received_rps", "flow_limit_count"]
 
 

@@ -1,0 +1,30 @@
+# dplab make targets. `make help` lists them. Every target installs what it needs first.
+SHELL := /bin/bash
+VENV := .venv
+LAB := $(VENV)/bin/lab
+PYTEST := $(VENV)/bin/pytest
+DURATION ?= 5
+REPEAT ?=
+KERNEL ?=
+RUN_ARGS := $(if $(DURATION),--duration $(DURATION)) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(KERNEL),--kernel $(KERNEL))
+
+.PHONY: help setup demo test test-quick clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: ## install apt packages and the venv (idempotent)
+	@./scripts/setup.sh
+
+demo: setup ## the main job: boot the default kernel, run testcases/throughput.yaml, print a table
+	$(LAB) run testcases/throughput.yaml $(RUN_ARGS)
+
+test: setup ## the whole test suite, real VMs included
+	$(PYTEST) -ra $(PYTEST_ARGS)
+
+test-quick: setup ## unit tests only (no VM, no kernel build)
+	$(PYTEST) -ra -m "not vm and not build and not slow" $(PYTEST_ARGS)
+
+clean: ## remove run directories and Python caches (not the kernel cache in ~/.cache/dplab)
+	rm -rf runs .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

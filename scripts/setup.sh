@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install what dplab needs on Debian 12 (as root): apt packages and a venv with the package.
+# Idempotent and quiet when everything is already there.
+set -eu
+cd "$(dirname "$0")/.."
+PKGS="qemu-system-x86 qemu-utils busybox-static iproute2 iperf3 ethtool linux-perf kmod cpio procps
+      ccache bc bison flex libelf-dev libssl-dev make gcc libc6-dev patch xz-utils rsync dwarves
+      iputils-ping linux-source wireguard-tools libxdp-dev libbpf-dev xdp-tools nftables python3-venv git"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: apt-get install$missing"
+  [ "$(id -u)" = 0 ] || { echo "setup: need root to install:$missing" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends: wireguard-tools would otherwise pull a whole kernel image and initramfs-tools.
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  $PY -m venv .venv
+fi
+stamp=.venv/.dplab-setup
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  echo "$want" > $stamp
+fi

@@ -1,0 +1,34 @@
+"""Shared fixtures: the default kernel and a booted guest with both lab links."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB = [sys.executable, "-m", "lab.cli"]
+
+
+@pytest.fixture(scope="session")
+def default_kernel():
+    from lab.kernel import resolve_kernel
+    return resolve_kernel(os.environ.get("DPLAB_TEST_KERNEL"))
+
+
+@pytest.fixture(scope="session")
+def accel(default_kernel):
+    from lab.vm.accel import choose_accel
+    return choose_accel(default_kernel, os.environ.get("DPLAB_TEST_ACCEL"))[0]
+
+
+@pytest.fixture(scope="session")
+def booted(default_kernel, accel, tmp_path_factory):
+    """One guest for the session, links wired (one boot serves many tests)."""
+    from lab.results.rundir import RunDir
+    from lab.vm import VM, VMConfig, make_links
+    from lab.vm.topology import default_backend, guest_setup_script
+    rd = RunDir.create(tmp_path_factory.mktemp("runs"), "session")
+    links = make_links(["virtio", "e1000e"])
+    with VM(default_kernel, rd, links, VMConfig(accel=accel, backend=default_backend())) as vm:
+        vm.guest.sh(guest_setup_script(links), timeout=90)
+        yield vm

@@ -1,0 +1,98 @@
+"""QEMU argv, links and the initramfs: built without booting anything."""
+import gzip
+import struct
+from pathlib import Path
+
+import pytest
+
+from lab.errors import ConfigError
+from lab.kernel.image import Kernel, bzimage_release
+from lab.kernel.initramfs import Cpio, module_load_order
+from lab.results.rundir import RunDir
+from lab.vm.qemu import VM, VMConfig
+from lab.vm.topology import HostNetwork, guest_setup_script, make_links, nic_model
+
+
+def fake_kernel(tmp_path, modules=False):
+    img = tmp_path / "bzImage"
+    img.write_bytes(b"\0" * 0x300)
+    return Kernel(name="fake", image=img, release="6.1.0-test", modules_dir=tmp_path if modules else None)
+
+
+def test_unknown_nic_model_lists_known():
+    with pytest.raises(ConfigError, match="unknown NIC model 'rtl8139'; known models: virtio, e1000e"):
+        nic_model("rtl8139")
+
+
+def test_links_have_distinct_macs_namespaces_addresses():
+    links = make_links(["virtio", "e1000e"])
+    macs = {l.mac(s) for l in links for s in "ab"}
+    assert len(macs) == 4 and links[0].ns("a") == "virtio0a" and links[1].addr("b") == "198.18.1.2"
+
+
+def test_argv_tap_backend(tmp_path):
+    rd = RunDir.create(tmp_path, "t")
+    links = make_links(["virtio", "e1000e"])
+    vm = VM(fake_kernel(tmp_path), rd, links, VMConfig(accel="tcg", cpus=2, memory="1G", append=["quiet"]))
+    vm.net = HostNetwork(links, "tap", rd.id)
+    argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
+    s = " ".join(argv)
+    assert argv[argv.index("-accel") + 1] == "tcg,thread=multi" and argv[argv.index("-cpu") + 1] == "max"
+    assert "-netdev tap,id=n0a,ifname=dl0a,script=no,downscript=no,vhost=off,vnet_hdr=on" in s
+    assert "-device virtio-net-pci,netdev=n0a,mac=52:54:00:d1:00:0a" in s
+    assert "-device e1000e,netdev=n1b,mac=52:54:00:d1:01:0b" in s
+    assert f"path={rd.guest_dir},security_model=none" in s and "path=/,security_model=none,readonly=on" in s
+    assert argv[argv.index("-append") + 1].endswith("quiet") and "panic=-1" in argv[argv.index("-append") + 1]
+    assert "mount_tag=modules" not in s  # no modules tree: nothing shared
+    assert "hostfwd" not in s and "-nic" not in s  # no TCP port anywhere
+    assert vm.net.wrap(["qemu"]) == ["ip", "netns", "exec", vm.net.netns, "qemu"]
+
+
+def test_argv_kvm_and_hub(tmp_path):
+    rd = RunDir.create(tmp_path, "t")
+    links = make_links(["virtio"])
+    vm = VM(fake_kernel(tmp_path, modules=True), rd, links, VMConfig(accel="kvm", cpus=1))
+    vm.net = HostNetwork(links, "hub", rd.id)
+    argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
+    assert argv[argv.index("-accel") + 1] == "kvm" and argv[argv.index("-cpu") + 1] == "host"
+    assert "hubport,id=n0a,hubid=0" in argv and "mount_tag=modules" in " ".join(argv)
+    assert vm.net.wrap(["qemu"]) == ["qemu"]
+
+
+def test_guest_setup_finds_nics_by_mac():
+    s = guest_setup_script(make_links(["e1000e"]))
+    assert "dev_by_mac 52:54:00:d1:00:0a" in s and "ip netns add e1000e0b" in s and "carrier" in s
+
+
+def test_module_order_deps_first(tmp_path):
+    (tmp_path / "modules.dep").write_text(
+        "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko\nkernel/net/9p/9pnet.ko:\n"
+        "kernel/fs/netfs/netfs.ko:\nkernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko kernel/drivers/virtio/virtio.ko\n"
+        "kernel/drivers/virtio/virtio.ko:\n")
+    order = module_load_order(tmp_path, ["9p", "9pnet_virtio", "absent"])
+    assert order == ["kernel/net/9p/9pnet.ko", "kernel/fs/netfs/netfs.ko", "kernel/fs/9p/9p.ko",
+                     "kernel/drivers/virtio/virtio.ko", "kernel/net/9p/9pnet_virtio.ko"]
+    assert module_load_order(None) == []
+
+
+def test_cpio_newc_is_readable_by_cpio(tmp_path):
+    import subprocess
+    c = Cpio()
+    c.dir("bin")
+    c.file("bin/hello", b"#!/bin/sh\necho hi\n", 0o755)
+    (tmp_path / "a.cpio").write_bytes(c.finish())
+    out = subprocess.run(["cpio", "-t", "-F", str(tmp_path / "a.cpio")], capture_output=True, text=True)
+    assert out.stdout.split() == ["bin", "bin/hello"]
+
+
+def test_bzimage_release_from_setup_header(tmp_path):
+    data = bytearray(0x400)
+    data[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", data, 0x20E, 0x100)
+    data[0x300:0x300 + 40] = b"6.1.192-lab (root@x) #1 SMP\0".ljust(40, b"\0")
+    p = tmp_path / "bzImage"
+    p.write_bytes(bytes(data))
+    assert bzimage_release(p) == "6.1.192-lab"
+    (tmp_path / "junk").write_bytes(b"\0" * 0x400)
+    with pytest.raises(ConfigError, match="not an x86 bzImage"):
+        bzimage_release(tmp_path / "junk")
