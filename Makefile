@@ -28,3 +28,12 @@ test-quick: setup ## unit tests only (no VM, no kernel build)
 clean: ## remove run directories and Python caches (not the kernel cache in ~/.cache/dplab)
 	rm -rf runs .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+PATCHES ?=
+KCONFIGS ?=
+.PHONY: kernel bench-build
+kernel: setup ## build a patched kernel: make kernel PATCHES=xsk-copy-path [KCONFIGS="kconfigs/a.config ..."]
+	$(LAB) build $(if $(PATCHES),--patches $(PATCHES)) $(foreach k,$(KCONFIGS),--kconfig $(k))
+
+bench-build: setup ## benchmark the builder: cold, warm-ccache and one-file-patch builds, boot time (slow)
+	$(VENV)/bin/python -m lab.bench.build

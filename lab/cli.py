@@ -1,6 +1,7 @@
 """`lab`: the command line. Subcommands map to the stages: build, boot, run, compare, report."""
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -75,6 +76,29 @@ def cmd_kernel(a):
     return 0
 
 
+def cmd_build(a):
+    from .kernel import cache
+    if a.list:
+        rows = cache.list_builds()
+        if a.json:
+            print(json.dumps(rows, indent=2))
+        for r in rows:
+            print(f"{r['key']}  {','.join(r['names']) or '-':18s} {r['release'] or '?':12s} {r['size_mb']:6.1f} MB "
+                  f"{r['age_h']:6.1f} h  patches: {len(r['patches'])}")
+        if not rows:
+            print("(no builds yet: lab build)")
+        return 0
+    if a.prune:
+        for p in cache.prune():
+            print(f"removed {p}")
+        return 0
+    from .kernel.build import BuildRequest, build
+    art = build(BuildRequest(source=a.source, patches=a.patches, fragments=a.kconfig, name=a.name, jobs=a.jobs,
+                             ccache=not a.no_ccache), say=lambda m: print(m, file=sys.stderr))
+    print(art)
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="lab", description="dplab: build, boot and measure Linux network datapath kernels in QEMU.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -93,6 +117,18 @@ def build_parser():
     b.add_argument("--timeout", type=float, default=300, help="seconds for the command (default 300)")
     b.add_argument("command", nargs=argparse.REMAINDER, help="command to run in the guest (after --)")
     b.set_defaults(func=cmd_boot)
+
+    bu = sub.add_parser("build", help="build a patched kernel (cached by content); --list, --prune")
+    bu.add_argument("--source", help="kernel tarball or tree (default: Debian's linux-source tarball)")
+    bu.add_argument("--patches", help="patch series dir, or a name under patches/ (quilt 'series' file)")
+    bu.add_argument("--kconfig", action="append", default=[], help="kconfig fragment (repeatable; default kconfigs/lab.config)")
+    bu.add_argument("--name", help="name for `--kernel NAME` (default: the series name, or 'stock')")
+    bu.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 2)
+    bu.add_argument("--no-ccache", action="store_true")
+    bu.add_argument("--list", action="store_true", help="list cached builds (key, names, release, size, age)")
+    bu.add_argument("--prune", action="store_true", help="remove unnamed builds and their trees")
+    bu.add_argument("--json", action="store_true")
+    bu.set_defaults(func=cmd_build)
 
     k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")
     k.add_argument("kernel", nargs="?", default=None)

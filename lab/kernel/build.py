@@ -1,0 +1,270 @@
+"""`lab build`: a bootable, patched kernel from a source, kconfig fragments and a patch series.
+
+Steps: key from inputs -> cache hit? done. Else: hardlink farm of the pristine source (patched files
+become real copies, so the pristine tree is never touched) -> patches in order -> tinyconfig +
+fragments + olddefconfig, verified -> make bzImage with ccache, out of tree (O=<tree>/out, so
+Kbuild uses relative paths and ccache hits across trees) -> artifacts into builds/<key>/.
+A failure removes the half-made tree and leaves no artifact.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cache import cache_root
+from ..errors import ConfigError, LabError
+from ..host import which
+from .cache import artifact_dir, builds_root
+from .config import merge
+from .patches import apply_patch, load_series, touched_files
+from .source import resolve_source
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_FRAGMENTS = [ROOT / "kconfigs" / "lab.config"]
+ERROR_LINE = re.compile(r"(error:|Error \d|\*\*\*|undefined reference|No rule to make target)")
+
+
+@dataclass
+class BuildRequest:
+    source: str | None = None
+    patches: str | None = None          # series dir, or a name under patches/
+    fragments: list = field(default_factory=list)
+    name: str | None = None
+    jobs: int = os.cpu_count() or 2
+    ccache: bool = True
+    base: str = "tinyconfig"
+
+
+def series_dir(spec):
+    if spec is None:
+        return None
+    p = Path(spec)
+    if not p.is_dir() and (ROOT / "patches" / spec).is_dir():
+        p = ROOT / "patches" / spec
+    if not p.is_dir():
+        raise ConfigError(f"--patches {spec}: no such series directory (looked in ./ and {ROOT / 'patches'})")
+    return p.resolve()
+
+
+def compiler_version():
+    return subprocess.run([which("gcc"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+
+
+def build_key(source_identity, fragments, patches, compiler, base):
+    h = hashlib.sha256()
+    for part in [source_identity, compiler, base]:
+        h.update(part.encode() + b"\0")
+    for f in fragments:
+        h.update(b"frag\0" + Path(f).read_bytes())
+    for p in patches:
+        h.update(b"patch\0" + Path(p).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def seed_id(source_identity, fragments, compiler, base):
+    """Builds sharing this id differ only by patches: one's out/ can seed another's incremental build."""
+    return build_key(source_identity, fragments, [], compiler, base)
+
+
+def find_seed(sid):
+    """(tree, touched files) of the newest build with this seed id whose tree still has out/."""
+    best = None
+    for bj in builds_root().glob("*/build.json"):
+        info = json.loads(bj.read_text())
+        tree = Path(info.get("tree", ""))
+        if info.get("seed_id") == sid and (tree / "out" / "vmlinux").exists():
+            if best is None or bj.stat().st_mtime > best[0]:
+                best = (bj.stat().st_mtime, tree, info.get("touched", []))
+    return (best[1], best[2]) if best else (None, [])
+
+
+def rebase_paths(out, old_tree, new_tree):
+    """tools/objtool's build records absolute paths in its .cmd files: point them at the new tree, or objtool
+    is rebuilt and, since every object depends on it, so is everything."""
+    files = subprocess.run(["grep", "-rlI", "--include=*.cmd", "--include=*.d", str(old_tree), str(out)],
+                           capture_output=True, text=True).stdout.split()
+    for f in files:
+        p = Path(f)
+        p.write_text(p.read_text().replace(str(old_tree), str(new_tree)))
+
+
+def hardlink_farm(src, dst):
+    """cp -al: a full tree in ~1-2 s, sharing file data with the pristine source."""
+    subprocess.run(["cp", "-al", str(src), str(dst)], check=True)
+
+
+def unshare(tree, rel_paths):
+    """Replace hardlinks by real copies before patching, so the pristine source never changes."""
+    for rel in rel_paths:
+        p = tree / rel
+        if p.exists():
+            data = p.read_bytes()
+            mode = p.stat().st_mode
+            p.unlink()
+            p.write_bytes(data)
+            p.chmod(mode)
+
+
+class Progress:
+    """Stage, elapsed time and objects compiled, on one refreshed line (or a line per 15 s off a tty)."""
+
+    def __init__(self, say):
+        self.say, self.t0, self.objects, self.stage, self.last = say, time.monotonic(), 0, "", 0.0
+        self.tty = sys.stderr.isatty()
+
+    def set_stage(self, stage):
+        self.stage = stage
+        self.show(force=True)
+
+    def line(self, text):
+        if text.startswith("  CC ") or text.startswith("  AS "):
+            self.objects += 1
+        if text.startswith("  LD ") and "vmlinux" in text:
+            self.stage = "link"
+        self.show()
+
+    def show(self, force=False):
+        now = time.monotonic()
+        if force or now - self.last > (1 if self.tty else 15):
+            self.last = now
+            msg = f"build: {self.stage:10s} {now - self.t0:6.0f}s  {self.objects} objects compiled"
+            if self.tty:
+                sys.stderr.write("\r" + msg)
+                sys.stderr.flush()
+            else:
+                self.say(msg)
+
+    def done(self):
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def build(req: BuildRequest, say=print):
+    """Build (or find in the cache) the kernel for `req`; returns the artifact dir."""
+    for t in ["make", "gcc", "flex", "bison", "bc", "patch"] + (["ccache"] if req.ccache else []):
+        which(t)
+    src = resolve_source(req.source)
+    sdir = series_dir(req.patches)
+    patches = load_series(sdir) if sdir else []
+    fragments = [Path(f).resolve() for f in (req.fragments or DEFAULT_FRAGMENTS)]
+    for f in fragments:
+        if not f.is_file():
+            raise ConfigError(f"--kconfig {f}: no such fragment")
+    compiler = compiler_version()
+    key = build_key(src.identity, fragments, patches, compiler, req.base)
+    name = req.name or (sdir.name if sdir else "stock")
+    art = artifact_dir(key)
+    if (art / "build.json").exists():
+        _name(name, key)
+        say(f"build: cache hit {key} ({name})")
+        return art
+    tree = cache_root() / "trees" / key
+    if tree.exists():
+        shutil.rmtree(tree)
+    tree.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    times = {}
+    sid = seed_id(src.identity, fragments, compiler, req.base)
+    seed, seed_touched = find_seed(sid)
+    touched = []
+    try:
+        hardlink_farm(src.path, tree)
+        for p in patches:
+            files = touched_files(p.read_text(errors="replace"))
+            unshare(tree, files)
+            apply_patch(tree, p)
+            touched += [f for f in files if f not in touched]
+        out = tree / "out"
+        if seed:
+            # Incremental: copy (not link: make rewrites outputs in place) the seed's out/, and make every
+            # file the seed's patches touched newer than its objects so it is rebuilt from this tree.
+            subprocess.run(["cp", "-a", "--reflink=auto", str(seed / "out"), str(out)], check=True)
+            rebase_paths(out, seed, tree)
+            unshare(tree, [f for f in seed_touched if f not in touched])
+            say(f"build: incremental from {seed.name} (its out/ copied)")
+        times["tree_s"] = round(time.monotonic() - t0, 1)
+        env = dict(os.environ)
+        if req.ccache:
+            env.update(CCACHE_DIR=str(cache_root() / "ccache"), CCACHE_BASEDIR=str(cache_root() / "trees"),
+                       CCACHE_MAXSIZE=env.get("CCACHE_MAXSIZE", "5G"))
+        log_path = tree / "build.log"
+        with open(log_path, "w") as log:
+            t1 = time.monotonic()
+            config_text = merge(tree, out, fragments, base=req.base, make_env=env, log=log)
+            times["config_s"] = round(time.monotonic() - t1, 1)
+            t2 = time.monotonic()
+            _make(tree, out, req, env, log, log_path, say)
+            times["make_s"] = round(time.monotonic() - t2, 1)
+    except BaseException:
+        shutil.rmtree(tree, ignore_errors=True)
+        raise
+    release = (out / "include/config/kernel.release").read_text().strip()
+    tmp = builds_root() / f".{key}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    shutil.copy(out / "arch/x86/boot/bzImage", tmp / "bzImage")
+    shutil.copy(out / ".config", tmp / "config")
+    shutil.copy(out / "System.map", tmp / "System.map")
+    shutil.copy(log_path, tmp / "build.log")
+    times["total_s"] = round(time.monotonic() - t0, 1)
+    info = {"key": key, "name": name, "release": release, "tree": str(tree), "vmlinux": str(out / "vmlinux"),
+            "seed_id": sid, "seeded_from": str(seed) if seed else None, "touched": touched,
+            "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
+            "inputs": {"source": src.origin, "source_identity": src.identity, "base": req.base,
+                       "fragments": [str(f) for f in fragments], "patches": [str(p) for p in patches],
+                       "patch_sha256": [hashlib.sha256(p.read_bytes()).hexdigest() for p in patches],
+                       "compiler": compiler, "ccache": req.ccache, "jobs": req.jobs},
+            "times": times, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    (tmp / "build.json").write_text(json.dumps(info, indent=2) + "\n")
+    if art.exists():
+        shutil.rmtree(art)
+    tmp.rename(art)
+    _name(name, key)
+    say(f"build: {name} {release} key {key} in {times['total_s']:.0f}s -> {art}")
+    return art
+
+
+def _name(name, key):
+    link = builds_root() / "by-name" / name
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(Path("..") / key)
+
+
+def _make(tree, out, req, env, log, log_path, say):
+    argv = ["make", f"O={out}", f"-j{req.jobs}", "bzImage"]
+    if req.ccache:
+        argv.append("CC=ccache gcc")
+    prog = Progress(say)
+    prog.set_stage("compile")
+    tail = []
+    p = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in p.stdout:
+        log.write(line)
+        tail.append(line.rstrip())
+        tail = tail[-400:]
+        prog.line(line)
+    rc = p.wait()
+    prog.done()
+    log.flush()
+    if rc != 0:
+        relevant = [l for i, l in enumerate(tail) if ERROR_LINE.search(l)]
+        ctx = []
+        for i, l in enumerate(tail):
+            if ERROR_LINE.search(l):
+                ctx.extend(tail[max(0, i - 3): i + 2])
+        shown = "\n".join(dict.fromkeys(ctx))[-3000:] if relevant else "\n".join(tail[-25:])
+        raise LabError(f"kernel build failed (make rc={rc}); full log: {_keep_log(log_path)}\n{shown}")
+
+
+def _keep_log(log_path):
+    """The tree is removed on failure: keep the log next to the builds."""
+    dst = builds_root() / f"failed-{Path(log_path).parent.name}.log"
+    shutil.copy(log_path, dst)
+    return dst

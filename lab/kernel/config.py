@@ -1,0 +1,105 @@
+"""kconfig: tinyconfig + fragments merged by scripts/kconfig/merge_config.sh, olddefconfig, then verified.
+
+Every option a fragment requests must be in the final .config with the requested value; one that
+was dropped is an error naming it and the `depends on` lines of its Kconfig entry.
+"""
+import re
+import subprocess
+from pathlib import Path
+
+from ..errors import ConfigError
+
+OPT = re.compile(r"^(CONFIG_\w+)=(.*)$")
+NOT_SET = re.compile(r"^# (CONFIG_\w+) is not set$")
+
+
+def parse_config(text):
+    """{CONFIG_X: value} with 'n' for '# CONFIG_X is not set'."""
+    out = {}
+    for line in text.splitlines():
+        m = OPT.match(line.strip())
+        if m:
+            out[m.group(1)] = m.group(2)
+            continue
+        m = NOT_SET.match(line.strip())
+        if m:
+            out[m.group(1)] = "n"
+    return out
+
+
+def requested(fragments):
+    """{option: (value, fragment path, line)} over the fragments in order (later ones win)."""
+    out = {}
+    for frag in fragments:
+        for n, line in enumerate(Path(frag).read_text().splitlines(), 1):
+            m = OPT.match(line.strip()) or NOT_SET.match(line.strip())
+            if m:
+                val = m.group(2) if m.re is OPT else "n"
+                out[m.group(1)] = (val, str(frag), n)
+    return out
+
+
+def kconfig_depends(srctree, option):
+    """The `depends on` / `select`-free dependency lines of `config <option>` in the tree's Kconfig files."""
+    name = option[len("CONFIG_"):]
+    try:
+        p = subprocess.run(["grep", "-rn", "--include=Kconfig*", "-A", "30", f"^\\s*\\(menu\\)\\?config {name}$", "."],
+                           cwd=srctree, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return []
+    deps, where = [], None
+    for line in p.stdout.splitlines():
+        m = re.match(r"^(\S+?)[:-](\d+)[:-](.*)$", line)
+        if not m:
+            continue
+        text = m.group(3)
+        if re.match(rf"^\s*(menu)?config {name}$", text):
+            where = f"{m.group(1)}:{m.group(2)}"
+            continue
+        if re.match(r"^\s*(config|menuconfig|menu|endmenu|choice|endchoice|if|endif|source|comment)\b", text):
+            where = None
+            continue
+        if where and re.match(r"^\s*depends on\b", text):
+            deps.append(f"{text.strip()} ({where})")
+    return deps
+
+
+def verify(final_text, fragments, srctree):
+    """ConfigError listing every requested option that did not stick, with its dependencies."""
+    final = parse_config(final_text)
+    bad = []
+    for opt, (val, frag, line) in requested(fragments).items():
+        got = final.get(opt, "n" if val == "n" else None)
+        if got != val:
+            deps = kconfig_depends(srctree, opt)
+            if got is None and not deps and not list(Path(srctree).glob("Kconfig")):
+                why = ""
+            elif got is None and not deps:
+                why = "; no such option in this tree, or it has no prompt (selected by others)"
+            else:
+                why = "; " + "; ".join(deps) if deps else ""
+            bad.append(f"{frag}:{line}: {opt}={val} requested, final .config has {opt}={got or '(unset)'}{why}")
+    if bad:
+        raise ConfigError("kconfig options did not stick:\n  " + "\n  ".join(bad))
+
+
+def merge(srctree, out, fragments, base="tinyconfig", make_env=None, log=None):
+    """make O=out <base>; merge_config.sh -m; make olddefconfig; verify. Returns the final .config text."""
+    srctree, out = Path(srctree), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def run(argv, cwd):
+        p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=make_env)
+        if log:
+            log.write(f"$ {' '.join(map(str, argv))}\n{p.stdout}{p.stderr}")
+        if p.returncode != 0:
+            raise ConfigError(f"kconfig step failed: {' '.join(map(str, argv))}\n{(p.stderr or p.stdout)[-1500:]}")
+
+    run(["make", f"O={out}", base], srctree)
+    # merge_config.sh is run from inside out/ so its temp files stay out of the source tree.
+    run([str(srctree / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(out), str(out / ".config"),
+         *[str(Path(f).resolve()) for f in fragments]], out)
+    run(["make", f"O={out}", "olddefconfig"], srctree)
+    text = (out / ".config").read_text()
+    verify(text, fragments, srctree)
+    return text

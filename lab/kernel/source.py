@@ -1,0 +1,75 @@
+"""Kernel sources: Debian's linux-source tarball (default), another tarball, or a tree.
+
+The pristine source is unpacked once into the cache and never modified; builds get hardlink farms.
+"""
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache import cache_root
+from ..errors import ConfigError
+
+DEBIAN_TARBALLS = "/usr/src/linux-source-*.tar.xz"
+
+
+@dataclass
+class Source:
+    path: Path      # pristine tree
+    identity: str   # what the cache key hashes: tarball sha256, or git HEAD + dirty diff hash
+    origin: str     # what the user gave
+
+
+def _sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _from_tarball(tarball):
+    ident = _sha256_file(tarball)
+    dest = cache_root() / "src" / ident[:16]
+    if not (dest / ".ready").exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+            subprocess.run(["tar", "xf", str(tarball), "-C", tmp], check=True)
+            tops = list(Path(tmp).iterdir())
+            top = tops[0] if len(tops) == 1 and tops[0].is_dir() else Path(tmp)
+            if dest.exists():
+                shutil.rmtree(dest)
+            top.rename(dest)
+        (dest / ".ready").write_text(str(tarball) + "\n")
+    return Source(dest, f"tarball:{ident}", str(tarball))
+
+
+def _from_tree(tree):
+    tree = Path(tree).resolve()
+    if not (tree / "Makefile").exists() or not (tree / "Kconfig").exists():
+        raise ConfigError(f"--source {tree}: not a kernel tree (no Makefile/Kconfig)")
+    if (tree / ".git").exists():
+        head = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        diff = subprocess.run(["git", "-C", str(tree), "diff", "HEAD"], capture_output=True).stdout
+        ident = f"git:{head}:{hashlib.sha256(diff).hexdigest()[:16]}"
+    else:
+        newest = max((p.stat().st_mtime for p in tree.rglob("*") if p.is_file() and "/out/" not in str(p)), default=0)
+        ident = f"dir:{tree}:{newest}"
+    return Source(tree, ident, str(tree))
+
+
+def resolve_source(spec=None):
+    """None -> Debian's linux-source tarball; a tarball path; or a kernel tree path."""
+    if spec is None:
+        found = sorted(Path("/").glob(DEBIAN_TARBALLS.lstrip("/")))
+        if not found:
+            raise ConfigError("no kernel source: apt-get install --no-install-recommends linux-source (or pass --source)")
+        return _from_tarball(found[-1])
+    p = Path(spec).expanduser()
+    if p.is_file():
+        return _from_tarball(p)
+    if p.is_dir():
+        return _from_tree(p)
+    raise ConfigError(f"--source {spec}: no such tarball or directory")
