@@ -13,8 +13,10 @@ def _sigterm(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def add_vm_options(p):
-    p.add_argument("--kernel", help="'debian' (default: Debian's prebuilt linux-image-amd64), a bzImage/kernel dir, or a `lab build` name")
+def add_vm_options(p, many_kernels=False):
+    p.add_argument("--kernel", action="append" if many_kernels else "store",
+                   help="'debian' (default: Debian's prebuilt linux-image-amd64), a bzImage/kernel dir, or a `lab build` name"
+                   + ("; repeat to compare kernels" if many_kernels else ""))
     p.add_argument("--accel", choices=["kvm", "tcg"], help="skip the KVM probe and use this accelerator")
     p.add_argument("--cpus", type=int, default=2, help="guest vCPUs (default 2)")
     p.add_argument("--memory", default="2G", help="guest memory (default 2G)")
@@ -26,18 +28,24 @@ def add_vm_options(p):
 
 def cmd_run(a):
     from .report.table import render_table
+    from .results.compare import compare, dims, render_pairs
     from .runner import RunOptions, run_testcase
     from .workloads import load_testcase
     tc = load_testcase(a.testcase)
-    opts = RunOptions(kernel=a.kernel, accel=a.accel, duration=a.duration, repeat=a.repeat, cpus=a.cpus, memory=a.memory,
+    opts = RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds,
+                      cpus=a.cpus, memory=a.memory,
                       append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
                       boot_timeout=a.boot_timeout)
     rd = run_testcase(tc, opts)
     recs = rd.results()
+    pairs = compare(recs) if len({json.dumps(dims(r), sort_keys=True) for r in recs if r.get("status") == "ok"}) > 1 else []
     if a.json:
-        print(json.dumps(recs, indent=2, default=str))
+        print(json.dumps({"records": recs, "pairs": [p.as_dict() for p in pairs]}, indent=2, default=str))
     else:
         print(render_table(recs))
+        if pairs and (len(opts.kernels) > 1 or tc.axes):
+            print()
+            print(render_pairs(pairs))
         print(f"\nresults: {rd.path}/results.jsonl  manifest: {rd.path}/manifest.json  console: {rd.console_log}")
     return 0 if all(r.get("status") == "ok" for r in recs) and recs else 1
 
@@ -99,6 +107,36 @@ def cmd_build(a):
     return 0
 
 
+def _run_records(paths):
+    from .report.html import load_runs
+    return load_runs(paths)
+
+
+def cmd_compare(a):
+    from .results.compare import compare, render_pairs
+    runs, recs = _run_records(a.runs_dirs)
+    pairs = compare(recs, by=a.by, baseline=a.baseline)
+    if a.json:
+        print(json.dumps([p.as_dict() for p in pairs], indent=2, default=str))
+    else:
+        print(render_pairs(pairs))
+    return 0
+
+
+def cmd_report(a):
+    from .report.html import render_report
+    from .report.table import render_table
+    runs, recs = _run_records(a.runs_dirs)
+    if a.html:
+        render_report(a.runs_dirs, a.html, by=a.by)
+        print(f"report: {a.html}")
+    if a.json:
+        print(json.dumps(recs, indent=2, default=str))
+    elif not a.html:
+        print(render_table(recs))
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="lab", description="dplab: build, boot and measure Linux network datapath kernels in QEMU.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -107,8 +145,9 @@ def build_parser():
     r.add_argument("testcase", help="testcase file, e.g. testcases/throughput.yaml")
     r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")
     r.add_argument("--repeat", type=int, help="repeats per cell (overrides the testcase)")
+    r.add_argument("--rounds", type=int, help="boots per kernel, alternating kernels (default 2 with several kernels)")
     r.add_argument("--json", action="store_true", help="print the records as JSON instead of the table")
-    add_vm_options(r)
+    add_vm_options(r, many_kernels=True)
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("boot", help="boot a fresh guest and run one command in it: lab boot [opts] -- CMD...")
@@ -129,6 +168,20 @@ def build_parser():
     bu.add_argument("--prune", action="store_true", help="remove unnamed builds and their trees")
     bu.add_argument("--json", action="store_true")
     bu.set_defaults(func=cmd_build)
+
+    c = sub.add_parser("compare", help="A/B verdicts between variants: lab compare runs/A [runs/B ...]")
+    c.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
+    c.add_argument("--by", help="dimension to compare along: kernel, link, run, or an axis name (default: guessed)")
+    c.add_argument("--baseline", help="value of that dimension used as A (default: the first seen)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_compare)
+
+    rp = sub.add_parser("report", help="merge run dirs into a table, JSON or a self-contained HTML report")
+    rp.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
+    rp.add_argument("--html", metavar="FILE", help="write an HTML report here")
+    rp.add_argument("--by", help="dimension for the A/B section (default: guessed)")
+    rp.add_argument("--json", action="store_true", help="print all records as JSON")
+    rp.set_defaults(func=cmd_report)
 
     k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")
     k.add_argument("kernel", nargs="?", default=None)

@@ -6,7 +6,7 @@ Each cell: render setup -> counters before -> `perf stat -a` around the run step
 import time
 from dataclasses import dataclass, field
 
-from .errors import GuestCrash, GuestError, LabError
+from .errors import ConfigError, GuestCrash, GuestError, LabError
 from .host import which
 from .hostinfo import host_info
 from .kernel import resolve_kernel
@@ -22,16 +22,24 @@ from .workloads.render import render
 
 @dataclass
 class RunOptions:
-    kernel: str | None = None
+    kernels: list = field(default_factory=list)  # specs; empty = the Debian default
     accel: str | None = None
     duration: float | None = None
     repeat: int | None = None
+    rounds: int | None = None  # boots per kernel, alternating kernels (A B A B); default 2 with several kernels
     cpus: int = 2
     memory: str = "2G"
     append: list = field(default_factory=list)
     backend: str | None = None
     runs_root: str = "runs"
     boot_timeout: float = 180.0
+
+
+def schedule(n_kernels, repeat, rounds):
+    """Blocks of (kernel index, repeat indices): kernels alternate per round so drift hits all of them."""
+    rounds = max(1, min(rounds, repeat))
+    reps = [list(range(repeat))[r::rounds] for r in range(rounds)]
+    return [(k, reps[r]) for r in range(rounds) for k in range(n_kernels) if reps[r]]
 
 
 def check_tools(tools):
@@ -108,75 +116,82 @@ def derived(counters, perf, value):
 
 
 def run_testcase(tc, opts: RunOptions, say=print):
-    """Run every cell of `tc`; return the RunDir. Measured records are on disk even if this raises."""
+    """Run every cell of `tc` on every kernel; return the RunDir. Records are on disk even if this raises."""
     check_tools(tc.requires)
-    duration = opts.duration or tc.duration
-    repeat = opts.repeat or tc.repeat
-    tc.duration, tc.repeat = duration, repeat
     if opts.duration:
-        tc.timeout = 3 * duration + 60
-    kernel = resolve_kernel(opts.kernel)
-    accel, accel_info = choose_accel(kernel, opts.accel, say=say)
+        tc.duration, tc.timeout = opts.duration, 3 * opts.duration + 60
+    tc.repeat = opts.repeat or tc.repeat
+    kernels = [resolve_kernel(k) for k in (opts.kernels or [None])]
+    names = [k.name for k in kernels]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two --kernel options name the same kernel: {', '.join(names)}")
+    accel, accel_info = choose_accel(kernels[0], opts.accel, say=say)
     links = make_links(tc.links)
+    rounds = opts.rounds or (2 if len(kernels) > 1 else 1)
     rd = RunDir.create(opts.runs_root, tc.name)
-    rd.update_manifest(testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": duration,
-                                 "repeat": repeat}, kernel=kernel.describe(), accel=accel, accel_info=accel_info,
-                       host=host_info(), mode="wallclock")
     cfg = VMConfig(accel=accel, cpus=opts.cpus, memory=opts.memory, append=list(opts.append),
                    backend=opts.backend or default_backend(), boot_timeout=opts.boot_timeout)
-    say(f"dplab: run {rd.id}: kernel {kernel.name} ({kernel.release}), accel {accel}, links {', '.join(l.name for l in links)}, "
-        f"backend {cfg.backend}")
-    status = "ok"
+    rd.update_manifest(testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": tc.duration,
+                                 "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells()},
+                       kernels=[k.describe() for k in kernels], accel=accel, accel_info=accel_info,
+                       host=host_info(), mode="wallclock", status="running")
+    say(f"dplab: run {rd.id}: kernels {', '.join(names)}, accel {accel}, links {', '.join(l.name for l in links)}, "
+        f"backend {cfg.backend}, {tc.repeat} repeats x {len(tc.cells())} cells x {len(links)} links")
+    state = {"cell": 0, "status": "ok"}
     try:
-        with VM(kernel, rd, links, cfg, say=say) as vm:
-            say(f"dplab: guest up in {vm.boot_seconds:.1f}s")
-            g = vm.guest
-            g.sh(guest_setup_script(links), timeout=90)
-            facts = guest_facts(g, links)
-            rd.update_manifest(guest=facts)
-            events = list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else [])
-            if not facts["pmu"]:
-                say(f"dplab: guest has no PMU ({accel}): hardware events {', '.join(tc.hw_events)} unavailable")
-            cell_no = 0
-            for rep in range(repeat):
-                for link in links:
-                    for params in tc.cells():
-                        cell_no += 1
-                        rec = {"run_id": rd.id, "cell": cell_no, "testcase": tc.name, "link": link.name,
-                               "nic_model": link.model.name, "params": params, "repeat_index": rep,
-                               "kernel": {"name": kernel.name, "release": kernel.release, "sha256": kernel.sha256,
-                                          "build_key": kernel.build.get("key")},
-                               "metric": tc.metric.name, "unit": tc.metric.unit,
-                               "higher_is_better": tc.metric.higher_is_better, "duration": duration,
-                               "accel": accel, "mode": "wallclock", "started": now_iso()}
-                        try:
-                            value, counters, perf, elapsed = measure_cell(g, tc, link, params, cell_no, rd, events)
-                            rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
-                                       perf_unavailable=[] if facts["pmu"] else list(tc.hw_events),
-                                       derived=derived(counters, perf, value), elapsed=round(elapsed, 3))
-                            say(f"  cell {cell_no:3d} {link.name:8s} {fmt_params(params):24s} "
-                                f"{rec['value']:.4g} {tc.metric.unit}")
-                        except GuestCrash as e:
-                            rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
-                            rd.append_result(rec)
-                            raise
-                        except (GuestError, LabError) as e:
-                            if not vm.alive():
-                                rec.update(status="failed", error=str(e))
-                                rd.append_result(rec)
-                                raise
-                            status = "partial"
-                            rec.update(status="failed", error=str(e))
-                            say(f"  cell {cell_no:3d} {link.name:8s} {fmt_params(params):24s} FAILED: {str(e).splitlines()[0]}")
-                        rd.append_result(rec)
+        for k_idx, reps in schedule(len(kernels), tc.repeat, rounds):
+            run_block(tc, kernels[k_idx], reps, links, cfg, rd, state, say)
     except BaseException as e:
         status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
         rd.update_manifest(status=status, error=str(e) or type(e).__name__, ended=now_iso())
         raise
-    rd.update_manifest(status=status, ended=now_iso())
+    rd.update_manifest(status=state["status"], ended=now_iso())
     return rd
+
+
+def run_block(tc, kernel, reps, links, cfg, rd, state, say):
+    """One boot of `kernel`: wire the links, then repeats x links x cells, interleaved."""
+    with VM(kernel, rd, links, cfg, say=say) as vm:
+        say(f"dplab: {kernel.name} up in {vm.boot_seconds:.1f}s")
+        g = vm.guest
+        g.sh(guest_setup_script(links), timeout=90)
+        facts = guest_facts(g, links)
+        rd.update_manifest(guests={**rd.manifest.get("guests", {}), kernel.name: facts})
+        events = list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else [])
+        if not facts["pmu"]:
+            say(f"dplab: guest has no PMU ({cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
+        for rep in reps:
+            for link in links:
+                for params in tc.cells():
+                    state["cell"] += 1
+                    n = state["cell"]
+                    rec = {"run_id": rd.id, "cell": n, "testcase": tc.name, "link": link.name,
+                           "nic_model": link.model.name, "params": params, "repeat_index": rep,
+                           "kernel": {"name": kernel.name, "release": kernel.release, "sha256": kernel.sha256,
+                                      "build_key": kernel.build.get("key"), "patches": kernel.build.get("inputs", {}).get("patches", [])},
+                           "metric": tc.metric.name, "unit": tc.metric.unit,
+                           "higher_is_better": tc.metric.higher_is_better, "duration": tc.duration,
+                           "accel": cfg.accel, "mode": "wallclock", "boot_seconds": vm.boot_seconds, "started": now_iso()}
+                    label = f"  cell {n:3d} {kernel.name[:14]:14s} {link.name:8s} {fmt_params(params):24s}"
+                    try:
+                        value, counters, perf, elapsed = measure_cell(g, tc, link, params, n, rd, events)
+                        rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
+                                   perf_unavailable=[] if facts["pmu"] else list(tc.hw_events),
+                                   derived=derived(counters, perf, value), elapsed=round(elapsed, 3))
+                        say(f"{label} {rec['value']:.4g} {tc.metric.unit}")
+                    except GuestCrash as e:
+                        rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
+                        rd.append_result(rec)
+                        raise
+                    except (GuestError, LabError) as e:
+                        rec.update(status="failed", error=str(e))
+                        if not vm.alive():
+                            rd.append_result(rec)
+                            raise
+                        state["status"] = "partial"
+                        say(f"{label} FAILED: {str(e).splitlines()[0]}")
+                    rd.append_result(rec)
 
 
 def fmt_params(params):
     return ",".join(f"{k}={v}" for k, v in params.items()) or "-"
-

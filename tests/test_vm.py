@@ -37,9 +37,9 @@ def test_throughput_testcase_passes_traffic_on_both_links(tmp_path, accel):
         else:
             assert c["a.snmp.TcpOutSegs"] > 100
     m = rd.manifest
-    assert m["status"] == "ok" and m["kernel"]["sha256"] and m["qemu_argv"] and m["accel"] == accel
-    assert m["guest"]["nics"]["virtio0a"]["driver"] == "virtio_net"
-    assert m["guest"]["nics"]["e1000e1b"]["driver"] == "e1000e"
+    assert m["status"] == "ok" and m["kernels"][0]["sha256"] and m["qemu_argv"] and m["accel"] == accel
+    nics = m["guests"][m["kernels"][0]["name"]]["nics"]
+    assert nics["virtio0a"]["driver"] == "virtio_net" and nics["e1000e1b"]["driver"] == "e1000e"
     assert (rd.path / "console.log").stat().st_size > 1000
     assert not qemu_running(rd.id)
 

@@ -1,0 +1,1 @@
+"""Benchmarks that report figures measured in one run (never timed tests)."""

@@ -1,0 +1,101 @@
+"""`lab report`: one self-contained HTML file from any set of run dirs (merged), via a jinja2 template."""
+import json
+import os
+from pathlib import Path
+
+import jinja2
+
+from .. import __version__
+from ..results.compare import compare, dims
+from ..results.rundir import RunDir
+from ..results.stats import summarize
+from .svg import bar_chart, line_chart
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def load_runs(paths):
+    """(runs, records) from run dirs; records carry their run id. Unreadable dirs are an error naming them."""
+    from ..errors import ConfigError
+    runs, recs = [], []
+    for p in paths:
+        p = Path(p)
+        if not (p / "manifest.json").exists():
+            raise ConfigError(f"{p}: not a run directory (no manifest.json)")
+        rd = RunDir(p)
+        runs.append(rd)
+        recs += rd.results()
+    return runs, recs
+
+
+def comparability(runs):
+    """Runs are comparable only with the same accel, mode and host class; say which differ."""
+    keys = {}
+    for rd in runs:
+        m = rd.manifest
+        host = m.get("host", {})
+        cls = (m.get("accel"), m.get("mode", "wallclock"), host.get("host_machine"), host.get("host_cpus"))
+        keys.setdefault(cls, []).append(rd.id)
+    if len(keys) <= 1:
+        return None
+    return "; ".join(f"accel={c[0]} mode={c[1]} host={c[2]}/{c[3]} cpus: {', '.join(ids)}" for c, ids in keys.items())
+
+
+def group_label(rec, with_run=False):
+    d = dims(rec, with_run)
+    return " ".join(str(v) for k, v in d.items())
+
+
+def build_context(runs, recs, out_path, by=None):
+    ok = [r for r in recs if r.get("status") == "ok"]
+    multi_run = len(runs) > 1
+    pairs = compare(recs, by=by) if ok else []
+    metrics = {}
+    for r in ok:
+        metrics.setdefault((r["metric"], r["unit"]), {}).setdefault(group_label(r), []).append(r)
+    charts = []
+    for (metric, unit), groups in metrics.items():
+        bars = []
+        for label, rs in groups.items():
+            s = summarize([r["value"] for r in rs])
+            bars.append((f"{label} (n={s.n})", s.median, s.min, s.max, rs[0]["link"]))
+        charts.append(bar_chart(bars, unit, f"{metric}"))
+    history = []
+    if multi_run:
+        for (metric, unit), groups in metrics.items():
+            series = {}
+            for label, rs in groups.items():
+                by_run = {}
+                for r in rs:
+                    by_run.setdefault(r["started"][:16] + " " + r["run_id"][-4:], []).append(r["value"])
+                series[label] = sorted((k, summarize(v).median) for k, v in by_run.items())
+            chart = line_chart(series, unit, f"{metric} over runs (median per run)")
+            if chart:
+                history.append(chart)
+    out_dir = Path(out_path).resolve().parent
+    run_info = []
+    for rd in runs:
+        m = rd.manifest
+        run_info.append({"id": rd.id, "manifest": m, "console": os.path.relpath(rd.console_log, out_dir),
+                         "results": os.path.relpath(rd.path / "results.jsonl", out_dir),
+                         "kernels": m.get("kernels") or ([m["kernel"]] if m.get("kernel") else []),
+                         "qemu_argv": " ".join(m.get("qemu_argv", [])), "status": m.get("status")})
+    failures = [r for r in recs if r.get("status") != "ok"]
+    fingerprints = {}
+    for r in failures:
+        if r.get("fingerprint"):
+            fingerprints[r["fingerprint"]] = fingerprints.get(r["fingerprint"], 0) + 1
+    return {"version": __version__, "runs": run_info, "pairs": [p.as_dict() for p in pairs], "charts": charts,
+            "history": history, "records": recs, "n_ok": len(ok), "failures": failures, "fingerprints": fingerprints,
+            "comparability": comparability(runs), "testcases": sorted({r["testcase"] for r in recs}),
+            "json": json}
+
+
+def render_report(paths, out_path, by=None):
+    runs, recs = load_runs(paths)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["g"] = lambda v: "-" if v is None else f"{v:.4g}"
+    env.filters["pct"] = lambda v: "-" if v is None else f"{v:+.1f}%"
+    html = env.get_template("report.html.j2").render(**build_context(runs, recs, out_path, by))
+    Path(out_path).write_text(html)
+    return out_path

@@ -1,0 +1,159 @@
+"""A/B comparison of records: pairs of variants that differ in one dimension, with verdicts and the
+counters (normalised per packet) that moved with them."""
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from .stats import MIN_EFFECT_PCT, NOISY_CV_PCT, Comparison, welch
+
+TOP_COUNTERS = 8
+
+
+def dims(rec, with_run=False):
+    """The dimensions that identify a cell variant: kernel, link, each param (and the run, across runs)."""
+    d = {"kernel": rec.get("kernel", {}).get("name", "?"), "link": rec["link"]}
+    d.update({k: str(v) for k, v in rec.get("params", {}).items()})
+    if with_run:
+        d["run"] = rec["run_id"]
+    if rec.get("mode", "wallclock") != "wallclock":
+        d["mode"] = rec["mode"]
+    return d
+
+
+def default_dimension(records):
+    kernels = {r.get("kernel", {}).get("name") for r in records}
+    if len(kernels) > 1:
+        return "kernel"
+    if len({r["run_id"] for r in records}) > 1:
+        return "run"
+    for r in records:
+        for k in r.get("params", {}):
+            if len({str(x.get("params", {}).get(k)) for x in records}) > 1:
+                return k
+    return "link"
+
+
+def per_packet_counters(rec):
+    """Every numeric counter and perf event divided by the sender's tx packets, plus the derived values."""
+    pkts = rec.get("derived", {}).get("tx_packets") or 0
+    out = {}
+    if pkts:
+        for src in ("counters", "perf"):
+            for k, v in (rec.get(src) or {}).items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "cpu-clock":
+                    out[f"{k}/pkt"] = v / pkts
+    for k, v in (rec.get("derived") or {}).items():
+        if isinstance(v, (int, float)) and not k.endswith("/pkt"):
+            out[k] = v
+    return out
+
+
+@dataclass
+class Pair:
+    dimension: str
+    a: str
+    b: str
+    context: dict
+    metric: str
+    unit: str
+    result: Comparison
+    counters: list = field(default_factory=list)  # [(name, Comparison)] significant movers, largest first
+
+    def as_dict(self):
+        return {"dimension": self.dimension, "a": self.a, "b": self.b, "context": self.context, "metric": self.metric,
+                "unit": self.unit, **self.result.as_dict(),
+                "counters": [{"name": n, **c.as_dict()} for n, c in self.counters]}
+
+
+def compare(records, by=None, baseline=None):
+    """All A/B pairs along dimension `by` (baseline = A; default: the first value seen)."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    if not ok:
+        return []
+    by = by or default_dimension(ok)
+    with_run = by == "run"
+    values = []
+    for r in ok:
+        v = dims(r, with_run).get(by)
+        if v is not None and v not in values:
+            values.append(v)
+    if by not in dims(ok[0], with_run):
+        raise ConfigError(f"cannot compare by {by!r}; dimensions here: {', '.join(dims(ok[0], with_run))}")
+    base = baseline if baseline is not None else values[0]
+    if base not in values:
+        raise ConfigError(f"baseline {base!r} not among the values of {by}: {', '.join(values)}")
+    all_dims = [dims(r, with_run) for r in ok]
+    constant = {k for k in all_dims[0] if len({d.get(k) for d in all_dims}) == 1}
+    groups = {}
+    for r, d in zip(ok, all_dims):
+        if by not in d:
+            continue
+        ctx = tuple((k, v) for k, v in d.items() if k != by and k not in constant and not (with_run and k == "kernel"))
+        groups.setdefault((ctx, d[by]), []).append(r)
+    pairs = []
+    contexts = list(dict.fromkeys(ctx for ctx, _ in groups))
+    for ctx in contexts:
+        a_recs = groups.get((ctx, base))
+        if not a_recs:
+            continue
+        for v in values:
+            if v == base or (ctx, v) not in groups:
+                continue
+            b_recs = groups[(ctx, v)]
+            hib = a_recs[0].get("higher_is_better", True)
+            res = welch([r["value"] for r in a_recs], [r["value"] for r in b_recs], higher_is_better=hib)
+            pairs.append(Pair(by, base, v, dict(ctx), a_recs[0].get("metric", "value"), a_recs[0].get("unit", ""),
+                              res, movers(a_recs, b_recs)))
+    return pairs
+
+
+def movers(a_recs, b_recs, top=TOP_COUNTERS):
+    """Counters (per packet) whose change is significant, largest relative change first."""
+    a_c = [per_packet_counters(r) for r in a_recs]
+    b_c = [per_packet_counters(r) for r in b_recs]
+    names = set().union(*a_c, *b_c) if a_c and b_c else set()
+    out = []
+    for n in sorted(names):
+        av = [c.get(n, 0.0) for c in a_c]
+        bv = [c.get(n, 0.0) for c in b_c]
+        if not any(av) and not any(bv):
+            continue
+        if not any(av):
+            continue  # no baseline to be relative to
+        res = welch(av, bv, higher_is_better=True)
+        if res.verdict in ("faster", "slower"):
+            out.append((n, res))
+    out.sort(key=lambda x: -abs(x[1].change_pct or 0))
+    return out[:top]
+
+
+def render_pairs(pairs):
+    """Terminal table of A/B pairs with verdicts (fits 100 columns), then the counters that moved."""
+    if not pairs:
+        return "(nothing to compare: need at least two variants of one dimension with ok results)"
+    head = ["context", "A -> B", "A med", "B med", "unit", "change", "95% CI (Welch)", "verdict"]
+    rows = []
+    for p in pairs:
+        r = p.result
+        ctx = ",".join(f"{v}" for k, v in p.context.items()) or "-"
+        ci = "-" if r.ci_low_pct is None else f"[{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]%"
+        verdict = r.verdict + (" (noisy)" if r.noisy else "")
+        rows.append([ctx[:26], f"{p.a}->{p.b}"[:22], _g(r.a.median), _g(r.b.median), p.unit,
+                     "-" if r.change_pct is None else f"{r.change_pct:+.1f}%", ci, verdict])
+    widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    movers_txt = []
+    for p in pairs:
+        if p.counters:
+            ctx = ",".join(f"{v}" for v in p.context.values())
+            movers_txt.append(f"{ctx} {p.a}->{p.b}: " + "; ".join(
+                f"{n} {c.a.median:.3g}->{c.b.median:.3g} ({c.change_pct:+.0f}%)" for n, c in p.counters[:4]))
+    if movers_txt:
+        lines += ["", "counters that moved (per packet, significant):"] + ["  " + m for m in movers_txt]
+    lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= {MIN_EFFECT_PCT:.0f}%; "
+              f"noisy: CV > {NOISY_CV_PCT:.0f}% on either side"]
+    return "\n".join(lines)
+
+
+def _g(v):
+    return "-" if v is None else f"{v:.4g}"

@@ -1,0 +1,139 @@
+"""Statistics for A/B verdicts: summary stats, Welch's t interval for the difference of means.
+
+Student's t quantiles come from the regularized incomplete beta function (continued fraction,
+Numerical Recipes' betacf), so no SciPy is needed and results are deterministic.
+"""
+import math
+import statistics
+from dataclasses import asdict, dataclass
+
+CONFIDENCE = 0.95
+NOISY_CV_PCT = 10.0      # a cell whose CV exceeds this is flagged noisy
+MIN_EFFECT_PCT = 2.0     # a significant change smaller than this is reported as not significant
+
+
+def _betacf(a, b, x, itmax=300, eps=3e-14):
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > 1e-300 else 1e-300)
+    h = d
+    for m in range(1, itmax + 1):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > 1e-300 else 1e-300)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > 1e-300 else 1e-300
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > 1e-300 else 1e-300)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > 1e-300 else 1e-300
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(1 - x)
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(lbt) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(lbt) * _betacf(b, a, 1 - x) / b
+
+
+def t_cdf(t, df):
+    x = df / (df + t * t)
+    p = 0.5 * betainc(df / 2, 0.5, x)
+    return 1 - p if t > 0 else p
+
+
+def t_quantile(p, df):
+    """Inverse of t_cdf by bisection (p in (0.5, 1))."""
+    lo, hi = 0.0, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+@dataclass
+class Summary:
+    n: int
+    median: float | None
+    mean: float | None
+    stdev: float | None
+    cv_pct: float | None
+    min: float | None
+    max: float | None
+
+    @property
+    def noisy(self):
+        return self.cv_pct is not None and self.cv_pct > NOISY_CV_PCT
+
+
+def summarize(values):
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return Summary(0, None, None, None, None, None, None)
+    mean = statistics.mean(xs)
+    sd = statistics.stdev(xs) if len(xs) > 1 else None
+    cv = 100 * sd / abs(mean) if sd is not None and mean else None
+    return Summary(len(xs), statistics.median(xs), mean, sd, cv, min(xs), max(xs))
+
+
+@dataclass
+class Comparison:
+    """B relative to A: change of means in %, its CI (Welch), and the verdict."""
+
+    a: Summary
+    b: Summary
+    change_pct: float | None
+    ci_low_pct: float | None
+    ci_high_pct: float | None
+    df: float | None
+    verdict: str          # faster | slower | not significant | insufficient data (+ noisy flag separately)
+    noisy: bool
+    method: str = "welch-t"
+
+    def as_dict(self):
+        d = asdict(self)
+        d["a"], d["b"] = asdict(self.a), asdict(self.b)
+        return d
+
+
+def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_effect_pct=MIN_EFFECT_PCT):
+    """Welch's t interval for mean(B) - mean(A), expressed relative to mean(A), and a verdict."""
+    a, b = summarize(a_values), summarize(b_values)
+    noisy = a.noisy or b.noisy
+    if a.n < 2 or b.n < 2 or not a.mean:
+        change = 100 * (b.mean - a.mean) / abs(a.mean) if a.mean and b.mean is not None else None
+        return Comparison(a, b, change, None, None, None, "insufficient data", noisy)
+    va, vb = a.stdev ** 2 / a.n, b.stdev ** 2 / b.n
+    diff = b.mean - a.mean
+    se = math.sqrt(va + vb)
+    if se == 0:
+        df, half = float(a.n + b.n - 2), 0.0
+    else:
+        df = (va + vb) ** 2 / ((va ** 2 / (a.n - 1) if va else 0) + (vb ** 2 / (b.n - 1) if vb else 0))
+        half = t_quantile(1 - (1 - confidence) / 2, df) * se
+    rel = 100 / abs(a.mean)
+    change, lo, hi = diff * rel, (diff - half) * rel, (diff + half) * rel
+    if lo > 0 or hi < 0:
+        significant = abs(change) >= min_effect_pct
+    else:
+        significant = False
+    if not significant:
+        verdict = "not significant"
+    else:
+        better = (change > 0) == higher_is_better
+        verdict = "faster" if better else "slower"
+    return Comparison(a, b, change, lo, hi, df, verdict, noisy)

@@ -1,0 +1,113 @@
+"""Statistics with fixed samples, comparisons, schedules, and the HTML report."""
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from lab.results.compare import compare, render_pairs
+from lab.results.rundir import RunDir
+from lab.results.stats import summarize, t_quantile, welch
+from lab.runner import schedule
+
+
+@pytest.mark.parametrize("df,t", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281), (30, 2.0423), (1000, 1.9623)])
+def test_t_quantiles_match_tables(df, t):
+    assert t_quantile(0.975, df) == pytest.approx(t, abs=1e-3)
+
+
+def test_summary():
+    s = summarize([10, 12, 14])
+    assert (s.n, s.median, s.mean, s.stdev) == (3, 12, 12, 2) and s.cv_pct == pytest.approx(16.667, abs=1e-3)
+    assert s.noisy and not summarize([100, 101, 99]).noisy
+
+
+def test_welch_known_interval():
+    # A = [10, 12, 14], B = [20, 22, 24]: diff 10, se = sqrt(4/3 + 4/3) = 1.633, df = 4, t = 2.7764
+    c = welch([10, 12, 14], [20, 22, 24])
+    assert c.df == pytest.approx(4.0)
+    half = 2.7764 * (8 / 3) ** 0.5
+    assert c.change_pct == pytest.approx(100 * 10 / 12)
+    assert c.ci_low_pct == pytest.approx(100 * (10 - half) / 12, abs=0.05)
+    assert c.ci_high_pct == pytest.approx(100 * (10 + half) / 12, abs=0.05)
+    assert c.verdict == "faster"
+    assert welch([10, 12, 14], [20, 22, 24], higher_is_better=False).verdict == "slower"
+
+
+def test_welch_not_significant_and_min_effect():
+    assert welch([10, 12, 14], [11, 13, 15]).verdict == "not significant"       # CI spans 0
+    assert welch([100.0, 100.1, 100.2], [101.0, 101.1, 101.2]).verdict == "not significant"  # 1 % < min effect
+    assert welch([1.0], [2.0]).verdict == "insufficient data"
+
+
+def rec(run, cell, kernel, link, params, value, pkts=1000, xmit=1000):
+    return {"run_id": run, "cell": cell, "testcase": "t", "kernel": {"name": kernel}, "link": link, "params": params,
+            "status": "ok", "value": value, "metric": "throughput", "unit": "Gbit/s", "higher_is_better": True,
+            "started": "2026-11-23T02:00:00", "derived": {"tx_packets": pkts}, "counters": {"a.link.tx_packets": pkts},
+            "perf": {"net:net_dev_xmit": xmit}}
+
+
+def test_compare_by_kernel_with_counter_movers():
+    recs = []
+    for i, (va, vb) in enumerate([(1.0, 1.5), (1.1, 1.6), (0.9, 1.4), (1.0, 1.55)]):
+        recs.append(rec("r", 2 * i, "stock", "virtio0", {"size": 64}, va, xmit=1000))
+        recs.append(rec("r", 2 * i + 1, "patched", "virtio0", {"size": 64}, vb, xmit=2000 + i))
+    pairs = compare(recs)
+    assert len(pairs) == 1
+    p = pairs[0]
+    assert (p.dimension, p.a, p.b) == ("kernel", "stock", "patched") and p.result.verdict == "faster"
+    assert p.counters[0][0] == "net:net_dev_xmit/pkt" and p.counters[0][1].change_pct > 90
+    text = render_pairs(pairs)
+    assert "stock->patched" in text and "faster" in text and "net:net_dev_xmit/pkt" in text
+
+
+def test_compare_by_axis_pairs_within_context():
+    recs = [rec("r", i, "k", link, {"offload": off}, v) for i, (link, off, v) in enumerate(
+        [("virtio0", "on", 3), ("virtio0", "off", 1), ("e1000e1", "on", 2), ("e1000e1", "off", 2),
+         ("virtio0", "on", 3.1), ("virtio0", "off", 1.1), ("e1000e1", "on", 2.1), ("e1000e1", "off", 2.1)])]
+    pairs = compare(recs, by="offload")
+    assert [(p.context, p.result.verdict) for p in pairs] == [({"link": "virtio0"}, "slower"),
+                                                             ({"link": "e1000e1"}, "not significant")]
+    with pytest.raises(Exception, match="cannot compare by 'nope'"):
+        compare(recs, by="nope")
+
+
+def test_schedule_interleaves_kernels():
+    assert schedule(2, 5, 2) == [(0, [0, 2, 4]), (1, [0, 2, 4]), (0, [1, 3]), (1, [1, 3])]
+    assert schedule(1, 3, 1) == [(0, [0, 1, 2])]
+    assert schedule(2, 1, 2) == [(0, [0]), (1, [0])]
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.tags = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.ids.update(v for k, v in attrs if k == "id")
+
+
+def test_html_report_has_every_section(tmp_path):
+    from lab.report.html import render_report
+    dirs = []
+    for run in range(2):
+        rd = RunDir.create(tmp_path / "runs", f"t{run}")
+        rd.update_manifest(accel="tcg", mode="wallclock", status="ok", qemu_argv=["qemu-system-x86_64", "-m", "2G"],
+                           kernels=[{"name": "stock", "release": "6.1", "sha256": "ab" * 32, "build": {}}],
+                           host={"host_machine": "x86_64", "host_cpus": 2})
+        for i in range(3):
+            rd.append_result(rec(rd.id, 2 * i, "stock", "virtio0", {"offload": "on"}, 3 + 0.1 * i + run))
+            rd.append_result(rec(rd.id, 2 * i + 1, "stock", "virtio0", {"offload": "off"}, 1 + 0.1 * i, xmit=3000 + i))
+        rd.append_result({**rec(rd.id, 9, "stock", "virtio0", {"offload": "on"}, 0), "status": "crash",
+                          "error": "guest kernel panic: <script>x</script>", "fingerprint": "panic:foo/bar"})
+        dirs.append(rd.path)
+    out = tmp_path / "report.html"
+    render_report(dirs, out, by="offload")
+    html = out.read_text()
+    p = _Collect()
+    p.feed(html)
+    assert {"verdicts", "plots", "history", "counters", "failures", "cells", "manifest"} <= p.ids
+    assert html.count("<svg") >= 2 and "slower" in html and "panic:foo/bar" in html
+    assert "<script>x</script>" not in html  # autoescaped
+    assert re.search(r'href="runs/[^"]+/console.log"', html)
