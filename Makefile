@@ -37,3 +37,12 @@ kernel: setup ## build a patched kernel: make kernel PATCHES=xsk-copy-path [KCON
 
 bench-build: setup ## benchmark the builder: cold, warm-ccache and one-file-patch builds, boot time (slow)
 	$(VENV)/bin/python -m lab.bench.build
+
+RUNS ?= $(shell ls -d runs/*/ 2>/dev/null | grep -v -- '-boot-' | tail -n 5)
+.PHONY: report offload
+report: setup ## HTML report (+ PNG screenshot) of the latest runs: make report [RUNS="runs/a runs/b"]
+	@test -n "$(RUNS)" || { echo "no runs yet: make demo first"; exit 1; }
+	$(LAB) report $(RUNS) --html runs/report.html $(if $(shell command -v chromium),--screenshot runs/report.png)
+
+offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off must be slower)
+	$(LAB) run testcases/offload.yaml $(RUN_ARGS)

@@ -130,6 +130,9 @@ def cmd_report(a):
     if a.html:
         render_report(a.runs_dirs, a.html, by=a.by)
         print(f"report: {a.html}")
+        if a.screenshot:
+            from .report.screenshot import screenshot
+            print(f"screenshot: {screenshot(a.html, a.screenshot)}")
     if a.json:
         print(json.dumps(recs, indent=2, default=str))
     elif not a.html:
@@ -180,6 +183,7 @@ def build_parser():
     rp.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
     rp.add_argument("--html", metavar="FILE", help="write an HTML report here")
     rp.add_argument("--by", help="dimension for the A/B section (default: guessed)")
+    rp.add_argument("--screenshot", metavar="PNG", help="also render the HTML to a PNG with headless chromium")
     rp.add_argument("--json", action="store_true", help="print all records as JSON")
     rp.set_defaults(func=cmd_report)
 

@@ -17,7 +17,7 @@ def debian_kernel(meta=META_PACKAGE):
     root.mkdir(exist_ok=True)
     existing = sorted(root.glob("debian-*/.ready"))
     if existing:
-        return from_path(existing[-1].parent)
+        return _named(from_path(existing[-1].parent))
     pkg = image_package(meta)
     dest = root / f"debian-{pkg}"
     with tempfile.TemporaryDirectory(dir=root) as tmp:
@@ -31,7 +31,13 @@ def debian_kernel(meta=META_PACKAGE):
             shutil.rmtree(dest)
         unpack.rename(dest)
     (dest / ".ready").write_text(pkg + "\n")
-    return from_path(dest)
+    return _named(from_path(dest))
+
+
+def _named(kernel):
+    """'debian-6.1.0-56-amd64': short enough for tables, and says what it is."""
+    kernel.name = f"debian-{kernel.release}"
+    return kernel
 
 
 def image_package(meta):

@@ -41,9 +41,16 @@ def comparability(runs):
     return "; ".join(f"accel={c[0]} mode={c[1]} host={c[2]}/{c[3]} cpus: {', '.join(ids)}" for c, ids in keys.items())
 
 
-def group_label(rec, with_run=False):
-    d = dims(rec, with_run)
-    return " ".join(str(v) for k, v in d.items())
+def group_label(rec, varying):
+    """The record's dimension values that vary across the report (constant ones say nothing)."""
+    d = dims(rec)
+    return " ".join(f"{k}={v}" if k not in ("kernel", "link") else str(v) for k, v in d.items() if k in varying) or rec["link"]
+
+
+def varying_dims(recs):
+    all_dims = [dims(r) for r in recs]
+    keys = list(dict.fromkeys(k for d in all_dims for k in d))
+    return {k for k in keys if len({d.get(k) for d in all_dims}) > 1}
 
 
 def build_context(runs, recs, out_path, by=None):
@@ -51,8 +58,9 @@ def build_context(runs, recs, out_path, by=None):
     multi_run = len(runs) > 1
     pairs = compare(recs, by=by) if ok else []
     metrics = {}
+    varying = varying_dims(ok)
     for r in ok:
-        metrics.setdefault((r["metric"], r["unit"]), {}).setdefault(group_label(r), []).append(r)
+        metrics.setdefault((r["metric"], r["unit"]), {}).setdefault(group_label(r, varying), []).append(r)
     charts = []
     for (metric, unit), groups in metrics.items():
         bars = []

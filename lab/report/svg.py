@@ -19,7 +19,7 @@ def bar_chart(bars, unit, title, width=760, bar_h=22):
     """bars: [(label, median, lo, hi, color_key)] -> SVG with horizontal bars and min..max whiskers."""
     if not bars:
         return ""
-    left, right, top = 260, 70, 28
+    left, right, top = 300, 70, 28
     h = top + len(bars) * (bar_h + 8) + 30
     vmax = _nice_max(max((b[3] if b[3] is not None else b[1] or 0) for b in bars))
     scale = (width - left - right) / vmax
@@ -34,7 +34,8 @@ def bar_chart(bars, unit, title, width=760, bar_h=22):
         y = top + i * (bar_h + 8)
         color = PALETTE[keys.index(key) % len(PALETTE)]
         w = (med or 0) * scale
-        out.append(f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" class="lbl" text-anchor="end">{escape(label)}</text>')
+        short = label if len(label) <= 46 else label[:20] + "…" + label[-25:]
+        out.append(f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" class="lbl" text-anchor="end">{escape(short)}</text>')
         out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}" rx="2"><title>{escape(label)}: '
                    f'{med:.4g} {escape(unit)}</title></rect>')
         if lo is not None and hi is not None and hi > lo:
@@ -50,7 +51,7 @@ def bar_chart(bars, unit, title, width=760, bar_h=22):
 
 def line_chart(series, unit, title, width=760, height=240):
     """series: {label: [(x_label, value)]} over the same ordered x labels (e.g. run dates)."""
-    xs = list(dict.fromkeys(x for pts in series.values() for x, _ in pts))
+    xs = sorted({x for pts in series.values() for x, _ in pts})
     if len(xs) < 2:
         return ""
     left, right, top, bottom = 60, 180, 28, 40
@@ -64,7 +65,8 @@ def line_chart(series, unit, title, width=760, height=240):
         out.append(f'<line x1="{left}" y1="{py(v):.1f}" x2="{width - right}" y2="{py(v):.1f}" class="grid"/>'
                    f'<text x="{left - 6}" y="{py(v) + 4:.1f}" class="tick" text-anchor="end">{v:.3g}</text>')
     for i, x in enumerate(xs):
-        out.append(f'<text x="{px(i):.1f}" y="{height - 22}" class="tick" text-anchor="middle">{escape(str(x)[-11:])}</text>')
+        if len(xs) <= 8 or i % max(1, len(xs) // 8) == 0:
+            out.append(f'<text x="{px(i):.1f}" y="{height - 22}" class="tick" text-anchor="middle">{escape(str(x)[5:16])}</text>')
     for j, (label, pts) in enumerate(series.items()):
         color = PALETTE[j % len(PALETTE)]
         coords = [(px(xs.index(x)), py(v)) for x, v in pts if v is not None]

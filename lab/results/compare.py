@@ -19,19 +19,6 @@ def dims(rec, with_run=False):
     return d
 
 
-def default_dimension(records):
-    kernels = {r.get("kernel", {}).get("name") for r in records}
-    if len(kernels) > 1:
-        return "kernel"
-    if len({r["run_id"] for r in records}) > 1:
-        return "run"
-    for r in records:
-        for k in r.get("params", {}):
-            if len({str(x.get("params", {}).get(k)) for x in records}) > 1:
-                return k
-    return "link"
-
-
 def per_packet_counters(rec):
     """Every numeric counter and perf event divided by the sender's tx packets, plus the derived values."""
     pkts = rec.get("derived", {}).get("tx_packets") or 0
@@ -64,19 +51,40 @@ class Pair:
                 "counters": [{"name": n, **c.as_dict()} for n, c in self.counters]}
 
 
+def candidate_dimensions(records):
+    """Dimensions worth comparing along, most telling first: kernel, run, each axis, link."""
+    seen = []
+    for r in records:
+        for k in ["kernel", "run", *r.get("params", {}), "link"]:
+            if k not in seen:
+                seen.append(k)
+    return seen
+
+
 def compare(records, by=None, baseline=None):
-    """All A/B pairs along dimension `by` (baseline = A; default: the first value seen)."""
+    """All A/B pairs along dimension `by` (baseline = A; default: the first value seen).
+
+    Without `by`, the first dimension (kernel, run, each axis, link) that yields any pair is used."""
     ok = [r for r in records if r.get("status") == "ok"]
     if not ok:
         return []
-    by = by or default_dimension(ok)
+    if by is None:
+        for cand in candidate_dimensions(ok):
+            if cand == "run" and len({r["run_id"] for r in ok}) < 2:
+                continue
+            if len({dims(r, cand == "run").get(cand) for r in ok}) < 2:
+                continue
+            pairs = compare(ok, by=cand)
+            if pairs:
+                return pairs
+        return []
     with_run = by == "run"
     values = []
     for r in ok:
         v = dims(r, with_run).get(by)
         if v is not None and v not in values:
             values.append(v)
-    if by not in dims(ok[0], with_run):
+    if not any(by in dims(r, with_run) for r in ok):
         raise ConfigError(f"cannot compare by {by!r}; dimensions here: {', '.join(dims(ok[0], with_run))}")
     base = baseline if baseline is not None else values[0]
     if base not in values:

@@ -106,7 +106,7 @@ class Comparison:
 
     def as_dict(self):
         d = asdict(self)
-        d["a"], d["b"] = asdict(self.a), asdict(self.b)
+        d["a_stats"], d["b_stats"] = d.pop("a"), d.pop("b")
         return d
 
 
