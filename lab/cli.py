@@ -115,7 +115,7 @@ def _run_records(paths):
 def cmd_compare(a):
     from .results.compare import compare, render_pairs
     runs, recs = _run_records(a.runs_dirs)
-    pairs = compare(recs, by=a.by, baseline=a.baseline)
+    pairs = compare(recs, by=a.by, baseline=a.baseline, confidence=a.confidence)
     if a.json:
         print(json.dumps([p.as_dict() for p in pairs], indent=2, default=str))
     else:
@@ -176,6 +176,7 @@ def build_parser():
     c.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
     c.add_argument("--by", help="dimension to compare along: kernel, link, run, or an axis name (default: guessed)")
     c.add_argument("--baseline", help="value of that dimension used as A (default: the first seen)")
+    c.add_argument("--confidence", type=float, default=0.95, help="confidence of the Welch interval (default 0.95)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_compare)
 

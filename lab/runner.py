@@ -160,9 +160,10 @@ def run_block(tc, kernel, reps, links, cfg, rd, state, say):
         events = list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else [])
         if not facts["pmu"]:
             say(f"dplab: guest has no PMU ({cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
+        cells = tc.cells()
         for rep in reps:
             for link in links:
-                for params in tc.cells():
+                for params in rotate(cells, rep):
                     state["cell"] += 1
                     n = state["cell"]
                     rec = {"run_id": rd.id, "cell": n, "testcase": tc.name, "link": link.name,
@@ -191,6 +192,13 @@ def run_block(tc, kernel, reps, links, cfg, rd, state, say):
                         state["status"] = "partial"
                         say(f"{label} FAILED: {str(e).splitlines()[0]}")
                     rd.append_result(rec)
+
+
+def rotate(cells, rep):
+    """Repeat r starts at cell r mod n (A B C, B C A, C A B, ...): every variant takes every position,
+    so a carry-over from the cell before (TCP state, caches, a toggled feature) does not bias one variant."""
+    k = rep % len(cells) if cells else 0
+    return cells[k:] + cells[:k]
 
 
 def fmt_params(params):

@@ -72,6 +72,15 @@ def test_compare_by_axis_pairs_within_context():
         compare(recs, by="nope")
 
 
+def test_rotation_puts_every_variant_in_every_position():
+    from lab.runner import rotate
+    cells = ["A", "B", "C"]
+    orders = [rotate(cells, r) for r in range(3)]
+    assert orders == [["A", "B", "C"], ["B", "C", "A"], ["C", "A", "B"]]
+    for pos in range(3):
+        assert {o[pos] for o in orders} == set(cells)
+
+
 def test_schedule_interleaves_kernels():
     assert schedule(2, 5, 2) == [(0, [0, 2, 4]), (1, [0, 2, 4]), (0, [1, 3]), (1, [1, 3])]
     assert schedule(1, 3, 1) == [(0, [0, 1, 2])]

@@ -94,3 +94,46 @@ def test_crash_during_a_command_is_reported_and_qemu_is_gone(tmp_path, default_k
     assert e.value.report.kind in ("panic", "bug", "oops")
     assert "sysrq" in e.value.report.excerpt.lower() or "sysrq" in str(e.value).lower()
     assert not vm.alive()
+
+
+KNOWN = """name: known-answer
+links: [virtio]
+duration: 2
+repeat: 4
+requires: [iperf3, ethtool]
+axes:
+  offload: ["on", "on-again", "off"]
+parser: iperf3
+metric: {name: throughput, unit: Gbit/s}
+setup: |
+  nsx {{ link.ns_a }} ethtool -K eth0 tso {{ "off" if params.offload == "off" else "on" }} gso {{ "off" if params.offload == "off" else "on" }}
+  nsx {{ link.ns_b }} iperf3 -s -1 -D -B {{ link.addr_b }}
+  wait_tcp_listen {{ link.ns_b }} 5201
+run: |
+  nsx {{ link.ns_a }} iperf3 -J -c {{ link.addr_b }} -t {{ duration }}
+teardown: |
+  nsx {{ link.ns_b }} pkill -x iperf3 || true
+  nsx {{ link.ns_a }} ethtool -K eth0 tso on gso on
+"""
+
+
+def test_known_answers_offload_off_is_slower_and_a_vs_a_is_not_significant(tmp_path, accel):
+    """TSO/GSO off must be called slower on virtio-net; the same setting twice must not be called anything.
+
+    At 95 % confidence one A/A comparison in twenty is called significant by construction, so the
+    A/A half is judged at 99 % (CI stays green 99 times in 100); the off half at the default 95 %."""
+    from lab.results.compare import compare
+    p = tmp_path / "known.yaml"
+    p.write_text(KNOWN)
+    rd = run_testcase(load_testcase(p), RunOptions(accel=accel, runs_root=str(tmp_path)), say=print)
+    recs = rd.results()
+    assert all(r["status"] == "ok" for r in recs) and len(recs) == 12
+    by = {p.b: p for p in compare(recs, by="offload", baseline="on")}
+    off = by["off"].result
+    print(f"on->off {off.change_pct:+.1f}% [{off.ci_low_pct:+.1f}, {off.ci_high_pct:+.1f}] {off.verdict}")
+    assert off.verdict == "slower"
+    # counters explain it: with TSO/GSO off, the sender NIC sends many more (smaller) packets
+    assert by["off"].b.__class__ is str and any(n == "tx_packets" for n, _ in by["off"].counters)
+    aa = {p.b: p for p in compare(recs, by="offload", baseline="on", confidence=0.99)}["on-again"].result
+    print(f"on->on-again {aa.change_pct:+.1f}% [{aa.ci_low_pct:+.1f}, {aa.ci_high_pct:+.1f}] {aa.verdict}")
+    assert aa.verdict == "not significant"

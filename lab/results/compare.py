@@ -3,7 +3,7 @@ counters (normalised per packet) that moved with them."""
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from .stats import MIN_EFFECT_PCT, NOISY_CV_PCT, Comparison, welch
+from .stats import CONFIDENCE, MIN_EFFECT_PCT, NOISY_CV_PCT, Comparison, welch
 
 TOP_COUNTERS = 8
 
@@ -61,7 +61,7 @@ def candidate_dimensions(records):
     return seen
 
 
-def compare(records, by=None, baseline=None):
+def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
     """All A/B pairs along dimension `by` (baseline = A; default: the first value seen).
 
     Without `by`, the first dimension (kernel, run, each axis, link) that yields any pair is used."""
@@ -74,7 +74,7 @@ def compare(records, by=None, baseline=None):
                 continue
             if len({dims(r, cand == "run").get(cand) for r in ok}) < 2:
                 continue
-            pairs = compare(ok, by=cand)
+            pairs = compare(ok, by=cand, confidence=confidence)
             if pairs:
                 return pairs
         return []
@@ -108,7 +108,8 @@ def compare(records, by=None, baseline=None):
                 continue
             b_recs = groups[(ctx, v)]
             hib = a_recs[0].get("higher_is_better", True)
-            res = welch([r["value"] for r in a_recs], [r["value"] for r in b_recs], higher_is_better=hib)
+            res = welch([r["value"] for r in a_recs], [r["value"] for r in b_recs], higher_is_better=hib,
+                        confidence=confidence)
             pairs.append(Pair(by, base, v, dict(ctx), a_recs[0].get("metric", "value"), a_recs[0].get("unit", ""),
                               res, movers(a_recs, b_recs)))
     return pairs

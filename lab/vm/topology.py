@@ -142,7 +142,9 @@ def guest_setup_script(links):
                       f"ip -n {ns} link set dev \"$d\" name eth0", f"ip -n {ns} link set lo up",
                       f"ip -n {ns} addr add {q(link.addr(side) + '/24')} dev eth0",
                       f"ip -n {ns} addr add {q(link.addr6(side) + '/64')} dev eth0 nodad",
-                      f"ip -n {ns} link set eth0 up"]
+                      f"ip -n {ns} link set eth0 up",
+                      # no TCP metrics carried from one measurement's connection to the next
+                      f"ip netns exec {ns} sysctl -qw net.ipv4.tcp_no_metrics_save=1"]
     waits = " ".join(q(link.ns(s)) for link in links for s in "ab")
     lines.append(f"for ns in {waits}; do i=0; until [ \"$(ip netns exec $ns cat /sys/class/net/eth0/carrier 2>/dev/null)\" = 1 ]; do "
                  "i=$((i+1)); [ $i -gt 150 ] && { echo \"no carrier on eth0 in $ns after 15 s\" >&2; exit 1; }; sleep 0.1; done; done")
