@@ -8,13 +8,19 @@ REPEAT ?=
 KERNEL ?=
 RUN_ARGS := $(if $(DURATION),--duration $(DURATION)) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(KERNEL),--kernel $(KERNEL))
 
-.PHONY: help setup demo test test-quick clean
+.PHONY: help setup demo test test-quick clean tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 setup: ## install apt packages and the venv (idempotent)
 	@./scripts/setup.sh
+
+tools: tools/bin/xsk_tx ## build the guest tools (AF_XDP generator) from tools/*.c
+
+tools/bin/xsk_tx: tools/xsk_tx.c
+	@mkdir -p tools/bin
+	gcc -O2 -Wall -o $@ $< -lxdp -lbpf -lelf -lz
 
 demo: setup ## the main job: boot the default kernel, run testcases/throughput.yaml, print a table
 	$(LAB) run testcases/throughput.yaml $(RUN_ARGS)

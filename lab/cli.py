@@ -43,9 +43,13 @@ def cmd_run(a):
         print(json.dumps({"records": recs, "pairs": [p.as_dict() for p in pairs]}, indent=2, default=str))
     else:
         print(render_table(recs))
-        if pairs and (len(opts.kernels) > 1 or tc.axes):
+        if pairs and (len(opts.kernels or tc.kernels) > 1 or tc.axes):
             print()
             print(render_pairs(pairs))
+        if tc.reference:
+            from .report.reference import render_reference
+            print()
+            print(render_reference(recs, tc.reference))
         print(f"\nresults: {rd.path}/results.jsonl  manifest: {rd.path}/manifest.json  console: {rd.console_log}")
     return 0 if all(r.get("status") == "ok" for r in recs) and recs else 1
 

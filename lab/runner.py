@@ -92,6 +92,43 @@ def measure_cell(guest, tc, link, params, cell_no, rundir, events):
     return value, counters, perf, elapsed
 
 
+def setup_kprobes(guest, symbols):
+    """Register a kprobe event dplab:<name> per symbol; returns (events, missing symbols)."""
+    if not symbols:
+        return [], []
+    script = "cd /sys/kernel/tracing\n" + "\n".join(
+        f"if echo 'p:dplab/{kprobe_event(s)} {s}' >> kprobe_events 2>/dev/null; then echo ok {s}; else echo missing {s}; fi"
+        for s in symbols)
+    out = guest.sh(script, timeout=60).stdout.split("\n")
+    missing = [line.split()[1] for line in out if line.startswith("missing ")]
+    return [f"dplab:{kprobe_event(s)}" for s in symbols if s not in missing], missing
+
+
+def kprobe_event(symbol):
+    return symbol.replace(".", "_")
+
+
+def check_expectations(rec, expect):
+    """Messages for every `expect` entry whose `when` matches the record and whose bound fails."""
+    from .results.compare import per_packet_counters
+    fields = {"nic_model": rec["nic_model"], "link": rec["link"], "kernel": rec["kernel"]["name"],
+              **{k: v for k, v in rec.get("params", {}).items()}}
+    values = per_packet_counters(rec)
+    bad = []
+    for e in expect:
+        if any(str(fields.get(k)) != str(v) for k, v in e["when"].items()):
+            continue
+        v = values.get(e["counter"])
+        where = ", ".join(f"{k}={v}" for k, v in e["when"].items()) or "every record"
+        if v is None:
+            bad.append(f"{e['counter']} was not measured ({where}) {e['why']}".strip())
+        elif (e["min"] is not None and v < e["min"]) or (e["max"] is not None and v > e["max"]):
+            bad.append(f"{e['counter']} = {v:.4g}, expected {'>= ' + str(e['min']) if e['min'] is not None else ''}"
+                       f"{' and ' if e['min'] is not None and e['max'] is not None else ''}"
+                       f"{'<= ' + str(e['max']) if e['max'] is not None else ''} for {where}: {e['why']}".strip())
+    return bad
+
+
 def derived(counters, perf, value):
     """Per-packet normalisations and guest CPU use: what explains a change is often a count per packet.
 
@@ -121,7 +158,7 @@ def run_testcase(tc, opts: RunOptions, say=print):
     if opts.duration:
         tc.duration, tc.timeout = opts.duration, 3 * opts.duration + 60
     tc.repeat = opts.repeat or tc.repeat
-    kernels = [resolve_kernel(k) for k in (opts.kernels or [None])]
+    kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
     names = [k.name for k in kernels]
     if len(set(names)) != len(names):
         raise ConfigError(f"two --kernel options name the same kernel: {', '.join(names)}")
@@ -157,7 +194,12 @@ def run_block(tc, kernel, reps, links, cfg, rd, state, say):
         g.sh(guest_setup_script(links), timeout=90)
         facts = guest_facts(g, links)
         rd.update_manifest(guests={**rd.manifest.get("guests", {}), kernel.name: facts})
-        events = list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else [])
+        kprobes, missing = setup_kprobes(g, tc.kprobes)
+        if missing:
+            say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): not counted")
+        facts["kprobes_missing"] = missing
+        rd.update_manifest(guests={**rd.manifest.get("guests", {}), kernel.name: facts})
+        events = list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes
         if not facts["pmu"]:
             say(f"dplab: guest has no PMU ({cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
         cells = tc.cells()
@@ -179,7 +221,13 @@ def run_block(tc, kernel, reps, links, cfg, rd, state, say):
                         rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
                                    perf_unavailable=[] if facts["pmu"] else list(tc.hw_events),
                                    derived=derived(counters, perf, value), elapsed=round(elapsed, 3))
-                        say(f"{label} {rec['value']:.4g} {tc.metric.unit}")
+                        bad = check_expectations(rec, tc.expect)
+                        if bad:
+                            state["status"] = "partial"
+                            rec.update(status="failed", error="expectation failed: " + "; ".join(bad))
+                            say(f"{label} {rec['value']:.4g} {tc.metric.unit} EXPECTATION FAILED: {'; '.join(bad)}")
+                        else:
+                            say(f"{label} {rec['value']:.4g} {tc.metric.unit}")
                     except GuestCrash as e:
                         rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
                         rd.append_result(rec)

@@ -18,6 +18,8 @@ if [ -n "$missing" ]; then
   # --no-install-recommends: wireguard-tools would otherwise pull a whole kernel image and initramfs-tools.
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+# The project's own guest tools (AF_XDP generator): small, rebuilt when their source changes.
+make -s tools
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   $PY -m venv .venv

@@ -93,7 +93,16 @@ def build_context(runs, recs, out_path, by=None):
     for r in failures:
         if r.get("fingerprint"):
             fingerprints[r["fingerprint"]] = fingerprints.get(r["fingerprint"], 0) + 1
-    return {"version": __version__, "runs": run_info, "pairs": [p.as_dict() for p in pairs], "charts": charts,
+    references = []
+    for rd in runs:
+        import yaml
+        ref = (yaml.safe_load(rd.manifest.get("testcase", {}).get("text") or "{}") or {}).get("reference")
+        if ref and all(k in ref for k in ("by", "baseline", "axis", "ratios", "source")):
+            from .reference import reference_rows
+            rows = reference_rows(recs, ref)
+            if rows and ref["source"] not in [r["source"] for r in references]:
+                references.append({"source": ref["source"], "axis": ref["axis"], "rows": rows})
+    return {"version": __version__, "references": references, "runs": run_info, "pairs": [p.as_dict() for p in pairs], "charts": charts,
             "history": history, "records": recs, "n_ok": len(ok), "failures": failures, "fingerprints": fingerprints,
             "comparability": comparability(runs), "testcases": sorted({r["testcase"] for r in recs}),
             "json": json}

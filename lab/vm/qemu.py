@@ -100,6 +100,9 @@ class VM:
     def _start(self):
         initrd = build_initramfs(self.kernel)
         shutil.copy(GUEST_DIR / "agent.py", self.rundir.guest_dir / "agent.py")
+        tools = GUEST_DIR.parent.parent / "tools" / "bin"
+        if tools.is_dir():  # the project's guest tools, at /lab/bin (on PATH) wherever the checkout lives
+            shutil.copytree(tools, self.rundir.guest_dir / "bin", dirs_exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix="dplab-")
         sock = Path(self.tmp) / "ctl.sock"
         self.net = HostNetwork(self.links, self.cfg.backend, self.rundir.id).__enter__()

@@ -4,6 +4,7 @@ Errors name the file, the line, the key and what is allowed (YNL's nlspec is the
 schema check, small classes out). Nothing runs before a testcase validates.
 """
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,25 @@ SCHEMA = {
     "teardown": Key((str,), default=""),
     "parser": Key((str,), required=True, help="how the run step's stdout becomes the metric"),
     "metric": Key((dict,), required=True, help="{name, unit, higher_is_better}"),
-    "perf": Key((dict,), default={}, help="{events: [...], hw_events: [...]}"),
+    "perf": Key((dict,), default={}, help="{events: [...], hw_events: [...], kprobes: [...]}"),
+    "kernels": Key((list,), default=(), items=(str,), help="kernels to run on when --kernel is not given"),
+    "expect": Key((list,), default=(), items=(dict,), help="checks on each record: [{when: {...}, counter: NAME, min/max: N}]"),
+    "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, ratios}"),
+}
+EXPECT_SCHEMA = {
+    "when": Key((dict,), default={}, items=SCALAR, help="record fields that must match: nic_model, link, kernel, or a param"),
+    "counter": Key((str,), required=True, help="a derived or per-packet counter name, e.g. dplab:skb_store_bits/pkt"),
+    "min": Key((int, float), default=None),
+    "max": Key((int, float), default=None),
+    "why": Key((str,), default=""),
+}
+REFERENCE_SCHEMA = {
+    "source": Key((str,), required=True),
+    "by": Key((str,), required=True, help="dimension of the ratio: kernel, link or an axis"),
+    "baseline": Key((str,), required=True, help="the value of `by` in the denominator"),
+    "axis": Key((str,), required=True, help="the axis the ratios are keyed by"),
+    "ratios": Key((dict,), required=True, items=(int, float), help="{axis value: B/A ratio}"),
+    "values": Key((dict,), default={}, help="{variant: {axis value: figure}} as published"),
 }
 METRIC_SCHEMA = {
     "name": Key((str,), required=True),
@@ -58,6 +77,7 @@ PERF_SCHEMA = {
     "events": Key((list,), default=("cpu-clock", "context-switches", "net:net_dev_xmit", "net:netif_receive_skb",
                                     "skb:kfree_skb", "skb:consume_skb"), items=(str,)),
     "hw_events": Key((list,), default=("cycles", "instructions"), items=(str,), help="used only where the guest has a PMU"),
+    "kprobes": Key((list,), default=(), items=(str,), help="kernel functions to count calls of (event dplab:<name>)"),
 }
 
 
@@ -88,6 +108,10 @@ class Testcase:
     metric: Metric
     perf_events: list = field(default_factory=list)
     hw_events: list = field(default_factory=list)
+    kprobes: list = field(default_factory=list)
+    kernels: list = field(default_factory=list)
+    expect: list = field(default_factory=list)
+    reference: dict = field(default_factory=dict)
 
     def cells(self):
         """Axis points in order (cartesian product of `axes`), each a dict of params."""
@@ -191,7 +215,15 @@ def load_testcase(path):
                 raise ConfigError(f"{path}:{_line(marks, ('axes', name, i))}: axes.{name}.{i}: expected a scalar, got {type(v).__name__}")
         if name in d["params"]:
             raise ConfigError(f"{path}:{_line(marks, ('axes', name))}: axes.{name}: also defined in params; keep one")
-    return Testcase(path=path, text=text, name=d["name"], description=d["description"], links=d["links"],
+    expect = [validate(e, EXPECT_SCHEMA, path, marks, ("expect", i)) for i, e in enumerate(d["expect"])]
+    for i, e in enumerate(expect):
+        if e["min"] is None and e["max"] is None:
+            raise ConfigError(f"{path}:{_line(marks, ('expect', i))}: expect.{i}: needs min or max")
+    reference = validate(d["reference"], REFERENCE_SCHEMA, path, marks, ("reference",)) if d["reference"] else {}
+    for i, k in enumerate(perf["kprobes"]):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
+            raise ConfigError(f"{path}:{_line(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
+    return Testcase(path=path, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=d["links"],
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or 3 * d["duration"] + 60,
                     params=d["params"], axes=d["axes"], requires=d["requires"], setup=d["setup"], run=d["run"],
                     teardown=d["teardown"], parser=d["parser"], metric=Metric(**metric),
