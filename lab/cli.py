@@ -27,16 +27,33 @@ def add_vm_options(p, many_kernels=False):
 
 
 def cmd_run(a):
-    from .report.table import render_table
-    from .results.compare import compare, dims, render_pairs
+    from .results.rundir import RunDir
     from .runner import RunOptions, run_testcase
     from .workloads import load_testcase
+    resume = None
+    if a.resume:
+        resume = RunDir(a.resume)
+        m = resume.manifest
+        if "options" not in m or "testcase" not in m:
+            raise ConfigError(f"--resume {a.resume}: not a `lab run` directory (manifest has no options/testcase)")
+        tc = load_testcase(m["testcase"]["path"], text=m["testcase"]["text"])
+        opts = RunOptions(**m["options"])
+        rd = run_testcase(tc, opts, resume=resume)
+        return _print_run(a, rd, tc, opts)
+    if not a.testcase:
+        raise ConfigError("lab run needs a testcase file (or --resume RUN_DIR)")
     tc = load_testcase(a.testcase)
     opts = RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds,
                       cpus=a.cpus, memory=a.memory,
                       append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
                       boot_timeout=a.boot_timeout)
     rd = run_testcase(tc, opts)
+    return _print_run(a, rd, tc, opts)
+
+
+def _print_run(a, rd, tc, opts):
+    from .report.table import render_table
+    from .results.compare import compare, dims, render_pairs
     recs = rd.results()
     pairs = compare(recs) if len({json.dumps(dims(r), sort_keys=True) for r in recs if r.get("status") == "ok"}) > 1 else []
     if a.json:
@@ -51,7 +68,10 @@ def cmd_run(a):
             print()
             print(render_reference(recs, tc.reference))
         print(f"\nresults: {rd.path}/results.jsonl  manifest: {rd.path}/manifest.json  console: {rd.console_log}")
-    return 0 if all(r.get("status") == "ok" for r in recs) and recs else 1
+    final = {}
+    for r in recs:  # a retried cell counts by its last attempt
+        final[r["cell"]] = r
+    return 0 if final and all(r.get("status") == "ok" for r in final.values()) else 1
 
 
 def cmd_boot(a):
@@ -149,7 +169,8 @@ def build_parser():
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="run a testcase (YAML) and print a table of results")
-    r.add_argument("testcase", help="testcase file, e.g. testcases/throughput.yaml")
+    r.add_argument("testcase", nargs="?", help="testcase file, e.g. testcases/throughput.yaml")
+    r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
     r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")
     r.add_argument("--repeat", type=int, help="repeats per cell (overrides the testcase)")
     r.add_argument("--rounds", type=int, help="boots per kernel, alternating kernels (default 2 with several kernels)")
@@ -200,6 +221,7 @@ def build_parser():
 
 def main(argv=None):
     signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a parent shell ignored it
     a = build_parser().parse_args(argv)
     try:
         return a.func(a)

@@ -4,7 +4,7 @@ Each cell: render setup -> counters before -> `perf stat -a` around the run step
 -> teardown; the record is appended to results.jsonl the moment it exists.
 """
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from .errors import ConfigError, GuestCrash, GuestError, LabError
 from .host import which
@@ -152,8 +152,34 @@ def derived(counters, perf, value):
     return out
 
 
-def run_testcase(tc, opts: RunOptions, say=print):
-    """Run every cell of `tc` on every kernel; return the RunDir. Records are on disk even if this raises."""
+@dataclass
+class Cell:
+    """One planned measurement: its number is its identity across --resume."""
+
+    n: int
+    block: int       # which boot (round x kernel) runs it
+    kernel: int      # index into the run's kernels
+    rep: int
+    link: object
+    params: dict
+
+
+def plan(tc, n_kernels, links, rounds):
+    """Every cell of the run in execution order; numbering is stable for a given testcase and options."""
+    cells, n = [], 0
+    for b, (k, reps) in enumerate(schedule(n_kernels, tc.repeat, rounds)):
+        for rep in reps:
+            for link in links:
+                for params in rotate(tc.cells(), rep):
+                    n += 1
+                    cells.append(Cell(n, b, k, rep, link, params))
+    return cells
+
+
+def run_testcase(tc, opts: RunOptions, say=print, resume=None):
+    """Run every cell of `tc` on every kernel (or, with `resume`, the cells that run dir lacks).
+
+    Returns the RunDir. Records are on disk the moment they exist, whatever happens after."""
     check_tools(tc.requires)
     if opts.duration:
         tc.duration, tc.timeout = opts.duration, 3 * opts.duration + 60
@@ -165,19 +191,28 @@ def run_testcase(tc, opts: RunOptions, say=print):
     accel, accel_info = choose_accel(kernels[0], opts.accel, say=say)
     links = make_links(tc.links)
     rounds = opts.rounds or (2 if len(kernels) > 1 else 1)
-    rd = RunDir.create(opts.runs_root, tc.name)
     cfg = VMConfig(accel=accel, cpus=opts.cpus, memory=opts.memory, append=list(opts.append),
                    backend=opts.backend or default_backend(), boot_timeout=opts.boot_timeout)
-    rd.update_manifest(testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": tc.duration,
-                                 "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells()},
-                       kernels=[k.describe() for k in kernels], accel=accel, accel_info=accel_info,
-                       host=host_info(), mode="wallclock", status="running")
+    cells = plan(tc, len(kernels), links, rounds)
+    if resume is None:
+        rd = RunDir.create(opts.runs_root, tc.name)
+        rd.update_manifest(testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": tc.duration,
+                                     "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells(), "planned": len(cells)},
+                           options=asdict(opts), kernels=[k.describe() for k in kernels], accel=accel,
+                           accel_info=accel_info, host=host_info(), mode="wallclock", status="running")
+    else:
+        rd = resume
+        done = {r["cell"] for r in rd.results() if r.get("status") in ("ok", "failed", "crash") and not r.get("retried")}
+        cells = [c for c in cells if c.n not in done]
+        rd.update_manifest(status="running", resumed=rd.manifest.get("resumed", []) + [now_iso()])
+        say(f"dplab: resuming {rd.id}: {len(cells)} cells missing")
     say(f"dplab: run {rd.id}: kernels {', '.join(names)}, accel {accel}, links {', '.join(l.name for l in links)}, "
         f"backend {cfg.backend}, {tc.repeat} repeats x {len(tc.cells())} cells x {len(links)} links")
-    state = {"cell": 0, "status": "ok"}
+    state = {"status": "ok"}
     try:
-        for k_idx, reps in schedule(len(kernels), tc.repeat, rounds):
-            run_block(tc, kernels[k_idx], reps, links, cfg, rd, state, say)
+        for b in dict.fromkeys(c.block for c in cells):
+            todo = [c for c in cells if c.block == b]
+            run_block(tc, kernels[todo[0].kernel], todo, cfg, rd, state, say)
     except BaseException as e:
         status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
         rd.update_manifest(status=status, error=str(e) or type(e).__name__, ended=now_iso())
@@ -186,60 +221,97 @@ def run_testcase(tc, opts: RunOptions, say=print):
     return rd
 
 
-def run_block(tc, kernel, reps, links, cfg, rd, state, say):
-    """One boot of `kernel`: wire the links, then repeats x links x cells, interleaved."""
-    with VM(kernel, rd, links, cfg, say=say) as vm:
-        say(f"dplab: {kernel.name} up in {vm.boot_seconds:.1f}s")
-        g = vm.guest
-        g.sh(guest_setup_script(links), timeout=90)
-        facts = guest_facts(g, links)
-        rd.update_manifest(guests={**rd.manifest.get("guests", {}), kernel.name: facts})
-        kprobes, missing = setup_kprobes(g, tc.kprobes)
-        if missing:
-            say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): not counted")
-        facts["kprobes_missing"] = missing
-        rd.update_manifest(guests={**rd.manifest.get("guests", {}), kernel.name: facts})
-        events = list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes
-        if not facts["pmu"]:
-            say(f"dplab: guest has no PMU ({cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
-        cells = tc.cells()
-        for rep in reps:
-            for link in links:
-                for params in rotate(cells, rep):
-                    state["cell"] += 1
-                    n = state["cell"]
-                    rec = {"run_id": rd.id, "cell": n, "testcase": tc.name, "link": link.name,
-                           "nic_model": link.model.name, "params": params, "repeat_index": rep,
-                           "kernel": {"name": kernel.name, "release": kernel.release, "sha256": kernel.sha256,
-                                      "build_key": kernel.build.get("key"), "patches": kernel.build.get("inputs", {}).get("patches", [])},
-                           "metric": tc.metric.name, "unit": tc.metric.unit,
-                           "higher_is_better": tc.metric.higher_is_better, "duration": tc.duration,
-                           "accel": cfg.accel, "mode": "wallclock", "boot_seconds": vm.boot_seconds, "started": now_iso()}
-                    label = f"  cell {n:3d} {kernel.name[:14]:14s} {link.name:8s} {fmt_params(params):24s}"
-                    try:
-                        value, counters, perf, elapsed = measure_cell(g, tc, link, params, n, rd, events)
-                        rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
-                                   perf_unavailable=[] if facts["pmu"] else list(tc.hw_events),
-                                   derived=derived(counters, perf, value), elapsed=round(elapsed, 3))
-                        bad = check_expectations(rec, tc.expect)
-                        if bad:
-                            state["status"] = "partial"
-                            rec.update(status="failed", error="expectation failed: " + "; ".join(bad))
-                            say(f"{label} {rec['value']:.4g} {tc.metric.unit} EXPECTATION FAILED: {'; '.join(bad)}")
-                        else:
-                            say(f"{label} {rec['value']:.4g} {tc.metric.unit}")
-                    except GuestCrash as e:
-                        rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
-                        rd.append_result(rec)
-                        raise
-                    except (GuestError, LabError) as e:
-                        rec.update(status="failed", error=str(e))
-                        if not vm.alive():
-                            rd.append_result(rec)
-                            raise
-                        state["status"] = "partial"
-                        say(f"{label} FAILED: {str(e).splitlines()[0]}")
-                    rd.append_result(rec)
+MAX_REBOOTS = 2
+
+
+def run_block(tc, kernel, cells, cfg, rd, state, say):
+    """Boot `kernel` and measure `cells`. A guest that dies mid-measurement (panic, QEMU killed) fails
+    that cell with the reason and is booted again for the rest, at most MAX_REBOOTS times. A failure
+    to boot at all ends the run at once (with the console quoted)."""
+    links = list(dict.fromkeys(c.link for c in cells))
+    todo = list(cells)
+    boots = 0
+    while todo:
+        boots += 1
+        if boots > 1 + MAX_REBOOTS:
+            raise GuestError(f"{kernel.name}: guest died {boots - 1} times; {len(todo)} cells not measured "
+                             f"(lab run --resume {rd.path} measures them later)")
+        if boots > 1:
+            state["status"] = "partial"
+            say(f"dplab: {kernel.name}: guest died; booting again for the {len(todo)} remaining cells")
+        with VM(kernel, rd, links, cfg, say=say) as vm:
+            g = boot_setup(vm, tc, kernel, links, rd, say)
+            while todo:
+                alive = measure_with_retry(vm, g, tc, kernel, todo.pop(0), rd, state, say)
+                if not alive:
+                    break
+
+
+def boot_setup(vm, tc, kernel, links, rd, say):
+    say(f"dplab: {kernel.name} up in {vm.boot_seconds:.1f}s")
+    g = vm.guest
+    g.sh(guest_setup_script(links), timeout=90)
+    facts = guest_facts(g, links)
+    kprobes, missing = setup_kprobes(g, tc.kprobes)
+    if missing:
+        say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): not counted")
+    facts.update(kprobes_missing=missing, events=list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes)
+    rd.update_manifest(guests={**rd.manifest.get("guests", {}), kernel.name: facts})
+    if not facts["pmu"]:
+        say(f"dplab: guest has no PMU ({vm.cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
+    vm.facts = facts
+    return g
+
+
+def measure_with_retry(vm, g, tc, kernel, cell, rd, state, say):
+    """Measure one cell, retrying once after an ordinary failure (both records kept, the pair marked flaky).
+    Returns whether the guest is still usable."""
+    for attempt in (1, 2):
+        rec = base_record(tc, kernel, cell, rd, vm)
+        rec["attempt"] = attempt
+        label = f"  cell {cell.n:3d} {kernel.name[:14]:14s} {cell.link.name:8s} {fmt_params(cell.params):24s}"
+        try:
+            value, counters, perf, elapsed = measure_cell(g, tc, cell.link, cell.params, cell.n, rd, vm.facts["events"])
+        except GuestCrash as e:
+            rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
+            rd.append_result(rec)
+            state["status"] = "partial"
+            say(f"{label} CRASH {e.report.kind}: {e.report.headline[:80]} [{e.report.fingerprint}]")
+            return vm.alive()
+        except (GuestError, LabError) as e:
+            rec.update(status="failed", error=str(e))
+            if not vm.alive() or attempt == 2:
+                rd.append_result(rec)
+                state["status"] = "partial"
+                say(f"{label} FAILED: {str(e).splitlines()[0]}")
+                return vm.alive()
+            rec["retried"] = True
+            rd.append_result(rec)
+            say(f"{label} failed ({str(e).splitlines()[0][:60]}), retrying once")
+            continue
+        rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
+                   perf_unavailable=[] if vm.facts["pmu"] else list(tc.hw_events),
+                   derived=derived(counters, perf, value), elapsed=round(elapsed, 3), flaky=attempt == 2)
+        bad = check_expectations(rec, tc.expect)
+        if bad:
+            state["status"] = "partial"
+            rec.update(status="failed", error="expectation failed: " + "; ".join(bad))
+            say(f"{label} {rec['value']:.4g} {tc.metric.unit} EXPECTATION FAILED: {'; '.join(bad)}")
+        else:
+            say(f"{label} {rec['value']:.4g} {tc.metric.unit}" + ("  (flaky: passed on retry)" if attempt == 2 else ""))
+        rd.append_result(rec)
+        return True
+    return vm.alive()
+
+
+def base_record(tc, kernel, cell, rd, vm):
+    return {"run_id": rd.id, "cell": cell.n, "testcase": tc.name, "link": cell.link.name,
+            "nic_model": cell.link.model.name, "params": cell.params, "repeat_index": cell.rep,
+            "kernel": {"name": kernel.name, "release": kernel.release, "sha256": kernel.sha256,
+                       "build_key": kernel.build.get("key"), "patches": kernel.build.get("inputs", {}).get("patches", [])},
+            "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
+            "duration": tc.duration, "accel": vm.cfg.accel, "mode": "wallclock", "boot_seconds": vm.boot_seconds,
+            "started": now_iso()}
 
 
 def rotate(cells, rep):

@@ -1,6 +1,5 @@
 """Console scanning on real kernel report texts."""
 import io
-import time
 from pathlib import Path
 
 from lab.vm.console import ConsoleWatcher, classify, scan_text

@@ -1,5 +1,4 @@
 """Statistics with fixed samples, comparisons, schedules, and the HTML report."""
-import json
 import re
 from html.parser import HTMLParser
 

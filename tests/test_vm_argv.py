@@ -1,7 +1,5 @@
 """QEMU argv, links and the initramfs: built without booting anything."""
-import gzip
 import struct
-from pathlib import Path
 
 import pytest
 

@@ -2,7 +2,6 @@
 import json
 import shutil
 import time
-from pathlib import Path
 
 from ..cache import cache_root
 

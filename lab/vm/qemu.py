@@ -57,6 +57,7 @@ class VM:
         self.tmp = None
         self.net = None
         self.boot_seconds = None
+        self.facts = {}  # what the runner learnt of the booted guest (PMU, drivers, perf events)
 
     # -- argv -------------------------------------------------------------------
     def argv(self, initrd, sock_path):

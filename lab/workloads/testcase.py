@@ -184,11 +184,11 @@ def validate(data, schema, where, marks, prefix=()):
     return out
 
 
-def load_testcase(path):
-    """Load and validate a testcase file; ConfigError on any problem, with file:line."""
+def load_testcase(path, text=None):
+    """Load and validate a testcase file (or its `text`, as kept in a manifest); ConfigError with file:line."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text() if text is None else text
     except OSError as e:
         raise ConfigError(f"{path}: cannot read testcase: {e.strerror}") from e
     try:
