@@ -52,3 +52,26 @@ report: setup ## HTML report (+ PNG screenshot) of the latest runs: make report 
 
 offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off must be slower)
 	$(LAB) run testcases/offload.yaml $(RUN_ARGS)
+
+.PHONY: xsk ipsec tunnel bulk xdp-rx bench nightly
+xsk: setup ## seed 003: AF_XDP generic xmit, page vs copy path, 64-1500 B, virtio-net and e1000e
+	$(LAB) run testcases/xsk.yaml $(if $(REPEAT),--repeat $(REPEAT))
+
+ipsec: setup ## seed 002: ESP (AES-GCM, NULL) with and without ESP offload (GSO), virtio-net and e1000e
+	$(LAB) run testcases/ipsec.yaml $(RUN_ARGS)
+
+tunnel: setup ## seed 000: WireGuard, VXLAN, FOU with GSO/GRO on vs off; UDP GSO vs plain sends
+	$(LAB) run testcases/tunnel.yaml $(RUN_ARGS)
+
+bulk: setup ## seed 004: pktgen burst 1 vs 8 vs 32 (xmit_more), start_xmit vs queue_xmit
+	$(LAB) run testcases/bulk.yaml $(RUN_ARGS)
+
+xdp-rx: setup ## seed 001: drop in XDP vs drop in the stack, pktgen traffic
+	$(LAB) run testcases/xdp-rx.yaml $(RUN_ARGS)
+
+bench: bench-build ## all benchmarks (figures measured in one run; never timed tests)
+
+NIGHTLY_OUT ?= runs/nightly-$(shell date +%Y%m%d-%H%M)
+nightly: setup ## the nightly job on one machine: kernels, matrix, report, gate vs the previous night
+	@prev=$$(ls -d runs/nightly-*/ 2>/dev/null | tail -n 1); \
+	./scripts/nightly.sh run $(NIGHTLY_OUT) && ./scripts/nightly.sh gate $(NIGHTLY_OUT) $$prev

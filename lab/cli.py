@@ -43,7 +43,7 @@ def cmd_run(a):
     if not a.testcase:
         raise ConfigError("lab run needs a testcase file (or --resume RUN_DIR)")
     tc = load_testcase(a.testcase)
-    opts = RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds,
+    opts = RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds, shard=a.shard,
                       cpus=a.cpus, memory=a.memory,
                       append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
                       boot_timeout=a.boot_timeout)
@@ -164,6 +164,16 @@ def cmd_report(a):
     return 0
 
 
+def cmd_gate(a):
+    from .gate import gate
+    _, current = _run_records(a.runs_dirs)
+    _, previous = _run_records(a.previous) if a.previous else ([], [])
+    ok, lines = gate(current, previous)
+    print("\n".join(lines))
+    print("gate: " + ("pass" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="lab", description="dplab: build, boot and measure Linux network datapath kernels in QEMU.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -171,6 +181,7 @@ def build_parser():
     r = sub.add_parser("run", help="run a testcase (YAML) and print a table of results")
     r.add_argument("testcase", nargs="?", help="testcase file, e.g. testcases/throughput.yaml")
     r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
+    r.add_argument("--shard", metavar="I/N", help="measure only shard I of N (every N-th cell); merge with lab report")
     r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")
     r.add_argument("--repeat", type=int, help="repeats per cell (overrides the testcase)")
     r.add_argument("--rounds", type=int, help="boots per kernel, alternating kernels (default 2 with several kernels)")
@@ -212,6 +223,11 @@ def build_parser():
     rp.add_argument("--screenshot", metavar="PNG", help="also render the HTML to a PNG with headless chromium")
     rp.add_argument("--json", action="store_true", help="print all records as JSON")
     rp.set_defaults(func=cmd_report)
+
+    gt = sub.add_parser("gate", help="nightly gate: fail on functional failures or a significant regression vs --previous")
+    gt.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
+    gt.add_argument("--previous", nargs="*", default=[], metavar="RUN_DIR", help="last night's run dirs")
+    gt.set_defaults(func=cmd_gate)
 
     k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")
     k.add_argument("kernel", nargs="?", default=None)

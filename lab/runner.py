@@ -33,6 +33,7 @@ class RunOptions:
     backend: str | None = None
     runs_root: str = "runs"
     boot_timeout: float = 180.0
+    shard: str | None = None  # "I/N": this run measures cells I, I+N, I+2N, ... of the plan (1-based)
 
 
 def schedule(n_kernels, repeat, rounds):
@@ -73,7 +74,7 @@ def measure_cell(guest, tc, link, params, cell_no, rundir, events):
     scripts = {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in ("setup", "run", "teardown")}
     for step, text in scripts.items():
         (rundir.guest_dir / "cells" / str(cell_no) / f"{step}.sh").write_text(text)
-    snap = ctr.snapshot_script(link)
+    snap = ctr.snapshot_script(link, render(tc.collect, ctx, f"{tc.path}:collect") if tc.collect.strip() else "")
     try:
         if tc.setup.strip():
             guest.sh(scripts["setup"], timeout=tc.timeout)
@@ -164,6 +165,25 @@ class Cell:
     params: dict
 
 
+def parse_shard(shard):
+    """'I/N' -> (I, N) with 1 <= I <= N."""
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except (AttributeError, ValueError):
+        raise ConfigError(f"--shard {shard!r}: expected I/N, e.g. 1/4") from None
+    if not 1 <= i <= n:
+        raise ConfigError(f"--shard {shard}: I must be between 1 and N")
+    return i, n
+
+
+def shard_cells(cells, shard):
+    """The cells of shard I/N: every N-th cell from the I-th, so each shard sees every variant."""
+    if not shard:
+        return cells
+    i, n = parse_shard(shard)
+    return [c for c in cells if (c.n - 1) % n == i - 1]
+
+
 def plan(tc, n_kernels, links, rounds):
     """Every cell of the run in execution order; numbering is stable for a given testcase and options."""
     cells, n = [], 0
@@ -193,11 +213,12 @@ def run_testcase(tc, opts: RunOptions, say=print, resume=None):
     rounds = opts.rounds or (2 if len(kernels) > 1 else 1)
     cfg = VMConfig(accel=accel, cpus=opts.cpus, memory=opts.memory, append=list(opts.append),
                    backend=opts.backend or default_backend(), boot_timeout=opts.boot_timeout)
-    cells = plan(tc, len(kernels), links, rounds)
+    cells = shard_cells(plan(tc, len(kernels), links, rounds), opts.shard)
     if resume is None:
         rd = RunDir.create(opts.runs_root, tc.name)
         rd.update_manifest(testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": tc.duration,
-                                     "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells(), "planned": len(cells)},
+                                     "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells(), "planned": len(cells),
+                                     "shard": opts.shard},
                            options=asdict(opts), kernels=[k.describe() for k in kernels], accel=accel,
                            accel_info=accel_info, host=host_info(), mode="wallclock", status="running")
     else:

@@ -143,3 +143,11 @@ def test_shipped_fragments_and_series_are_well_formed():
     for s in (root / "patches").iterdir():
         for p in load_series(s):
             assert touched_files(p.read_text()), p
+
+
+def test_enclosing_if_is_reported(tmp_path):
+    from lab.kernel.config import enclosing_ifs
+    k = tmp_path / "Kconfig"
+    k.write_text("config A\n\thelp\n\t  if you want this\n\nif MENU_X\n\nconfig B\n\tbool \"b\"\n\nendif\n")
+    assert enclosing_ifs(k, 7) == ["inside 'if MENU_X' (Kconfig:5)"]
+    assert enclosing_ifs(k, 1) == []

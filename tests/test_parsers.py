@@ -34,3 +34,30 @@ def test_json_line_needs_value():
     assert json_line('log\n{"value": 3, "pps": 3}\n')["pps"] == 3
     with pytest.raises(LabError):
         json_line("no json here")
+
+
+PKTGEN = """Params: count 0  min_pkt_size: 60  max_pkt_size: 60
+     frags: 0  delay: 0  clone_skb: 0  ifname: eth0
+     flows: 0 flowlen: 0
+     queue_map_min: 0  queue_map_max: 0
+     dst_min: 198.18.0.2  dst_max:
+     src_min:   src_max:
+     src_mac: 52:54:00:d1:00:0a dst_mac: 52:54:00:d1:00:0b
+     udp_src_min: 9  udp_src_max: 9  udp_dst_min: 9  udp_dst_max: 9
+     src_mac_count: 0  dst_mac_count: 0
+     burst: 32
+     Flags:
+Current:
+     pkts-sofar: 241472  errors: 0
+     started: 1234us  stopped: 5678us idle: 12us
+Result: OK: 3000123(c2999000+d1123) usec, 241472 (60byte,0frags)
+  80486pps 38Mb/sec (38633280bps) errors: 0
+"""
+
+
+def test_pktgen_result():
+    from lab.metrics.parsers import pktgen
+    d = pktgen(PKTGEN)
+    assert d == {"value": 80486.0, "packets": 241472, "size": 60, "usec": 3000123, "mbps": 38, "errors": 0}
+    with pytest.raises(LabError, match="pktgen: no result"):
+        pktgen("Result: Idle\n")

@@ -119,3 +119,35 @@ def test_html_report_has_every_section(tmp_path):
     assert html.count("<svg") >= 2 and "slower" in html and "panic:foo/bar" in html
     assert "<script>x</script>" not in html  # autoescaped
     assert re.search(r'href="runs/[^"]+/console.log"', html)
+
+
+def test_shards_cover_every_cell_exactly_once():
+    from types import SimpleNamespace
+
+    from lab.runner import plan, shard_cells
+    from lab.vm.topology import make_links
+    tc = SimpleNamespace(repeat=5, cells=lambda: [{"s": 64}, {"s": 512}, {"s": 1500}])
+    cells = plan(tc, 2, make_links(["virtio", "e1000e"]), 2)
+    assert [c.n for c in cells] == list(range(1, 61))
+    for n in (1, 2, 3, 4, 7):
+        seen = [c.n for i in range(1, n + 1) for c in shard_cells(cells, f"{i}/{n}")]
+        assert sorted(seen) == list(range(1, 61))
+    with pytest.raises(Exception, match="expected I/N"):
+        shard_cells(cells, "x")
+    with pytest.raises(Exception, match="between 1 and N"):
+        shard_cells(cells, "5/4")
+
+
+def test_gate_fails_on_functional_failure_and_regression():
+    from lab.gate import gate
+    prev = [rec("p", i, "stock", "virtio0", {"size": 64}, v) for i, v in enumerate([10, 10.2, 9.9, 10.1])]
+    same = [rec("c", i, "stock", "virtio0", {"size": 64}, v) for i, v in enumerate([10.1, 9.9, 10, 10.2])]
+    worse = [rec("c", i, "stock", "virtio0", {"size": 64}, v) for i, v in enumerate([8, 8.1, 7.9, 8.2])]
+    assert gate(same, prev)[0] is True
+    ok, lines = gate(worse, prev)
+    assert ok is False and any(l.startswith("REGRESSION throughput") for l in lines)
+    broken = same + [dict(rec("c", 9, "stock", "virtio0", {"size": 64}, 0), status="failed", error="no carrier")]
+    ok, lines = gate(broken, [])
+    assert ok is False and any("no carrier" in l for l in lines)
+    retried_then_ok = same[:1] + [dict(same[0], status="ok")]
+    assert gate(retried_then_ok, [])[0] is True

@@ -61,7 +61,21 @@ def kconfig_depends(srctree, option):
             continue
         if where and re.match(r"^\s*depends on\b", text):
             deps.append(f"{text.strip()} ({where})")
+    for m in re.finditer(r"^(\S+?):(\d+):\s*(?:menu)?config " + name + r"$", p.stdout, re.M):
+        deps += enclosing_ifs(Path(srctree) / m.group(1), int(m.group(2)))
     return deps
+
+
+def enclosing_ifs(kconfig, line_no):
+    """`if X` blocks around line `line_no` of a Kconfig file: dependencies that are not on the entry itself."""
+    stack = []
+    for n, line in enumerate(Path(kconfig).read_text(errors="replace").splitlines()[:line_no - 1], 1):
+        m = re.match(r"^if\s+(\S.*)$", line.rstrip())  # statements start at column 0; help text is indented
+        if m:
+            stack.append(f"inside 'if {m.group(1)}' ({kconfig.name}:{n})")
+        elif re.match(r"^endif\b", line) and stack:
+            stack.pop()
+    return stack
 
 
 def verify(final_text, fragments, srctree):

@@ -19,6 +19,14 @@ class Kernel:
     config: Path | None = None
     build: dict = field(default_factory=dict)  # build.json of a `lab build` artifact, if any
 
+    def spec(self):
+        """A --kernel value that resolves back to this kernel (its artifact or unpacked dir, or its image)."""
+        if self.build:
+            return str(self.image.parent)
+        if self.modules_dir:
+            return str(Path(self.modules_dir).parents[2])
+        return str(self.image)
+
     @property
     def sha256(self):
         return file_sha256(self.image)

@@ -13,15 +13,28 @@ SOFTNET_COLS = ["processed", "dropped", "time_squeeze", None, None, None, None, 
                 "received_rps", "flow_limit_count"]
 
 
-def snapshot_script(link):
-    """Shell that prints every counter section for both ends of `link`."""
+def snapshot_script(link, collect=""):
+    """Shell that prints every counter section for both ends of `link` (+ the testcase's `collect` lines)."""
     parts = ["echo '@@ softnet -'; cat /proc/net/softnet_stat", "echo '@@ stat -'; head -1 /proc/stat"]
     for side in "ab":
         ns = shlex.quote(link.ns(side))
         parts += [f"echo '@@ ethtool {side}'; ip netns exec {ns} ethtool -S eth0 2>/dev/null || true",
                   f"echo '@@ link {side}'; ip -n {ns} -s -j link show eth0",
-                  f"echo '@@ snmp {side}'; ip netns exec {ns} cat /proc/net/snmp /proc/net/netstat /proc/net/snmp6"]
+                  f"echo '@@ snmp {side}'; ip netns exec {ns} cat /proc/net/snmp /proc/net/netstat /proc/net/snmp6",
+                  f"echo '@@ xfrm {side}'; ip netns exec {ns} cat /proc/net/xfrm_stat 2>/dev/null || true"]
+    if collect.strip():
+        parts.append(f"echo '@@ collect x'\n{collect}")
     return "\n".join(parts)
+
+
+def parse_pairs(text):
+    """'name value' lines (xfrm_stat, a testcase's collect step)."""
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 2 and f[1].lstrip("-").isdigit():
+            out[f[0]] = int(f[1])
+    return out
 
 
 def parse_ethtool(text):
@@ -87,7 +100,7 @@ def parse_stat(text):
     return {}
 
 
-PARSE = {"stat": parse_stat, "ethtool": parse_ethtool, "link": parse_link_json, "snmp": parse_snmp, "softnet": parse_softnet}
+PARSE = {"stat": parse_stat, "xfrm": parse_pairs, "collect": parse_pairs, "ethtool": parse_ethtool, "link": parse_link_json, "snmp": parse_snmp, "softnet": parse_softnet}
 
 
 def parse_snapshot(text):

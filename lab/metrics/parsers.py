@@ -44,4 +44,17 @@ def json_line(stdout):
     return d
 
 
-PARSERS = {"iperf3": iperf3, "json": json_line}
+def pktgen(stdout):
+    """/proc/net/pktgen/<dev> after a run: 'Result: OK: <usec>(...) usec, <n> (<size>byte,<frags>frags)' + '<pps>pps'."""
+    import re
+    m = re.search(r"Result: OK: (\d+)\(.*?\) usec, (\d+) \((\d+)byte,(\d+)frags\)\s*\n\s*(\d+)pps (\d+)Mb/sec", stdout)
+    if not m:
+        r = re.search(r"Result: (.*)", stdout)
+        raise LabError(f"pktgen: no result ({r.group(1) if r else 'no Result line'})\n{stdout[-600:]}")
+    usec, sent, size, frags, pps, mbps = (int(x) for x in m.groups())
+    errors = re.search(r"errors: (\d+)", stdout)
+    return {"value": float(pps), "packets": sent, "size": size, "usec": usec, "mbps": mbps,
+            "errors": int(errors.group(1)) if errors else None}
+
+
+PARSERS = {"iperf3": iperf3, "json": json_line, "pktgen": pktgen}

@@ -46,6 +46,7 @@ SCHEMA = {
     "setup": Key((str,), default="", help="jinja2 shell, before counters"),
     "run": Key((str,), required=True, help="jinja2 shell, measured under perf stat"),
     "teardown": Key((str,), default=""),
+    "collect": Key((str,), default="", help="jinja2 shell printing 'name value' lines: extra counters, before and after"),
     "parser": Key((str,), required=True, help="how the run step's stdout becomes the metric"),
     "metric": Key((dict,), required=True, help="{name, unit, higher_is_better}"),
     "perf": Key((dict,), default={}, help="{events: [...], hw_events: [...], kprobes: [...]}"),
@@ -104,6 +105,7 @@ class Testcase:
     setup: str
     run: str
     teardown: str
+    collect: str
     parser: str
     metric: Metric
     perf_events: list = field(default_factory=list)
@@ -226,5 +228,5 @@ def load_testcase(path, text=None):
     return Testcase(path=path, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=d["links"],
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or 3 * d["duration"] + 60,
                     params=d["params"], axes=d["axes"], requires=d["requires"], setup=d["setup"], run=d["run"],
-                    teardown=d["teardown"], parser=d["parser"], metric=Metric(**metric),
+                    teardown=d["teardown"], collect=d["collect"], parser=d["parser"], metric=Metric(**metric),
                     perf_events=perf["events"], hw_events=perf["hw_events"])

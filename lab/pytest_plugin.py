@@ -1,0 +1,157 @@
+"""pytest plugin (entry point `pytest11: dplab`): datapath tests over real guests in a few lines.
+
+Fixtures
+  lab_kernel   the kernel under test (--lab-kernel; 'debian' by default, or a build name/path)
+  lab_vm       a booted guest with a virtio-net and an e1000e link, one per session and kernel
+  lab_link     one link of lab_vm (virtio by default; parametrise indirectly with "e1000e")
+  lab_measure  run a testcase (path or YAML text) on lab_kernel, get records and A/B pairs back
+Options: --lab-kernel, --lab-accel, --lab-repeat. Markers: vm, build, slow.
+A failing test that used a guest gets the guest's console tail in its report; a KTAP-like summary
+closes the session when --lab-ktap is given.
+"""
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("dplab")
+    g.addoption("--lab-kernel", default=None, help="kernel for lab_* fixtures: debian (default), a build name, a path")
+    g.addoption("--lab-accel", default=None, choices=["kvm", "tcg"], help="skip the KVM probe")
+    g.addoption("--lab-repeat", type=int, default=None, help="repeats per cell for lab_measure (default: the testcase's)")
+    g.addoption("--lab-ktap", action="store_true", help="print a KTAP-like summary at the end")
+
+
+def pytest_configure(config):
+    for m in ("vm: boots a real guest in QEMU", "build: builds a real kernel", "slow: long-running"):
+        config.addinivalue_line("markers", m)
+
+
+@pytest.fixture(scope="session")
+def lab_kernel(request):
+    from lab.kernel import resolve_kernel
+    spec = getattr(request, "param", None) or request.config.getoption("--lab-kernel")
+    return resolve_kernel(spec)
+
+
+@pytest.fixture(scope="session")
+def lab_accel(request, lab_kernel):
+    from lab.vm.accel import choose_accel
+    return choose_accel(lab_kernel, request.config.getoption("--lab-accel"))[0]
+
+
+@pytest.fixture(scope="session")
+def lab_vm(request, lab_kernel, lab_accel):
+    from lab.results.rundir import RunDir
+    from lab.vm import VM, VMConfig, make_links
+    from lab.vm.topology import default_backend, guest_setup_script
+    root = Path(tempfile.mkdtemp(prefix="dplab-pytest-"))
+    rd = RunDir.create(root, "pytest")
+    links = make_links(["virtio", "e1000e"])
+    with VM(lab_kernel, rd, links, VMConfig(accel=lab_accel, backend=default_backend())) as vm:
+        vm.guest.sh(guest_setup_script(links), timeout=90)
+        request.config._dplab_vms = getattr(request.config, "_dplab_vms", []) + [vm]
+        yield vm
+
+
+@dataclass
+class LinkHandle:
+    """One link of a booted guest: `run` in the root namespace, `ns_run('a'|'b', ...)` in an end's namespace."""
+
+    vm: object
+    link: object
+
+    @property
+    def model(self):
+        return self.link.model.name
+
+    def addr(self, side):
+        return self.link.addr(side)
+
+    def ns(self, side):
+        return self.link.ns(side)
+
+    def run(self, argv, **kw):
+        return self.vm.guest.run(argv, **kw)
+
+    def sh(self, script, **kw):
+        return self.vm.guest.sh(script, **kw)
+
+    def ns_run(self, side, argv, **kw):
+        return self.vm.guest.ns_run(self.link.ns(side), argv, **kw)
+
+
+@pytest.fixture
+def lab_link(request, lab_vm):
+    model = getattr(request, "param", "virtio")
+    for link in lab_vm.links:
+        if link.model.name == model:
+            return LinkHandle(lab_vm, link)
+    raise pytest.UsageError(f"lab_link: no {model!r} link in lab_vm")
+
+
+@dataclass
+class Measurement:
+    run_dir: object
+    records: list
+
+    def compare(self, by=None, baseline=None):
+        from lab.results.compare import compare
+        return compare(self.records, by=by, baseline=baseline)
+
+    def verdict(self, by, baseline, other, **ctx):
+        """The verdict of `other` against `baseline` along `by` (context filters e.g. link='virtio0')."""
+        for p in self.compare(by, baseline):
+            if p.b == other and all(p.context.get(k) == v for k, v in ctx.items()):
+                return p.result
+        raise LookupError(f"no pair {by}: {baseline} -> {other} with {ctx}")
+
+
+@pytest.fixture
+def lab_measure(request, lab_kernel, lab_accel, tmp_path):
+    from lab.runner import RunOptions, run_testcase
+    from lab.workloads import load_testcase
+
+    def measure(testcase, **overrides):
+        path = Path(testcase)
+        if "\n" in str(testcase):
+            path = tmp_path / "testcase.yaml"
+            path.write_text(testcase)
+        tc = load_testcase(path)
+        for k, v in overrides.items():
+            setattr(tc, k, v)
+        repeat = request.config.getoption("--lab-repeat")
+        opts = RunOptions(kernels=[lab_kernel.spec()], accel=lab_accel, repeat=repeat, runs_root=str(tmp_path / "runs"))
+        rd = run_testcase(tc, opts, say=lambda m: None)
+        return Measurement(rd, rd.results())
+
+    return measure
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        for vm in getattr(item.config, "_dplab_vms", []):
+            if vm.console is not None:
+                rep.sections.append((f"guest console tail ({vm.rundir.id})", vm.console.tail_text(30)))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not config.getoption("--lab-ktap"):
+        return
+    reports = [r for key in ("passed", "failed", "skipped", "error") for r in terminalreporter.stats.get(key, [])
+               if getattr(r, "when", "call") == "call" or r.skipped]
+    terminalreporter.write_line("KTAP version 1")
+    terminalreporter.write_line(f"1..{len(reports)}")
+    for i, r in enumerate(reports, 1):
+        name = r.nodeid.replace(" ", "_")
+        if r.passed:
+            terminalreporter.write_line(f"ok {i} {name}")
+        elif r.skipped:
+            terminalreporter.write_line(f"ok {i} {name} # SKIP")
+        else:
+            terminalreporter.write_line(f"not ok {i} {name}")
