@@ -44,6 +44,7 @@ def cmd_run(a):
         raise ConfigError("lab run needs a testcase file (or --resume RUN_DIR)")
     tc = load_testcase(a.testcase)
     opts = RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds, shard=a.shard,
+                      mode=a.mode, cpu_model=a.cpu_model,
                       cpus=a.cpus, memory=a.memory,
                       append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
                       boot_timeout=a.boot_timeout)
@@ -181,6 +182,9 @@ def build_parser():
     r = sub.add_parser("run", help="run a testcase (YAML) and print a table of results")
     r.add_argument("testcase", nargs="?", help="testcase file, e.g. testcases/throughput.yaml")
     r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
+    r.add_argument("--mode", choices=["wallclock", "deterministic"], default="wallclock",
+                   help="deterministic: TCG + icount, 1 vCPU; rates also as guest instructions per packet")
+    r.add_argument("--cpu-model", help="QEMU -cpu (default: max under TCG, max,-erms,-fsrm in deterministic mode)")
     r.add_argument("--shard", metavar="I/N", help="measure only shard I of N (every N-th cell); merge with lab report")
     r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")
     r.add_argument("--repeat", type=int, help="repeats per cell (overrides the testcase)")

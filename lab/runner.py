@@ -20,6 +20,12 @@ from .vm.topology import default_backend, guest_describe_script, guest_setup_scr
 from .workloads.render import render
 
 
+MODES = ("wallclock", "deterministic")
+# Without ERMS/FSRM the kernel copies with `rep movsq`/loops instead of `rep movsb`, which TCG's icount
+# charges per byte: closer to real copy costs (see README, deterministic mode).
+DETERMINISTIC_CPU = "max,-erms,-fsrm"
+
+
 @dataclass
 class RunOptions:
     kernels: list = field(default_factory=list)  # specs; empty = the Debian default
@@ -34,6 +40,8 @@ class RunOptions:
     runs_root: str = "runs"
     boot_timeout: float = 180.0
     shard: str | None = None  # "I/N": this run measures cells I, I+N, I+2N, ... of the plan (1-based)
+    mode: str = "wallclock"   # or "deterministic": TCG + icount, 1 vCPU, guest instructions per packet
+    cpu_model: str | None = None
 
 
 def schedule(n_kernels, repeat, rounds):
@@ -82,6 +90,7 @@ def measure_cell(guest, tc, link, params, cell_no, rundir, events):
         t0 = time.monotonic()
         res = guest.run(perf_argv(events, f"{cell_guest}/perf.csv", ["sh", "-ec", scripts["run"]]), timeout=tc.timeout)
         elapsed = time.monotonic() - t0
+        counters_guest_s = res.elapsed  # the guest's own clock: instructions x 1e-9 s under icount shift=0
         post = ctr.parse_snapshot(guest.sh(snap, timeout=60).stdout)
     finally:
         if tc.teardown.strip():
@@ -90,6 +99,7 @@ def measure_cell(guest, tc, link, params, cell_no, rundir, events):
     value = PARSERS[tc.parser](res.stdout)
     perf = parse_perf_csv((rundir.guest_dir / "cells" / str(cell_no) / "perf.csv").read_text())
     counters = ctr.delta(pre, post)
+    counters["guest.run_ns"] = int(counters_guest_s * 1e9)
     return value, counters, perf, elapsed
 
 
@@ -150,6 +160,9 @@ def derived(counters, perf, value):
             out["cpu-ns/pkt"] = round(busy * 1e7 / pkts, 1)  # ticks are 1/100 s
         if counters.get("a.link.tx_bytes"):
             out["bytes/pkt"] = round(counters["a.link.tx_bytes"] / pkts, 1)
+        if counters.get("guest.run_ns"):
+            # guest ns per packet over the measured step; under icount shift=0 these are instructions
+            out["guest-ns/pkt"] = round(counters["guest.run_ns"] / pkts, 1)
     return out
 
 
@@ -208,11 +221,20 @@ def run_testcase(tc, opts: RunOptions, say=print, resume=None):
     names = [k.name for k in kernels]
     if len(set(names)) != len(names):
         raise ConfigError(f"two --kernel options name the same kernel: {', '.join(names)}")
-    accel, accel_info = choose_accel(kernels[0], opts.accel, say=say)
+    if opts.mode not in MODES:
+        raise ConfigError(f"--mode {opts.mode!r}: known modes: {', '.join(MODES)}")
+    deterministic = opts.mode == "deterministic"
+    if deterministic and opts.accel == "kvm":
+        raise ConfigError("--mode deterministic counts instructions with TCG's icount: it cannot use KVM")
+    accel, accel_info = ("tcg", {"mode": "deterministic"}) if deterministic else choose_accel(kernels[0], opts.accel, say=say)
     links = make_links(tc.links)
     rounds = opts.rounds or (2 if len(kernels) > 1 else 1)
-    cfg = VMConfig(accel=accel, cpus=opts.cpus, memory=opts.memory, append=list(opts.append),
-                   backend=opts.backend or default_backend(), boot_timeout=opts.boot_timeout)
+    cfg = VMConfig(accel=accel, cpus=1 if deterministic else opts.cpus, memory=opts.memory, append=list(opts.append),
+                   backend=opts.backend or default_backend(), boot_timeout=opts.boot_timeout,
+                   cpu_model=opts.cpu_model or (DETERMINISTIC_CPU if deterministic else None), icount=deterministic)
+    if deterministic:
+        say(f"dplab: deterministic mode: TCG single-threaded, -icount shift=0 (1 guest ns = 1 instruction), 1 vCPU, "
+            f"-cpu {cfg.cpu_model}; every rate is also reported as guest instructions per packet")
     cells = shard_cells(plan(tc, len(kernels), links, rounds), opts.shard)
     if resume is None:
         rd = RunDir.create(opts.runs_root, tc.name)
@@ -220,7 +242,7 @@ def run_testcase(tc, opts: RunOptions, say=print, resume=None):
                                      "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells(), "planned": len(cells),
                                      "shard": opts.shard},
                            options=asdict(opts), kernels=[k.describe() for k in kernels], accel=accel,
-                           accel_info=accel_info, host=host_info(), mode="wallclock", status="running")
+                           accel_info=accel_info, host=host_info(), mode=opts.mode, status="running")
     else:
         rd = resume
         done = {r["cell"] for r in rd.results() if r.get("status") in ("ok", "failed", "crash") and not r.get("retried")}
@@ -331,7 +353,8 @@ def base_record(tc, kernel, cell, rd, vm):
             "kernel": {"name": kernel.name, "release": kernel.release, "sha256": kernel.sha256,
                        "build_key": kernel.build.get("key"), "patches": kernel.build.get("inputs", {}).get("patches", [])},
             "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
-            "duration": tc.duration, "accel": vm.cfg.accel, "mode": "wallclock", "boot_seconds": vm.boot_seconds,
+            "duration": tc.duration, "accel": vm.cfg.accel, "mode": "deterministic" if vm.cfg.icount else "wallclock",
+            "boot_seconds": vm.boot_seconds,
             "started": now_iso()}
 
 

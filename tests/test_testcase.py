@@ -56,6 +56,13 @@ def test_bad_values_name_file_line_key(tmp_path, extra, needle):
     assert str(p) in str(e.value) and needle in str(e.value)
 
 
+def test_exclude_drops_axis_points(tmp_path):
+    tc = load_testcase(write(tmp_path, GOOD + "axes: {mode: [a, b], burst: [1, 8]}\nexclude: [{mode: b, burst: 8}]\n"))
+    assert tc.cells() == [{"mode": "a", "burst": 1}, {"mode": "a", "burst": 8}, {"mode": "b", "burst": 1}]
+    with pytest.raises(ConfigError, match=r"exclude.0.nope: not an axis; axes: mode"):
+        load_testcase(write(tmp_path, GOOD + "axes: {mode: [a]}\nexclude: [{nope: 1}]\n"))
+
+
 def test_unknown_parser_lists_known(tmp_path):
     with pytest.raises(ConfigError, match=r"tc.yaml:2: parser: unknown parser 'nope'; known: iperf3, json"):
         load_testcase(write(tmp_path, GOOD.replace("parser: iperf3", "parser: nope")))

@@ -94,3 +94,24 @@ def test_bzimage_release_from_setup_header(tmp_path):
     (tmp_path / "junk").write_bytes(b"\0" * 0x400)
     with pytest.raises(ConfigError, match="not an x86 bzImage"):
         bzimage_release(tmp_path / "junk")
+
+
+def test_argv_deterministic_mode(tmp_path):
+    rd = RunDir.create(tmp_path, "t")
+    links = make_links(["virtio"])
+    vm = VM(fake_kernel(tmp_path), rd, links, VMConfig(accel="tcg", cpus=1, icount=True, cpu_model="max,-erms,-fsrm"))
+    vm.net = HostNetwork(links, "hub", rd.id)
+    argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
+    assert argv[argv.index("-accel") + 1] == "tcg,thread=single" and argv[argv.index("-smp") + 1] == "1"
+    assert argv[argv.index("-icount") + 1] == "shift=0,sleep=off" and argv[argv.index("-cpu") + 1] == "max,-erms,-fsrm"
+
+
+def test_compare_never_mixes_modes():
+    from lab.results.compare import compare, dims
+    base = {"run_id": "r", "kernel": {"name": "k"}, "link": "virtio0", "params": {}, "status": "ok", "value": 1.0}
+    recs = [dict(base, cell=i, mode=m, value=v) for i, (m, v) in enumerate(
+        [("wallclock", 1.0), ("wallclock", 1.1), ("deterministic", 5.0), ("deterministic", 5.1)])]
+    assert dims(recs[2])["mode"] == "deterministic" and "mode" not in dims(recs[0])
+    with pytest.raises(ConfigError, match="never compares across measurement modes"):
+        compare(recs, by="mode")
+    assert compare(recs) == []  # no dimension pairs a wallclock record with a deterministic one

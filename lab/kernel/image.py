@@ -85,7 +85,8 @@ def from_path(path):
 def resolve_kernel(spec=None, say=print):
     """None or 'debian' -> the Debian prebuilt default; a path -> from_path; else the name of a `lab build`.
 
-    'stock' (the lab base config) and the name of a series under patches/ are built on first use."""
+    'stock' (the lab base config), the name of a series under patches/ and the name of a fragment
+    kconfigs/<name>.config (lab base + that fragment) are built on first use."""
     if spec in (None, "", "debian", "default"):
         from .debian import debian_kernel
         return debian_kernel()
@@ -94,10 +95,14 @@ def resolve_kernel(spec=None, say=print):
     from .cache import find_build
     art = find_build(spec)
     if art is None:
-        from .build import ROOT, BuildRequest, build
+        from .build import DEFAULT_FRAGMENTS, ROOT, BuildRequest, build
         if spec == "stock" or (ROOT / "patches" / spec / "series").exists():
             say(f"dplab: kernel {spec!r} is not built yet: building it (lab build{'' if spec == 'stock' else ' --patches ' + spec})")
             art = build(BuildRequest(patches=None if spec == "stock" else spec, name=spec), say=say)
+        elif (ROOT / "kconfigs" / f"{spec}.config").exists():
+            frag = ROOT / "kconfigs" / f"{spec}.config"
+            say(f"dplab: kernel {spec!r} is not built yet: building it (lab base + {frag.name})")
+            art = build(BuildRequest(fragments=DEFAULT_FRAGMENTS + [frag], name=spec), say=say)
     if art is None:
         raise ConfigError(f"--kernel {spec}: not a path and no build of that name or key in the cache (see `lab build --list`)")
     return from_path(art)

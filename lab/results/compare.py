@@ -84,6 +84,8 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
         v = dims(r, with_run).get(by)
         if v is not None and v not in values:
             values.append(v)
+    if by == "mode":
+        raise ConfigError("the comparison engine never compares across measurement modes (wallclock vs deterministic)")
     if not any(by in dims(r, with_run) for r in ok):
         raise ConfigError(f"cannot compare by {by!r}; dimensions here: {', '.join(dims(ok[0], with_run))}")
     base = baseline if baseline is not None else values[0]

@@ -34,6 +34,7 @@ class VMConfig:
     backend: str = "tap"
     boot_timeout: float = 120.0
     cpu_model: str | None = None  # default: max (tcg) / host (kvm)
+    icount: bool = False  # deterministic mode: single-threaded TCG, 1 vCPU, one guest ns = one instruction
     extra_qemu: list = field(default_factory=list)
 
 
@@ -63,7 +64,7 @@ class VM:
     def argv(self, initrd, sock_path):
         c = self.cfg
         cpu = c.cpu_model or ("host" if c.accel == "kvm" else "max")
-        accel = "kvm" if c.accel == "kvm" else "tcg,thread=multi" if c.cpus > 1 else "tcg"
+        accel = "kvm" if c.accel == "kvm" else "tcg,thread=multi" if c.cpus > 1 else "tcg,thread=single"
         argv = [which("qemu-system-x86_64"), "-name", f"dplab-{self.rundir.id}", "-nodefaults", "-no-user-config",
                 "-display", "none", "-no-reboot", "-machine", "q35", "-accel", accel, "-cpu", cpu,
                 "-smp", str(c.cpus), "-m", c.memory,
@@ -81,6 +82,8 @@ class VM:
         if self.kernel.modules_dir:
             argv += ["-fsdev", f"local,id=modules,path={self.kernel.modules_dir},security_model=none,readonly=on",
                      "-device", "virtio-9p-pci,fsdev=modules,mount_tag=modules"]
+        if c.icount:
+            argv += ["-icount", "shift=0,sleep=off"]
         return argv + self.net.qemu_args() + list(c.extra_qemu)
 
     # -- lifecycle --------------------------------------------------------------

@@ -42,6 +42,7 @@ SCHEMA = {
     "timeout": Key((int, float), default=None, min=5, max=7200, help="seconds per guest step (default 3*duration+60)"),
     "params": Key((dict,), default={}, items=SCALAR + (list,), help="template variables"),
     "axes": Key((dict,), default={}, items=(list,), help="name: [values]; cells are the cartesian product"),
+    "exclude": Key((list,), default=(), items=(dict,), help="axis points to leave out: [{axis: value, ...}]"),
     "requires": Key((list,), default=(), items=(str,), help="host/guest tools the templates call"),
     "setup": Key((str,), default="", help="jinja2 shell, before counters"),
     "run": Key((str,), required=True, help="jinja2 shell, measured under perf stat"),
@@ -101,6 +102,7 @@ class Testcase:
     timeout: float
     params: dict
     axes: dict
+    exclude: list
     requires: list
     setup: str
     run: str
@@ -118,7 +120,8 @@ class Testcase:
     def cells(self):
         """Axis points in order (cartesian product of `axes`), each a dict of params."""
         names = list(self.axes)
-        return [dict(zip(names, combo)) for combo in itertools.product(*(self.axes[n] for n in names))]
+        cells = [dict(zip(names, combo)) for combo in itertools.product(*(self.axes[n] for n in names))]
+        return [c for c in cells if not any(all(str(c.get(k)) == str(v) for k, v in ex.items()) for ex in self.exclude)]
 
 
 def _line(node_marks, path):
@@ -217,6 +220,10 @@ def load_testcase(path, text=None):
                 raise ConfigError(f"{path}:{_line(marks, ('axes', name, i))}: axes.{name}.{i}: expected a scalar, got {type(v).__name__}")
         if name in d["params"]:
             raise ConfigError(f"{path}:{_line(marks, ('axes', name))}: axes.{name}: also defined in params; keep one")
+    for i, ex in enumerate(d["exclude"]):
+        for k in ex:
+            if k not in d["axes"]:
+                raise ConfigError(f"{path}:{_line(marks, ('exclude', i, k))}: exclude.{i}.{k}: not an axis; axes: {', '.join(d['axes'])}")
     expect = [validate(e, EXPECT_SCHEMA, path, marks, ("expect", i)) for i, e in enumerate(d["expect"])]
     for i, e in enumerate(expect):
         if e["min"] is None and e["max"] is None:
@@ -227,6 +234,6 @@ def load_testcase(path, text=None):
             raise ConfigError(f"{path}:{_line(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
     return Testcase(path=path, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=d["links"],
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or 3 * d["duration"] + 60,
-                    params=d["params"], axes=d["axes"], requires=d["requires"], setup=d["setup"], run=d["run"],
+                    params=d["params"], axes=d["axes"], exclude=d["exclude"], requires=d["requires"], setup=d["setup"], run=d["run"],
                     teardown=d["teardown"], collect=d["collect"], parser=d["parser"], metric=Metric(**metric),
                     perf_events=perf["events"], hw_events=perf["hw_events"])
