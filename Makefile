@@ -53,7 +53,7 @@ report: setup ## HTML report (+ PNG screenshot) of the latest runs: make report 
 offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off must be slower)
 	$(LAB) run testcases/offload.yaml $(RUN_ARGS)
 
-.PHONY: xsk ipsec tunnel bulk xdp-rx bench nightly
+.PHONY: xsk ipsec tunnel bulk xdp-rx bench bench-boot nightly
 xsk: setup ## seed 003: AF_XDP generic xmit, page vs copy path, 64-1500 B, virtio-net and e1000e
 	$(LAB) run testcases/xsk.yaml $(if $(REPEAT),--repeat $(REPEAT))
 
@@ -69,7 +69,10 @@ bulk: setup ## seed 004: pktgen burst 1 vs 8 vs 32 (xmit_more), start_xmit vs qu
 xdp-rx: setup ## seed 001: drop in XDP vs drop in the stack, pktgen traffic
 	$(LAB) run testcases/xdp-rx.yaml $(RUN_ARGS)
 
-bench: bench-build ## all benchmarks (figures measured in one run; never timed tests)
+bench-boot: setup ## QEMU start to first guest command, 5 boots each of the Debian and the lab kernel
+	$(VENV)/bin/python -m lab.bench.boot
+
+bench: bench-boot bench-build ## all benchmarks (figures measured in one run; never timed tests)
 
 NIGHTLY_OUT ?= runs/nightly-$(shell date +%Y%m%d-%H%M)
 nightly: setup ## the nightly job on one machine: kernels, matrix, report, gate vs the previous night

@@ -151,3 +151,27 @@ def test_enclosing_if_is_reported(tmp_path):
     k.write_text("config A\n\thelp\n\t  if you want this\n\nif MENU_X\n\nconfig B\n\tbool \"b\"\n\nendif\n")
     assert enclosing_ifs(k, 7) == ["inside 'if MENU_X' (Kconfig:5)"]
     assert enclosing_ifs(k, 1) == []
+
+
+@pytest.mark.build
+@pytest.mark.vm
+@pytest.mark.slow
+def test_real_lab_kernel_builds_and_boots(tmp_path):
+    """Debian's linux-source + kconfigs/lab.config (a cache hit once built: ~14 min cold on 2 cores),
+    booted by the VM runner with both NIC models bound to their built-in drivers."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parent.parent
+    art = build(BuildRequest(), say=print)
+    info = __import__("json").loads((art / "build.json").read_text())
+    assert info["release"].startswith("6.1") and (art / "bzImage").stat().st_size > 1_000_000
+    assert parse_config((art / "config").read_text())["CONFIG_XDP_SOCKETS"] == "y"
+    p = subprocess.run([sys.executable, "-m", "lab.cli", "boot", "--kernel", "stock", "--runs", str(tmp_path),
+                        "--links", "virtio,e1000e", "--", "sh", "-c",
+                        "uname -r; ip netns exec virtio0a ethtool -i eth0; ip netns exec e1000e1a ethtool -i eth0; "
+                        "ls /lib/modules/$(uname -r) 2>/dev/null | wc -l"],
+                       cwd=root, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == info["release"]
+    assert "driver: virtio_net" in p.stdout and "driver: e1000e" in p.stdout

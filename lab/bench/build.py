@@ -12,21 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def boot_times(kernel_spec, n, accel):
-    from lab.kernel import resolve_kernel
-    from lab.results.rundir import RunDir
-    from lab.vm import VM, VMConfig
-    k = resolve_kernel(kernel_spec)
-    out = []
-    with tempfile.TemporaryDirectory() as runs:
-        for _ in range(n):
-            rd = RunDir.create(runs, "bench")
-            with VM(k, rd, [], VMConfig(accel=accel, backend="hub")) as vm:
-                t0 = time.monotonic()
-                vm.guest.run(["true"])
-                out.append(vm.boot_seconds + (time.monotonic() - t0))
-    return out
+from .boot import boot_times
 
 
 def main():
