@@ -147,7 +147,10 @@ def test_sigint_mid_matrix_keeps_results_and_resume_finishes_the_rest(tmp_path, 
     run_id = rdir.name
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, out
     assert time.monotonic() - t0 < 30 and not qemu_pids(run_id)
     before = [r["cell"] for r in RunDir(rdir).results()]
@@ -163,7 +166,10 @@ def test_qemu_killed_mid_run_fails_that_cell_and_the_run_goes_on(tmp_path, accel
     proc, rdir = _start_run(tmp_path, accel)
     for pid in qemu_pids(rdir.name):
         os.kill(pid, signal.SIGKILL)
-    out, _ = proc.communicate(timeout=300)
+    try:
+        out, _ = proc.communicate(timeout=400)
+    finally:
+        proc.kill()
     recs = RunDir(rdir).results()
     failed = [r for r in recs if r["status"] != "ok"]
     assert len(failed) == 1 and "QEMU exited" in failed[0]["error"], out

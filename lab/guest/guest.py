@@ -51,7 +51,7 @@ class Guest:
             except (FileNotFoundError, ConnectionRefusedError):
                 s.close()
             if time.monotonic() > deadline:
-                raise GuestError(f"QEMU never opened the control socket {self.sock_path}", self.vm.console.tail_text())
+                raise GuestError(f"QEMU never opened the control socket {self.sock_path}", self._tail())
             time.sleep(0.05)
 
     def wait_hello(self, deadline):
@@ -60,6 +60,9 @@ class Guest:
             raise GuestError(f"unexpected first message from the guest agent: {msg}")
         self.hello = msg
         return msg
+
+    def _tail(self):
+        return self.vm.console.tail_text() or "(nothing on the serial console)"
 
     def _check_vm(self, doing):
         rep = self.vm.console.fatal()
@@ -70,13 +73,13 @@ class Guest:
             rep = self.vm.console.fatal(settle=0)
             if rep:
                 raise GuestCrash(rep)
-            raise GuestError(f"QEMU exited (rc={self.vm.returncode()}) while {doing}", self.vm.console.tail_text())
+            raise GuestError(f"QEMU exited (rc={self.vm.returncode()}) while {doing}", self._tail())
 
     def _recv(self, deadline, doing):
         while b"\n" not in self.buf:
             self._check_vm(doing)
             if time.monotonic() > deadline:
-                raise GuestError(f"timed out while {doing}", self.vm.console.tail_text())
+                raise GuestError(f"timed out while {doing}", self._tail())
             try:
                 chunk = self.sock.recv(1 << 20)
             except socket.timeout:
@@ -84,17 +87,28 @@ class Guest:
             if not chunk:
                 self.vm.console.wait_eof(2)
                 self._check_vm(doing)
-                raise GuestError(f"control channel closed while {doing}", self.vm.console.tail_text())
+                raise GuestError(f"control channel closed while {doing}", self._tail())
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
 
     def _request(self, req, timeout, doing):
+        """Send a request, wait for its answer. An agent that does not answer in time (the command's own
+        timeout has a 15 s margin inside the guest) means a hung guest: QEMU is stopped, so nothing
+        later waits on it and the runner can boot a fresh one."""
         req["id"] = self.next_id
         self.next_id += 1
         self.sock.sendall((json.dumps(req) + "\n").encode())
+        deadline = time.monotonic() + timeout
         while True:
-            msg = self._recv(time.monotonic() + timeout, doing)
+            try:
+                msg = self._recv(deadline, doing)
+            except GuestError as e:
+                if self.vm.alive() and time.monotonic() > deadline:
+                    tail = self._tail()
+                    self.vm.kill()
+                    raise GuestError(f"guest stopped answering while {doing}; QEMU stopped", tail) from e
+                raise
             if msg.get("id") == req["id"]:
                 return msg
 

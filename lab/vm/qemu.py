@@ -14,7 +14,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import GuestError
 from ..guest.guest import Guest
 from ..host import which
 from ..kernel.initramfs import GUEST_DIR, build_initramfs
@@ -151,6 +150,8 @@ class VM:
             shutil.rmtree(self.tmp, ignore_errors=True)
         return False
 
-    def require(self):
-        if not self.alive():
-            raise GuestError("the guest is not running", self.console.tail_text() if self.console else "")
+    def kill(self):
+        """Stop QEMU now (a hung guest); the context exit still cleans up the rest."""
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
