@@ -1,5 +1,6 @@
 """A bootable kernel: image, optional modules tree, identity. `resolve_kernel` maps a user's --kernel to one."""
 import hashlib
+from functools import cached_property
 import json
 import struct
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,7 @@ class Kernel:
             return str(Path(self.modules_dir).parents[2])
         return str(self.image)
 
-    @property
+    @cached_property
     def sha256(self):
         return file_sha256(self.image)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..cache import cache_root
 from ..errors import ConfigError
+from .image import file_sha256
 
 DEBIAN_TARBALLS = "/usr/src/linux-source-*.tar.xz"
 
@@ -22,16 +23,8 @@ class Source:
     origin: str     # what the user gave
 
 
-def _sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _from_tarball(tarball):
-    ident = _sha256_file(tarball)
+    ident = file_sha256(tarball)
     dest = cache_root() / "src" / ident[:16]
     if not (dest / ".ready").exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
