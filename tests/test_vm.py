@@ -99,7 +99,7 @@ def test_crash_during_a_command_is_reported_and_qemu_is_gone(tmp_path, default_k
 KNOWN = """name: known-answer
 links: [virtio]
 duration: 2
-repeat: 4
+repeat: 6
 requires: [iperf3, ethtool]
 axes:
   offload: ["on", "on-again", "off"]
@@ -127,7 +127,7 @@ def test_known_answers_offload_off_is_slower_and_a_vs_a_is_not_significant(tmp_p
     p.write_text(KNOWN)
     rd = run_testcase(load_testcase(p), RunOptions(accel=accel, runs_root=str(tmp_path)), say=print)
     recs = rd.results()
-    assert all(r["status"] == "ok" for r in recs) and len(recs) == 12
+    assert all(r["status"] == "ok" for r in recs) and len(recs) == 18
     by = {p.b: p for p in compare(recs, by="offload", baseline="on")}
     off = by["off"].result
     print(f"on->off {off.change_pct:+.1f}% [{off.ci_low_pct:+.1f}, {off.ci_high_pct:+.1f}] {off.verdict}")
