@@ -32,3 +32,5 @@ def booted(default_kernel, accel, tmp_path_factory):
     with VM(default_kernel, rd, links, VMConfig(accel=accel, backend=default_backend())) as vm:
         vm.guest.sh(guest_setup_script(links), timeout=90)
         yield vm
+
+pytest_plugins = ["pytester"]

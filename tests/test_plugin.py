@@ -1,0 +1,62 @@
+"""The pytest plugin (pytester), the nightly workflow's shape, and make targets."""
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_plugin_fixtures_and_options_are_registered(pytester):
+    pytester.makepyfile(test_x="""
+        def test_uses(request):
+            assert request.config.getoption("--lab-accel") == "tcg"
+            assert request.config.getoption("--lab-repeat") == 3
+    """)
+    r = pytester.runpytest("--lab-accel", "tcg", "--lab-repeat", "3", "--lab-ktap")
+    r.assert_outcomes(passed=1)
+    r.stdout.fnmatch_lines(["KTAP version 1", "1..1", "ok 1 test_x.py::test_uses"])
+    f = pytester.runpytest("--fixtures")
+    for name in ("lab_kernel", "lab_vm", "lab_link", "lab_measure", "lab_accel"):
+        f.stdout.fnmatch_lines([f"*{name}*"])
+
+
+def test_failing_guest_command_report_is_readable(pytester):
+    """A GuestError raised in a test shows the guest command, its exit code and its output."""
+    pytester.makepyfile(test_y="""
+        from lab.errors import GuestError
+        def test_fails():
+            raise GuestError("guest command failed (rc=2): ip netns exec virtio0a ping 198.18.0.2\\n"
+                             "--- stdout ---\\n\\n--- stderr ---\\nconnect: Network is unreachable")
+    """)
+    r = pytester.runpytest("--lab-ktap")
+    r.assert_outcomes(failed=1)
+    r.stdout.fnmatch_lines(["*guest command failed (rc=2): ip netns exec virtio0a ping*",
+                            "*Network is unreachable*", "not ok 1 test_y.py::test_fails"])
+
+
+def test_nightly_workflow_shape():
+    wf = yaml.safe_load((ROOT / ".github/workflows/nightly.yml").read_text())
+    triggers = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads `on` as true
+    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    jobs = wf["jobs"]
+    assert set(jobs) == {"kernels", "run", "report"}
+    assert jobs["run"]["needs"] == "kernels" and jobs["report"]["needs"] == "run"
+    shards = jobs["run"]["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, int(wf["env"]["SHARDS"]) + 1))
+    for name, job in jobs.items():
+        for step in job["steps"]:
+            assert ("uses" in step) != ("run" in step), (name, step)
+    runs = " ".join(s.get("run", "") for j in jobs.values() for s in j["steps"])
+    assert "scripts/nightly.sh run" in runs and "scripts/nightly.sh gate" in runs
+    uploads = [s for j in jobs.values() for s in j["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert any("report.html" in str(s["with"]["path"]) for s in uploads)
+
+
+def test_make_help_lists_every_target():
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    listed = set(re.findall(r"^\s+(\S+)\s", out, re.M))
+    need = {"setup", "demo", "test", "test-quick", "kernel", "xsk", "ipsec", "tunnel", "bulk", "xdp-rx", "bench",
+            "report", "nightly", "clean"}
+    assert need <= listed, need - listed
