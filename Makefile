@@ -26,7 +26,7 @@ demo: setup ## the main job: boot the default kernel, run testcases/throughput.y
 	$(LAB) run testcases/throughput.yaml $(RUN_ARGS)
 
 test: setup ## the whole test suite, real VMs included
-	$(PYTEST) -ra $(PYTEST_ARGS)
+	$(PYTEST) -ra --durations=25 $(PYTEST_ARGS)
 
 test-quick: setup ## unit tests only (no VM, no kernel build)
 	$(PYTEST) -ra -m "not vm and not build and not slow" $(PYTEST_ARGS)

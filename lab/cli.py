@@ -95,7 +95,7 @@ def cmd_boot(a):
         print(f"dplab: {kernel.release} up in {vm.boot_seconds:.1f}s ({accel}); run dir {rd.path}", file=sys.stderr)
         if links:
             vm.guest.sh(guest_setup_script(links), timeout=90)
-        res = vm.guest.run(command or ["uname", "-a"], timeout=a.timeout, check=False) 
+        res = vm.guest.run(command or ["uname", "-a"], timeout=a.timeout, check=False)
         sys.stdout.write(res.stdout)
         sys.stderr.write(res.stderr)
     rd.update_manifest(rc=res.rc, seconds=round(time.monotonic() - t0, 2))
