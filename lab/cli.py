@@ -61,7 +61,9 @@ def _print_run(a, rd, tc, opts):
         print(json.dumps({"records": recs, "pairs": [p.as_dict() for p in pairs]}, indent=2, default=str))
     else:
         print(render_table(recs))
-        if pairs and (len(opts.kernels or tc.kernels) > 1 or tc.axes):
+        if pairs and all(p.result.verdict == "insufficient data" for p in pairs):
+            print(f"\n(A/B verdicts along {pairs[0].dimension} need --repeat 2 or more)")
+        elif pairs and (len(opts.kernels or tc.kernels) > 1 or tc.axes):
             print()
             print(render_pairs(pairs))
         if tc.reference:
