@@ -273,6 +273,7 @@ def run_block(tc, kernel, cells, cfg, rd, state, say):
     to boot at all ends the run at once (with the console quoted)."""
     links = list(dict.fromkeys(c.link for c in cells))
     todo = list(cells)
+    attempts = {}
     boots = 0
     while todo:
         boots += 1
@@ -285,7 +286,11 @@ def run_block(tc, kernel, cells, cfg, rd, state, say):
         with VM(kernel, rd, links, cfg, say=say) as vm:
             g = boot_setup(vm, tc, kernel, links, rd, say)
             while todo:
-                alive = measure_with_retry(vm, g, tc, kernel, todo.pop(0), rd, state, say)
+                cell = todo.pop(0)
+                alive, again = measure_with_retry(vm, g, tc, kernel, cell, rd, state, say, first=attempts.get(cell.n, 1))
+                if again:  # the guest died under an ordinary failure: retry the cell once on the next boot
+                    attempts[cell.n] = 2
+                    todo.insert(0, cell)
                 if not alive:
                     break
 
@@ -306,10 +311,10 @@ def boot_setup(vm, tc, kernel, links, rd, say):
     return g
 
 
-def measure_with_retry(vm, g, tc, kernel, cell, rd, state, say):
+def measure_with_retry(vm, g, tc, kernel, cell, rd, state, say, first=1):
     """Measure one cell, retrying once after an ordinary failure (both records kept, the pair marked flaky).
-    Returns whether the guest is still usable."""
-    for attempt in (1, 2):
+    Returns (guest still usable, retry this cell on the next boot)."""
+    for attempt in range(first, 3):
         rec = base_record(tc, kernel, cell, rd, vm)
         rec["attempt"] = attempt
         label = f"  cell {cell.n:3d} {kernel.name[:14]:14s} {cell.link.name:8s} {fmt_params(cell.params):24s}"
@@ -320,17 +325,19 @@ def measure_with_retry(vm, g, tc, kernel, cell, rd, state, say):
             rd.append_result(rec)
             state["status"] = "partial"
             say(f"{label} CRASH {e.report.kind}: {e.report.headline[:80]} [{e.report.fingerprint}]")
-            return vm.alive()
+            return vm.alive(), False
         except (GuestError, LabError) as e:
             rec.update(status="failed", error=str(e))
-            if not vm.alive() or attempt == 2:
+            if attempt == 2:
                 rd.append_result(rec)
                 state["status"] = "partial"
                 say(f"{label} FAILED: {str(e).splitlines()[0]}")
-                return vm.alive()
+                return vm.alive(), False
             rec["retried"] = True
             rd.append_result(rec)
             say(f"{label} failed ({str(e).splitlines()[0][:60]}), retrying once")
+            if not vm.alive():
+                return False, True
             continue
         rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
                    perf_unavailable=[] if vm.facts["pmu"] else list(tc.hw_events),
@@ -343,8 +350,8 @@ def measure_with_retry(vm, g, tc, kernel, cell, rd, state, say):
         else:
             say(f"{label} {rec['value']:.4g} {tc.metric.unit}" + ("  (flaky: passed on retry)" if attempt == 2 else ""))
         rd.append_result(rec)
-        return True
-    return vm.alive()
+        return True, False
+    return vm.alive(), False
 
 
 def base_record(tc, kernel, cell, rd, vm):

@@ -20,7 +20,7 @@ def qemu_running(run_id):
 def test_throughput_testcase_passes_traffic_on_both_links(tmp_path, accel):
     tc = load_testcase(ROOT / "testcases/throughput.yaml")
     rd = run_testcase(tc, RunOptions(duration=2, accel=accel, runs_root=str(tmp_path)), say=print)
-    recs = rd.results()
+    recs = [r for r in rd.results() if not r.get("retried")]
     assert {(r["nic_model"], r["params"]["protocol"]) for r in recs} == {
         ("virtio", "tcp"), ("virtio", "udp"), ("e1000e", "tcp"), ("e1000e", "udp")}
     for r in recs:
@@ -126,7 +126,7 @@ def test_known_answers_offload_off_is_slower_and_a_vs_a_is_not_significant(tmp_p
     p = tmp_path / "known.yaml"
     p.write_text(KNOWN)
     rd = run_testcase(load_testcase(p), RunOptions(accel=accel, runs_root=str(tmp_path)), say=print)
-    recs = rd.results()
+    recs = [r for r in rd.results() if not r.get("retried")]  # a cell retried after a guest hang counts once
     assert all(r["status"] == "ok" for r in recs) and len(recs) == 18
     by = {p.b: p for p in compare(recs, by="offload", baseline="on")}
     off = by["off"].result

@@ -98,7 +98,11 @@ class Guest:
         later waits on it and the runner can boot a fresh one."""
         req["id"] = self.next_id
         self.next_id += 1
-        self.sock.sendall((json.dumps(req) + "\n").encode())
+        try:
+            self.sock.sendall((json.dumps(req) + "\n").encode())
+        except OSError as e:
+            self._check_vm(doing)
+            raise GuestError(f"control channel closed ({e.strerror}) while {doing}", self._tail()) from e
         deadline = time.monotonic() + timeout
         while True:
             try:
