@@ -54,7 +54,8 @@ class Result:
 def cmd(argv, check=True, timeout=None, cwd=None, env=None, input=None):
     """Run argv (a list, never a shell string) and return a Result; raise LabError on failure if check."""
     argv = [str(a) for a in argv]
-    which(argv[0]) if "/" not in argv[0] else None
+    if "/" not in argv[0]:
+        which(argv[0])  # a missing tool names its apt package
     try:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env, input=input)
     except subprocess.TimeoutExpired as e:

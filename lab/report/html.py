@@ -4,11 +4,13 @@ import os
 from pathlib import Path
 
 import jinja2
+import yaml
 
 from .. import __version__
 from ..results.compare import compare, dims
 from ..results.rundir import RunDir
 from ..results.stats import summarize
+from .reference import reference_rows
 from .svg import bar_chart, line_chart
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -95,10 +97,8 @@ def build_context(runs, recs, out_path, by=None):
             fingerprints[r["fingerprint"]] = fingerprints.get(r["fingerprint"], 0) + 1
     references = []
     for rd in runs:
-        import yaml
         ref = (yaml.safe_load(rd.manifest.get("testcase", {}).get("text") or "{}") or {}).get("reference")
         if ref and all(k in ref for k in ("by", "baseline", "axis", "ratios", "source")):
-            from .reference import reference_rows
             rows = reference_rows(recs, ref)
             if rows and ref["source"] not in [r["source"] for r in references]:
                 references.append({"source": ref["source"], "axis": ref["axis"], "rows": rows})
