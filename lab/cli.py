@@ -243,6 +243,7 @@ def build_parser():
 
 def main(argv=None):
     signal.signal(signal.SIGTERM, _sigterm)
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines show as they happen, also into a file or CI log
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a parent shell ignored it
     a = build_parser().parse_args(argv)
     try:
