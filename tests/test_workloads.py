@@ -1,0 +1,63 @@
+"""The seed workloads on the lab kernel, small: IPsec, tunnels, pktgen bursts, XDP vs stack drop."""
+from pathlib import Path
+
+import pytest
+
+from lab.runner import RunOptions, run_testcase
+from lab.workloads import load_testcase
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.vm, pytest.mark.build]
+
+
+def run(tmp_path, accel, name, links=("virtio",), kernel="stock", **axes):
+    tc = load_testcase(ROOT / "testcases" / f"{name}.yaml")
+    tc.links = list(links)
+    tc.axes = {**tc.axes, **axes}
+    rd = run_testcase(tc, RunOptions(kernels=[kernel], repeat=1, duration=2, accel=accel, runs_root=str(tmp_path)), say=print)
+    recs = [r for r in rd.results() if not r.get("retried")]
+    for r in recs:
+        assert r["status"] == "ok", r.get("error")
+    return recs
+
+
+def test_esp_gcm_carries_iperf3_traffic(tmp_path, accel):
+    [r] = run(tmp_path, accel, "ipsec", alg=["gcm"])
+    c = r["counters"]
+    assert r["value"] > 0 and c["x.collect.sa_bytes"] > 0.9 * r["extra"]["bytes"]  # the SA carried the payload
+    assert c["a.link.tx_bytes"] >= c["x.collect.sa_bytes"]
+
+
+def test_wireguard_and_vxlan_pass_traffic_and_gso_off_means_more_packets_per_byte(tmp_path, accel):
+    recs = run(tmp_path, accel, "tunnel", tunnel=["wireguard", "vxlan"], gso=["on", "off"])
+    by = {(r["params"]["tunnel"], r["params"]["gso"]): r for r in recs}
+    assert set(by) == {("wireguard", "on"), ("wireguard", "off"), ("vxlan", "on"), ("vxlan", "off")}
+    for r in recs:
+        assert r["value"] > 0 and r["counters"]["x.collect.tun_b_rx_bytes"] > 100_000
+    ppb = {k: r["counters"]["a.link.tx_packets"] / r["counters"]["a.link.tx_bytes"] for k, r in by.items()}
+    assert ppb[("vxlan", "off")] > ppb[("vxlan", "on")]  # segments leave one by one without tunnel GSO
+
+
+def test_pktgen_burst_cuts_virtio_kicks_per_packet(tmp_path, accel):
+    recs = run(tmp_path, accel, "bulk", burst=[1, 32], xmit_mode=["start_xmit"], size=[64])
+    by = {r["params"]["burst"]: r for r in recs}
+    for r in recs:
+        c = r["counters"]
+        assert abs(c["a.link.tx_packets"] - r["extra"]["packets"]) <= 0.01 * r["extra"]["packets"] + 20
+        assert c["b.link.rx_packets"] > 0
+    # the peer keeps up with single packets; at burst 32 under TCG the sender outruns it (measured: 62k of 184k
+    # arrived), which is a finding the record keeps, not a lab failure
+    c1 = by[1]["counters"]
+    assert c1["b.link.rx_packets"] >= 0.9 * c1["a.link.tx_packets"]
+    kicks = {b: r["counters"]["a.ethtool.tx_queue_0_kicks"] / r["counters"]["a.link.tx_packets"] for b, r in by.items()}
+    print(f"virtio tx kicks per packet: burst 1 {kicks[1]:.3f}, burst 32 {kicks[32]:.3f}")
+    assert kicks[32] < kicks[1] / 2
+
+
+def test_xdp_drops_before_the_stack_nft_in_it(tmp_path, accel):
+    recs = run(tmp_path, accel, "xdp-rx", kernel="debian")  # xdp-bench needs kernel BTF
+    by = {r["params"]["drop"]: r for r in recs}
+    xdp, stack = by["xdp"]["counters"], by["stack"]["counters"]
+    assert xdp["b.link.rx_packets"] > 1000 and stack["b.link.rx_packets"] > 1000
+    assert xdp["b.snmp.IpInReceives"] < 0.01 * xdp["b.link.rx_packets"]      # XDP: never reached IP
+    assert stack["x.collect.nft_drops"] >= 0.95 * stack["b.snmp.IpInReceives"] > 0  # stack: IP saw them, nft dropped
