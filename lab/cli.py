@@ -83,7 +83,7 @@ def cmd_boot(a):
     from .results.rundir import RunDir
     from .vm import VM, VMConfig, make_links
     from .vm.accel import choose_accel
-    from .vm.topology import default_backend, guest_setup_script
+    from .vm.topology import default_backend
     command = a.command[1:] if a.command[:1] == ["--"] else a.command
     kernel = resolve_kernel(a.kernel)
     accel, info = choose_accel(kernel, a.accel, say=lambda m: print(m, file=sys.stderr))
@@ -95,8 +95,7 @@ def cmd_boot(a):
     t0 = time.monotonic()
     with VM(kernel, rd, links, cfg) as vm:
         print(f"dplab: {kernel.release} up in {vm.boot_seconds:.1f}s ({accel}); run dir {rd.path}", file=sys.stderr)
-        if links:
-            vm.guest.sh(guest_setup_script(links), timeout=90)
+        vm.wire_links()
         res = vm.guest.run(command or ["uname", "-a"], timeout=a.timeout, check=False)
         sys.stdout.write(res.stdout)
         sys.stderr.write(res.stderr)

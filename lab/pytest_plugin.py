@@ -46,12 +46,12 @@ def lab_accel(request, lab_kernel):
 def lab_vm(request, lab_kernel, lab_accel):
     from lab.results.rundir import RunDir
     from lab.vm import VM, VMConfig, make_links
-    from lab.vm.topology import default_backend, guest_setup_script
+    from lab.vm.topology import default_backend
     root = Path(tempfile.mkdtemp(prefix="dplab-pytest-"))
     rd = RunDir.create(root, "pytest")
     links = make_links(["virtio", "e1000e"])
     with VM(lab_kernel, rd, links, VMConfig(accel=lab_accel, backend=default_backend())) as vm:
-        vm.guest.sh(guest_setup_script(links), timeout=90)
+        vm.wire_links()
         request.config._dplab_vms = getattr(request.config, "_dplab_vms", []) + [vm]
         yield vm
 

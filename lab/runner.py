@@ -16,7 +16,7 @@ from .metrics.perf import parse_perf_csv, perf_argv
 from .results.rundir import RunDir, now_iso
 from .vm import VM, VMConfig, make_links
 from .vm.accel import choose_accel
-from .vm.topology import default_backend, guest_describe_script, guest_setup_script
+from .vm.topology import default_backend, guest_describe_script
 from .workloads.render import render
 
 
@@ -298,7 +298,7 @@ def run_block(tc, kernel, cells, cfg, rd, state, say):
 def boot_setup(vm, tc, kernel, links, rd, say):
     say(f"dplab: {kernel.name} up in {vm.boot_seconds:.1f}s")
     g = vm.guest
-    g.sh(guest_setup_script(links), timeout=90)
+    vm.wire_links()
     facts = guest_facts(g, links)
     kprobes, missing = setup_kprobes(g, tc.kprobes)
     if missing:

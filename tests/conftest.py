@@ -26,11 +26,11 @@ def booted(default_kernel, accel, tmp_path_factory):
     """One guest for the session, links wired (one boot serves many tests)."""
     from lab.results.rundir import RunDir
     from lab.vm import VM, VMConfig, make_links
-    from lab.vm.topology import default_backend, guest_setup_script
+    from lab.vm.topology import default_backend
     rd = RunDir.create(tmp_path_factory.mktemp("runs"), "session")
     links = make_links(["virtio", "e1000e"])
     with VM(default_kernel, rd, links, VMConfig(accel=accel, backend=default_backend())) as vm:
-        vm.guest.sh(guest_setup_script(links), timeout=90)
+        vm.wire_links()
         yield vm
 
 pytest_plugins = ["pytester"]

@@ -18,7 +18,7 @@ from ..guest.guest import Guest
 from ..host import which
 from ..kernel.initramfs import GUEST_DIR, build_initramfs
 from .console import ConsoleWatcher
-from .topology import HostNetwork
+from .topology import HostNetwork, guest_setup_script
 
 BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "cryptomgr.notests=1",
                "8250.nr_uarts=1", "i8042.noaux", "i8042.nokbd", "tsc=reliable", "no_timer_check"]
@@ -149,6 +149,11 @@ class VM:
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
         return False
+
+    def wire_links(self):
+        """In the guest: each lab NIC into its own namespace, addressed, up, carrier waited for."""
+        if self.links:
+            self.guest.sh(guest_setup_script(self.links), timeout=90)
 
     def kill(self):
         """Stop QEMU now (a hung guest); the context exit still cleans up the rest."""
