@@ -28,14 +28,17 @@ def test_esp_gcm_carries_iperf3_traffic(tmp_path, accel):
     assert c["a.link.tx_bytes"] >= c["x.collect.sa_bytes"]
 
 
-def test_wireguard_and_vxlan_pass_traffic_and_gso_off_means_more_packets_per_byte(tmp_path, accel):
+def test_wireguard_and_vxlan_pass_traffic_and_gro_off_means_more_packets_per_byte(tmp_path, accel):
     recs = run(tmp_path, accel, "tunnel", tunnel=["wireguard", "vxlan"], gso=["on", "off"])
     by = {(r["params"]["tunnel"], r["params"]["gso"]): r for r in recs}
     assert set(by) == {("wireguard", "on"), ("wireguard", "off"), ("vxlan", "on"), ("vxlan", "off")}
     for r in recs:
         assert r["value"] > 0 and r["counters"]["x.collect.tun_b_rx_bytes"] > 100_000
-    ppb = {k: r["counters"]["a.link.tx_packets"] / r["counters"]["a.link.tx_bytes"] for k, r in by.items()}
-    assert ppb[("vxlan", "off")] > ppb[("vxlan", "on")]  # segments leave one by one without tunnel GSO
+    # The receiver's VXLAN device sees GRO superpackets when offload is on, every segment when off (measured:
+    # 29 vs 690 packets per MB). The underlay carries MTU-sized packets either way here: virtio-net does
+    # not offer UDP tunnel segmentation, so tunnel GSO is segmented in software before the driver.
+    ppb = {k: r["counters"]["x.collect.tun_b_rx_packets"] / r["counters"]["x.collect.tun_b_rx_bytes"] for k, r in by.items()}
+    assert ppb[("vxlan", "off")] > 3 * ppb[("vxlan", "on")]
 
 
 def test_pktgen_burst_cuts_virtio_kicks_per_packet(tmp_path, accel):
