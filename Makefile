@@ -16,11 +16,15 @@ help: ## list the targets
 setup: ## install apt packages and the venv (idempotent)
 	@./scripts/setup.sh
 
-tools: tools/bin/xsk_tx ## build the guest tools (AF_XDP generator) from tools/*.c
+tools: tools/bin/xsk_tx tools/bin/udpgso_tx ## build the guest tools (AF_XDP generator, UDP GSO sender) from tools/*.c
 
 tools/bin/xsk_tx: tools/xsk_tx.c
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $< -lxdp -lbpf -lelf -lz
+
+tools/bin/udpgso_tx: tools/udpgso_tx.c
+	@mkdir -p tools/bin
+	gcc -O2 -Wall -o $@ $<
 
 demo: setup ## the main job: boot the default kernel, run testcases/throughput.yaml, print a table
 	$(LAB) run testcases/throughput.yaml $(RUN_ARGS)

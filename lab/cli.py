@@ -44,12 +44,22 @@ def cmd_run(a):
         raise ConfigError("lab run needs a testcase file (or --resume RUN_DIR)")
     tc = load_testcase(a.testcase)
     opts = RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds, shard=a.shard,
-                      mode=a.mode, cpu_model=a.cpu_model,
+                      mode=a.mode, cpu_model=a.cpu_model, links=[m for m in a.links.split(",") if m],
+                      axes=dict(_axis(x) for x in a.axis),
                       cpus=a.cpus, memory=a.memory,
                       append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
                       boot_timeout=a.boot_timeout)
     rd = run_testcase(tc, opts)
     return _print_run(a, rd, tc, opts)
+
+
+def _axis(text):
+    """'size=64,1500' -> ('size', [64, 1500]); values typed as YAML would type them."""
+    import yaml
+    name, sep, values = text.partition("=")
+    if not sep or not name or not values:
+        raise ConfigError(f"--axis {text!r}: expected NAME=V1,V2 (e.g. size=64,1500)")
+    return name, [yaml.safe_load(v) for v in values.split(",")]
 
 
 def _print_run(a, rd, tc, opts):
@@ -189,6 +199,9 @@ def build_parser():
     r.add_argument("--shard", metavar="I/N", help="measure only shard I of N (every N-th cell); merge with lab report")
     r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")
     r.add_argument("--repeat", type=int, help="repeats per cell (overrides the testcase)")
+    r.add_argument("--links", default="", help="comma-separated NIC models instead of the testcase's links")
+    r.add_argument("--axis", action="append", default=[], metavar="NAME=V1,V2",
+                   help="run only these values of an axis (repeatable), e.g. --axis size=64,1500")
     r.add_argument("--rounds", type=int, help="boots per kernel, alternating kernels (default 2 with several kernels)")
     r.add_argument("--json", action="store_true", help="print the records as JSON instead of the table")
     add_vm_options(r, many_kernels=True)

@@ -42,6 +42,8 @@ class RunOptions:
     shard: str | None = None  # "I/N": this run measures cells I, I+N, I+2N, ... of the plan (1-based)
     mode: str = "wallclock"   # or "deterministic": TCG + icount, 1 vCPU, guest instructions per packet
     cpu_model: str | None = None
+    links: list = field(default_factory=list)  # NIC models instead of the testcase's `links`
+    axes: dict = field(default_factory=dict)   # axis -> values, replacing the testcase's (a subset run)
 
 
 def schedule(n_kernels, repeat, rounds):
@@ -73,12 +75,13 @@ def guest_facts(guest, links):
     return {"nics": drivers, "pmu": has_pmu}
 
 
-def measure_cell(guest, tc, link, params, cell_no, rundir, events):
-    """One measurement. Returns (value-dict, counters, perf) or raises."""
+def measure_cell(guest, tc, link, params, cell_no, rundir, events, mode="wallclock"):
+    """One measurement. Returns (value-dict, counters, perf) or raises. Templates see `mode`, so a
+    testcase can measure differently where instructions, not seconds, are counted."""
     cell_guest = f"/lab/cells/{cell_no}"
     (rundir.guest_dir / "cells" / str(cell_no)).mkdir(parents=True, exist_ok=True)
     ctx = {"link": link.template_vars(), "params": {**tc.params, **params}, "duration": tc.duration,
-           "cell_dir": cell_guest, "links": [link.template_vars()]}
+           "cell_dir": cell_guest, "links": [link.template_vars()], "mode": mode}
     scripts = {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in ("setup", "run", "teardown")}
     for step, text in scripts.items():
         (rundir.guest_dir / "cells" / str(cell_no) / f"{step}.sh").write_text(text)
@@ -97,7 +100,8 @@ def measure_cell(guest, tc, link, params, cell_no, rundir, events):
             guest.sh(scripts["teardown"], timeout=tc.timeout, check=False)
     (rundir.guest_dir / "cells" / str(cell_no) / "run.stdout").write_text(res.stdout)
     value = PARSERS[tc.parser](res.stdout)
-    perf = parse_perf_csv((rundir.guest_dir / "cells" / str(cell_no) / "perf.csv").read_text())
+    perf_csv = rundir.guest_dir / "cells" / str(cell_no) / "perf.csv"
+    perf = parse_perf_csv(perf_csv.read_text()) if events else {}
     counters = ctr.delta(pre, post)
     counters["guest.run_ns"] = int(counters_guest_s * 1e9)
     return value, counters, perf, elapsed
@@ -131,6 +135,8 @@ def check_expectations(rec, expect):
             continue
         v = values.get(e["counter"])
         where = ", ".join(f"{k}={v}" for k, v in e["when"].items()) or "every record"
+        if v is None and rec.get("mode") == "deterministic":
+            continue  # perf counters are not collected in that mode
         if v is None:
             bad.append(f"{e['counter']} was not measured ({where}) {e['why']}".strip())
         elif (e["min"] is not None and v < e["min"]) or (e["max"] is not None and v > e["max"]):
@@ -160,6 +166,9 @@ def derived(counters, perf, value):
             out["cpu-ns/pkt"] = round(busy * 1e7 / pkts, 1)  # ticks are 1/100 s
         if counters.get("a.link.tx_bytes"):
             out["bytes/pkt"] = round(counters["a.link.tx_bytes"] / pkts, 1)
+        if value.get("cpu_ns_per_packet"):
+            # the sender's own CPU time per packet (xsk_tx -p): guest instructions under icount shift=0
+            out["sender-cpu-ns/pkt"] = value["cpu_ns_per_packet"]
         if counters.get("guest.run_ns"):
             # guest ns per packet over the measured step; under icount shift=0 these are instructions
             out["guest-ns/pkt"] = round(counters["guest.run_ns"] / pkts, 1)
@@ -214,6 +223,7 @@ def run_testcase(tc, opts: RunOptions, say=print, resume=None):
 
     Returns the RunDir. Records are on disk the moment they exist, whatever happens after."""
     check_tools(tc.requires)
+    narrow(tc, opts)
     if opts.duration:
         tc.duration, tc.timeout = opts.duration, 3 * opts.duration + 60
     tc.repeat = opts.repeat or tc.repeat
@@ -264,6 +274,20 @@ def run_testcase(tc, opts: RunOptions, say=print, resume=None):
     return rd
 
 
+def narrow(tc, opts):
+    """Apply --links / --axis: run part of a testcase without editing it (recorded in the manifest)."""
+    from .vm.topology import NIC_MODELS
+    for m in opts.links:
+        if m not in NIC_MODELS:
+            raise ConfigError(f"--links {m}: known NIC models: {', '.join(NIC_MODELS)}")
+    if opts.links:
+        tc.links = list(opts.links)
+    for axis, values in opts.axes.items():
+        if axis not in tc.axes:
+            raise ConfigError(f"--axis {axis}: {tc.path} has axes {', '.join(tc.axes) or '(none)'}")
+        tc.axes[axis] = list(values)
+
+
 MAX_REBOOTS = 2
 
 
@@ -300,10 +324,15 @@ def boot_setup(vm, tc, kernel, links, rd, say):
     g = vm.guest
     vm.wire_links()
     facts = guest_facts(g, links)
-    kprobes, missing = setup_kprobes(g, tc.kprobes)
-    if missing:
-        say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): not counted")
-    facts.update(kprobes_missing=missing, events=list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes)
+    if vm.cfg.icount:
+        # every perf event hit runs code in the guest, which icount would charge to the workload
+        say("dplab: deterministic mode: no perf stat or kprobes around the workload (their work would count as its instructions)")
+        facts.update(kprobes_missing=[], events=[])
+    else:
+        kprobes, missing = setup_kprobes(g, tc.kprobes)
+        if missing:
+            say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): not counted")
+        facts.update(kprobes_missing=missing, events=list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes)
     rd.update_manifest(guests={**rd.manifest.get("guests", {}), kernel.name: facts})
     if not facts["pmu"]:
         say(f"dplab: guest has no PMU ({vm.cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
@@ -319,7 +348,8 @@ def measure_with_retry(vm, g, tc, kernel, cell, rd, state, say, first=1):
         rec["attempt"] = attempt
         label = f"  cell {cell.n:3d} {kernel.name[:14]:14s} {cell.link.name:8s} {fmt_params(cell.params):24s}"
         try:
-            value, counters, perf, elapsed = measure_cell(g, tc, cell.link, cell.params, cell.n, rd, vm.facts["events"])
+            value, counters, perf, elapsed = measure_cell(g, tc, cell.link, cell.params, cell.n, rd, vm.facts["events"],
+                                                          "deterministic" if vm.cfg.icount else "wallclock")
         except GuestCrash as e:
             rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
             rd.append_result(rec)

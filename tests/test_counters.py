@@ -72,3 +72,12 @@ def test_perf_argv_keeps_command_as_argv():
     argv = perf_argv(["a", "b:c"], "/lab/x.csv", ["sh", "-ec", "echo $HOME; rm -rf /"])
     assert argv[:8] == ["perf", "stat", "-a", "-x", ",", "-o", "/lab/x.csv", "-e"] and argv[8] == "a,b:c"
     assert argv[-3:] == ["sh", "-ec", "echo $HOME; rm -rf /"]
+
+
+def test_collect_values_seen_only_after_the_run_count_from_zero():
+    d = delta({"a.link.tx_packets": 5}, {"a.link.tx_packets": 9, "x.collect.sink_datagrams": 40, "b.link.new": 3})
+    assert d == {"a.link.tx_packets": 4, "x.collect.sink_datagrams": 40}
+
+
+def test_no_events_runs_the_command_without_perf():
+    assert perf_argv([], "/lab/x.csv", ["sh", "-ec", "true"]) == ["sh", "-ec", "true"]

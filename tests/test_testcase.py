@@ -91,3 +91,26 @@ def test_values_with_shell_metacharacters_are_data(tmp_path):
 def test_raw_and_args_filters():
     s = render("echo {{ xs | args }} {{ code | raw }}", {"xs": ["a b", "c"], "code": "$((1+1))"})
     assert s.rstrip().endswith("echo 'a b' c $((1+1))")
+
+
+def test_links_and_axis_narrow_a_testcase_or_name_what_exists():
+    from lab.cli import _axis
+    from lab.runner import RunOptions, narrow
+    tc = load_testcase(ROOT / "testcases/xsk.yaml")
+    narrow(tc, RunOptions(links=["virtio"], axes=dict([_axis("size=64,1500")])))
+    assert tc.links == ["virtio"] and tc.axes["size"] == [64, 1500]
+    with pytest.raises(ConfigError, match="known NIC models: virtio, e1000e"):
+        narrow(tc, RunOptions(links=["rtl8139"]))
+    with pytest.raises(ConfigError, match="has axes size"):
+        narrow(tc, RunOptions(axes={"alg": ["gcm"]}))
+    with pytest.raises(ConfigError, match="expected NAME=V1,V2"):
+        _axis("size")
+
+
+def test_templates_see_the_measurement_mode():
+    tc = load_testcase(ROOT / "testcases/xsk.yaml")
+    ctx = {"link": make_links(["virtio"])[0].template_vars(), "params": {"size": 64}, "duration": 2, "cell_dir": "/c",
+           "links": []}
+    assert "-p 500" in render(tc.run, {**ctx, "mode": "deterministic"})
+    assert "-p 500" not in render(tc.run, {**ctx, "mode": "wallclock"})
+    assert "tx-frames 0" in render(tc.setup, {**ctx, "mode": "deterministic"})

@@ -28,6 +28,31 @@ def test_esp_gcm_carries_iperf3_traffic(tmp_path, accel):
     assert c["a.link.tx_bytes"] >= c["x.collect.sa_bytes"]
 
 
+def test_esp_tunnel_mode_and_a_missing_algorithm_names_its_kconfig_option(tmp_path, accel):
+    [r] = run(tmp_path / "tunnel", accel, "ipsec", alg=["null"], mode=["tunnel"])
+    assert r["value"] > 0 and r["counters"]["x.collect.sa_bytes"] > 0.9 * r["extra"]["bytes"]
+    # AES-CCM is not in kconfigs/lab.config: the cell fails and says which option to build in
+    tc = load_testcase(ROOT / "testcases/ipsec.yaml")
+    rd = run_testcase(tc, RunOptions(kernels=["stock"], repeat=1, duration=1, accel=accel, links=["virtio"],
+                                     axes={"alg": ["ccm"], "mode": ["transport"]}, runs_root=str(tmp_path / "ccm")),
+                      say=print)
+    recs = rd.results()
+    assert recs and all(r["status"] == "failed" for r in recs)
+    assert "CONFIG_CRYPTO_CCM" in recs[-1]["error"] and "rfc4309(ccm(aes))" in recs[-1]["error"], recs[-1]["error"]
+
+
+def test_udp_gso_sends_superpackets_and_the_sink_receives_v4_and_v6(tmp_path, accel):
+    recs = run(tmp_path, accel, "udpgso", gso=["off", "on"], ip=[4, 6])
+    by = {(r["params"]["gso"], r["params"]["ip"]): r for r in recs}
+    assert len(by) == 4
+    for (gso, ip), r in by.items():
+        x = r["extra"]
+        assert x["datagrams_per_call"] == (46 if gso == "on" else 1), x  # 64400 B / 1400 B per send()
+        assert r["counters"]["x.collect.sink_datagrams"] > 0.05 * x["datagrams"], (gso, ip)
+        # every datagram leaves as its own MTU-sized packet: segmented by the stack, not the NIC
+        assert r["counters"]["a.link.tx_packets"] >= 0.9 * x["datagrams"], (gso, ip)
+
+
 def test_wireguard_and_vxlan_pass_traffic_and_gro_off_means_more_packets_per_byte(tmp_path, accel):
     recs = run(tmp_path, accel, "tunnel", tunnel=["wireguard", "vxlan"], gso=["on", "off"])
     by = {(r["params"]["tunnel"], r["params"]["gso"]): r for r in recs}

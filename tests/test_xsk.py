@@ -60,3 +60,53 @@ def test_page_path_on_stock_virtio_copy_path_with_the_patch(tmp_path, accel):
     stock, copy = recs["stock"], recs["xsk-copy-path"]
     assert stock["perf"]["dplab:skb_store_bits"] == 0
     assert copy["perf"]["dplab:skb_store_bits"] >= 0.9 * copy["extra"]["packets"]
+
+
+def test_paced_generator_reports_packets_per_cpu_second(tmp_path):
+    """-p: sleep after each kick; the value is packets per CPU second of the sender (deterministic mode)."""
+    ns_a, ns_b = f"dplab-xp-{tmp_path.name[-6:]}a", f"dplab-xp-{tmp_path.name[-6:]}b"
+    sh = lambda *a: subprocess.run(list(a), check=True, capture_output=True, text=True)
+    sh("ip", "netns", "add", ns_a)
+    sh("ip", "netns", "add", ns_b)
+    try:
+        sh("ip", "link", "add", "xa", "netns", ns_a, "type", "veth", "peer", "xb", "netns", ns_b)
+        sh("ip", "-n", ns_a, "link", "set", "xa", "up")
+        sh("ip", "-n", ns_b, "link", "set", "xb", "up")
+        res = json.loads(sh("ip", "netns", "exec", ns_a, str(XSK), "-i", "xa", "-d", "0.5", "-p", "200").stdout)
+        assert res["value_basis"] == "cpu" and res["pace_us"] == 200 and res["packets"] > 0
+        assert res["cpu_seconds"] < res["seconds"]  # it slept between batches
+        assert abs(res["value"] - 1e9 / res["cpu_ns_per_packet"]) < 0.01 * res["value"]
+    finally:
+        subprocess.run(["ip", "netns", "del", ns_a])
+        subprocess.run(["ip", "netns", "del", ns_b])
+
+
+def test_udp_gso_sender_and_sink_on_a_host_veth_pair(tmp_path):
+    """Plain: one datagram per send(); -g: 64 KB superpackets of 1400-byte segments; the sink counts them."""
+    ug = ROOT / "tools/bin/udpgso_tx"
+    ns_a, ns_b = f"dplab-ug-{tmp_path.name[-6:]}a", f"dplab-ug-{tmp_path.name[-6:]}b"
+    sh = lambda *a: subprocess.run(list(a), check=True, capture_output=True, text=True)
+    sh("ip", "netns", "add", ns_a)
+    sh("ip", "netns", "add", ns_b)
+    try:
+        sh("ip", "link", "add", "ua", "netns", ns_a, "type", "veth", "peer", "ub", "netns", ns_b)
+        for ns, dev, a4, a6 in ((ns_a, "ua", "10.9.0.1/24", "fd00::1/64"), (ns_b, "ub", "10.9.0.2/24", "fd00::2/64")):
+            sh("ip", "-n", ns, "addr", "add", a4, "dev", dev)
+            sh("ip", "-n", ns, "addr", "add", a6, "dev", dev, "nodad")
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+        for dst, bind in (("10.9.0.2", "10.9.0.2"), ("fd00::2", "fd00::2")):
+            sink = subprocess.Popen(["ip", "netns", "exec", ns_b, str(ug), "-r", "-B", bind, "-d", "10"],
+                                    stdout=subprocess.PIPE, text=True)
+            import time
+            time.sleep(0.3)
+            plain = json.loads(sh("ip", "netns", "exec", ns_a, str(ug), "-D", dst, "-d", "0.3").stdout)
+            gso = json.loads(sh("ip", "netns", "exec", ns_a, str(ug), "-D", dst, "-d", "0.3", "-g").stdout)
+            got = json.loads(sink.communicate(timeout=20)[0])
+            assert plain["datagrams_per_call"] == 1 and gso["datagrams_per_call"] == 46 and gso["bytes_per_call"] == 64400
+            assert plain["value"] > 0 and gso["value"] > 0
+            assert 0 < got["datagrams"] <= plain["datagrams"] + gso["datagrams"] and got["bytes"] % 1400 == 0
+        p = subprocess.run([str(ug), "-D", "10.9.0.2", "-s", "0"], capture_output=True, text=True)
+        assert p.returncode == 2 and "usage:" in p.stderr
+    finally:
+        subprocess.run(["ip", "netns", "del", ns_a])
+        subprocess.run(["ip", "netns", "del", ns_b])

@@ -10,6 +10,12 @@
  * size - 4 bytes (-s 64 sends 60-byte frames, the Ethernet minimum without FCS).
  * Tx-only needs no XDP program: XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD.
  * In generic (SKB) mode 6.1 sends at most 32 descriptors per kick (EAGAIN beyond): -b defaults to 32.
+ *
+ * -p USEC (paced): one batch, one kick, then sleep USEC: the device drains while the CPU idles, so the
+ * process CPU time (CLOCK_PROCESS_CPUTIME_ID; guest instructions under QEMU icount shift=0) counts the
+ * transmit work and no spinning on a full ring. cpu_ns_per_packet is that time over packets sent, and
+ * "value" becomes packets per CPU second (1e9 / instructions per packet under icount shift=0);
+ * kick_again > 0 means some kicks still found the device busy (skbs built for nothing were counted).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +41,7 @@
 
 struct opts {
 	const char *ifname;
-	int queue, size, batch, native, zerocopy, frames;
+	int queue, size, batch, native, zerocopy, frames, pace_us;
 	double duration;
 	unsigned char dmac[6], smac[6];
 	uint32_t saddr, daddr;
@@ -46,6 +52,14 @@ static double now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -104,7 +118,9 @@ static void usage(const char *prog)
 		"  -s SIZE   frame size counting the 4-byte FCS, as xdpsock (64..%d; default 64)\n"
 		"  -S / -N   generic (SKB, default) / native (driver) XDP mode\n"
 		"  -c / -z   copy (default) / zerocopy bind\n"
-		"  -b BATCH  descriptors per kick (default 32: 6.1's generic-mode limit)\n", prog, FRAME_SIZE);
+		"  -b BATCH  descriptors per kick (default 32: 6.1's generic-mode limit)\n"
+		"  -p USEC   paced: sleep USEC after each kick (cost per packet without spinning on a full ring)\n",
+		prog, FRAME_SIZE);
 	exit(2);
 }
 
@@ -124,7 +140,7 @@ int main(int argc, char **argv)
 	socklen_t stlen = sizeof(st);
 	unsigned long long submitted = 0, completed = 0, kicks = 0, kick_errors = 0, again = 0;
 	unsigned int outstanding = 0, next = 0;
-	double t0, t1;
+	double t0, t1, c0, c1;
 	void *buf;
 	int c, i, ret, fd;
 
@@ -132,13 +148,14 @@ int main(int argc, char **argv)
 	parse_mac("02:00:00:00:00:01", o.smac);
 	o.saddr = inet_addr("198.18.0.1");
 	o.daddr = inet_addr("198.18.0.2");
-	while ((c = getopt_long(argc, argv, "i:q:s:d:b:SNczh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:q:s:d:b:p:SNczh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'i': o.ifname = optarg; break;
 		case 'q': o.queue = atoi(optarg); break;
 		case 's': o.size = atoi(optarg); break;
 		case 'd': o.duration = atof(optarg); break;
 		case 'b': o.batch = atoi(optarg); break;
+		case 'p': o.pace_us = atoi(optarg); break;
 		case 'S': o.native = 0; break;
 		case 'N': o.native = 1; break;
 		case 'c': o.zerocopy = 0; break;
@@ -186,6 +203,7 @@ int main(int argc, char **argv)
 		build_frame((unsigned char *)buf + (size_t)i * FRAME_SIZE, o.size - 4, &o);
 
 	t0 = now();
+	c0 = cpu_now();
 	t1 = t0 + o.duration;
 	while (now() < t1) {
 		__u32 idx, n, cidx;
@@ -218,16 +236,24 @@ int main(int argc, char **argv)
 			outstanding -= n;
 			completed += n;
 		}
+		if (o.pace_us) {
+			struct timespec ts = { .tv_sec = o.pace_us / 1000000, .tv_nsec = (o.pace_us % 1000000) * 1000L };
+
+			nanosleep(&ts, NULL);
+		}
 	}
+	c1 = cpu_now() - c0;
 	t1 = now() - t0;
 	memset(&st, 0, sizeof(st));
 	getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &stlen);
-	printf("{\"value\": %.1f, \"pps\": %.1f, \"packets\": %llu, \"submitted\": %llu, \"kicks\": %llu, "
-	       "\"kick_again\": %llu, \"kick_errors\": %llu, \"seconds\": %.3f, \"size\": %d, \"frame_len\": %d, "
+	printf("{\"value\": %.1f, \"value_basis\": \"%s\", \"pps\": %.1f, \"packets\": %llu, \"submitted\": %llu, \"kicks\": %llu, "
+	       "\"kick_again\": %llu, \"kick_errors\": %llu, \"seconds\": %.3f, \"cpu_seconds\": %.6f, "
+	       "\"cpu_ns_per_packet\": %.1f, \"pace_us\": %d, \"size\": %d, \"frame_len\": %d, "
 	       "\"mode\": \"%s\", \"bind\": \"%s\", \"batch\": %d, \"xdp_stats\": {\"rx_dropped\": %llu, "
 	       "\"rx_invalid_descs\": %llu, \"tx_invalid_descs\": %llu, \"rx_ring_full\": %llu, "
 	       "\"rx_fill_ring_empty_descs\": %llu, \"tx_ring_empty_descs\": %llu}}\n",
-	       completed / t1, completed / t1, completed, submitted, kicks, again, kick_errors, t1, o.size, o.size - 4,
+	       o.pace_us && c1 > 0 ? completed / c1 : completed / t1, o.pace_us ? "cpu" : "wall", completed / t1, completed, submitted, kicks, again, kick_errors, t1, c1,
+	       completed ? c1 * 1e9 / completed : 0.0, o.pace_us, o.size, o.size - 4,
 	       o.native ? "native" : "skb", o.zerocopy ? "zerocopy" : "copy", o.batch,
 	       (unsigned long long)st.rx_dropped, (unsigned long long)st.rx_invalid_descs,
 	       (unsigned long long)st.tx_invalid_descs, (unsigned long long)st.rx_ring_full,

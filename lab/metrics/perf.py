@@ -2,6 +2,9 @@
 
 
 def perf_argv(events, out_path, command):
+    """`command` under `perf stat -a` counting `events`; no events: the command alone."""
+    if not events:
+        return list(command)
     return ["perf", "stat", "-a", "-x", ",", "-o", str(out_path), "-e", ",".join(events), "--", *command]
 
 

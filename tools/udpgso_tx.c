@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * udpgso_tx: UDP sender (and sink) for dplab, after the kernel's
+ * tools/testing/selftests/net/udpgso_bench_tx.c.
+ *
+ * Sender: for the given duration, send UDP datagrams of -s bytes of payload to DST:PORT, either one per
+ * send() (plain) or, with -g, as one send() of up to 64 KB that the stack segments into -s byte
+ * datagrams (UDP_SEGMENT, "UDP GSO"): the header work and the route lookup are done once per
+ * superpacket. Prints one JSON line: Gbit/s of payload offered, calls, datagrams, bytes.
+ *
+ * Sink (-r): count datagrams and bytes received on PORT for the duration (or until 1 s without any
+ * after the first); print one JSON line.
+ * IPv6 when the address has a colon.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#define MAX_SUPER 65000	/* payload per GSO send: under the 64 KB IP limit, as udpgso_bench_tx */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int make_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(host, ':')) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		*len = sizeof(*a6);
+		return inet_pton(AF_INET6, host, &a6->sin6_addr) == 1 ? 0 : -1;
+	}
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons(port);
+	*len = sizeof(*a4);
+	return inet_pton(AF_INET, host, &a4->sin_addr) == 1 ? 0 : -1;
+}
+
+static void usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s -D DST [-p PORT] [-s SIZE] [-g] [-d SECONDS]     (send)\n"
+		"       %s -r [-B ADDR] [-p PORT] [-d SECONDS]              (sink)\n"
+		"  -s SIZE  UDP payload bytes per datagram (1..65000, default 1400)\n"
+		"  -g       UDP GSO: send %d-byte superpackets segmented by the stack into SIZE datagrams\n",
+		prog, prog, MAX_SUPER);
+	exit(2);
+}
+
+static int sink(const char *bind_addr, int port, double duration)
+{
+	static char buf[65536];
+	unsigned long long dgrams = 0, bytes = 0;
+	struct sockaddr_storage ss;
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+	socklen_t len;
+	double t0 = 0, t_end, t_last = 0;
+	int fd, rcvbuf = 4 << 20;
+
+	if (make_addr(bind_addr, port, &ss, &len))
+		usage("udpgso_tx");
+	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len)) {
+		printf("{\"error\": \"bind %s:%d: %s\"}\n", bind_addr, port, strerror(errno));
+		return 1;
+	}
+	t_end = now() + duration;
+	while (now() < t_end) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			if (dgrams && now() - t_last > 1.0)
+				break;	/* the sender is done: no need to wait out the duration */
+			continue;
+		}
+		if (!dgrams)
+			t0 = now();
+		t_last = now();
+		dgrams++;
+		bytes += n;
+	}
+	printf("{\"datagrams\": %llu, \"bytes\": %llu, \"seconds\": %.3f, \"gbps\": %.4f}\n", dgrams, bytes,
+	       t_last - t0, t_last > t0 ? bytes * 8 / (t_last - t0) / 1e9 : 0.0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dst = NULL, *bind_addr = "0.0.0.0";
+	int c, fd, port = 9000, size = 1400, gso = 0, receive = 0, len;
+	unsigned long long calls = 0, dgrams = 0, bytes = 0, errs = 0;
+	double duration = 5, t0, t_end, secs;
+	struct sockaddr_storage ss;
+	socklen_t slen;
+	static char buf[MAX_SUPER];
+
+	while ((c = getopt(argc, argv, "D:B:p:s:gd:rh")) != -1) {
+		switch (c) {
+		case 'D': dst = optarg; break;
+		case 'B': bind_addr = optarg; break;
+		case 'p': port = atoi(optarg); break;
+		case 's': size = atoi(optarg); break;
+		case 'g': gso = 1; break;
+		case 'd': duration = atof(optarg); break;
+		case 'r': receive = 1; break;
+		default: usage(argv[0]);
+		}
+	}
+	if (duration <= 0 || port <= 0 || port > 65535 || size < 1 || size > MAX_SUPER)
+		usage(argv[0]);
+	if (receive)
+		return sink(bind_addr, port, duration);
+	if (!dst || make_addr(dst, port, &ss, &slen))
+		usage(argv[0]);
+	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, slen)) {
+		printf("{\"error\": \"connect %s:%d: %s\"}\n", dst, port, strerror(errno));
+		return 1;
+	}
+	if (gso && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, sizeof(size))) {
+		printf("{\"error\": \"setsockopt UDP_SEGMENT %d: %s (kernel without UDP GSO?)\"}\n", size, strerror(errno));
+		return 1;
+	}
+	/* a GSO send carries as many whole segments as fit (the kernel allows at most 64 segments) */
+	len = gso ? (MAX_SUPER / size < 64 ? MAX_SUPER / size : 64) * size : size;
+	if (!len)
+		len = size;
+	memset(buf, 'd', sizeof(buf));
+	t0 = now();
+	t_end = t0 + duration;
+	while (now() < t_end) {
+		ssize_t n = send(fd, buf, len, 0);
+
+		if (n < 0) {
+			if (errno != ENOBUFS && errno != EAGAIN && errno != ECONNREFUSED) {
+				printf("{\"error\": \"send %d bytes: %s\"}\n", len, strerror(errno));
+				return 1;
+			}
+			errs++;
+			continue;
+		}
+		calls++;
+		bytes += n;
+		dgrams += gso ? (n + size - 1) / size : 1;
+	}
+	secs = now() - t0;
+	printf("{\"value\": %.4f, \"gbps\": %.4f, \"calls\": %llu, \"datagrams\": %llu, \"bytes\": %llu, "
+	       "\"send_errors\": %llu, \"seconds\": %.3f, \"size\": %d, \"gso\": %s, \"bytes_per_call\": %d, "
+	       "\"datagrams_per_call\": %.2f}\n",
+	       bytes * 8 / secs / 1e9, bytes * 8 / secs / 1e9, calls, dgrams, bytes, errs, secs, size,
+	       gso ? "true" : "false", len, calls ? (double)dgrams / calls : 0.0);
+	return 0;
+}
