@@ -57,15 +57,21 @@ report: setup ## HTML report (+ PNG screenshot) of the latest runs: make report 
 offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off must be slower)
 	$(LAB) run testcases/offload.yaml $(RUN_ARGS)
 
-.PHONY: xsk ipsec tunnel bulk xdp-rx bench bench-boot nightly
+.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot nightly
 xsk: setup ## seed 003: AF_XDP generic xmit, page vs copy path, 64-1500 B, virtio-net and e1000e
 	$(LAB) run testcases/xsk.yaml $(if $(REPEAT),--repeat $(REPEAT))
+
+xsk-deterministic: setup ## seed 003 in instructions per packet (TCG icount, 1 vCPU), virtio-net; CPU=max,-erms,-fsrm
+	$(LAB) run testcases/xsk.yaml --mode deterministic --links virtio $(if $(CPU),--cpu-model $(CPU)) $(RUN_ARGS)
 
 ipsec: setup ## seed 002: ESP (AES-GCM, NULL) with and without ESP offload (GSO), virtio-net and e1000e
 	$(LAB) run testcases/ipsec.yaml $(RUN_ARGS)
 
-tunnel: setup ## seed 000: WireGuard, VXLAN, FOU with GSO/GRO on vs off; UDP GSO vs plain sends
+tunnel: setup udpgso ## seed 000: WireGuard, VXLAN, FOU with GSO/GRO on vs off; UDP GSO vs plain sends
 	$(LAB) run testcases/tunnel.yaml $(RUN_ARGS)
+
+udpgso: setup ## UDP GSO (UDP_SEGMENT) superpackets vs one send() per datagram, IPv4 and IPv6
+	$(LAB) run testcases/udpgso.yaml $(RUN_ARGS)
 
 bulk: setup ## seed 004: pktgen burst 1 vs 8 vs 32 (xmit_more), start_xmit vs queue_xmit
 	$(LAB) run testcases/bulk.yaml $(RUN_ARGS)

@@ -93,17 +93,16 @@ def resolve_kernel(spec=None, say=print):
         return debian_kernel()
     if "/" in spec or Path(spec).exists():
         return from_path(spec)
+    from .build import DEFAULT_FRAGMENTS, ROOT, BuildRequest, build
     from .cache import find_build
-    art = find_build(spec)
-    if art is None:
-        from .build import DEFAULT_FRAGMENTS, ROOT, BuildRequest, build
-        if spec == "stock" or (ROOT / "patches" / spec / "series").exists():
-            say(f"dplab: kernel {spec!r} is not built yet: building it (lab build{'' if spec == 'stock' else ' --patches ' + spec})")
-            art = build(BuildRequest(patches=None if spec == "stock" else spec, name=spec), say=say)
-        elif (ROOT / "kconfigs" / f"{spec}.config").exists():
-            frag = ROOT / "kconfigs" / f"{spec}.config"
-            say(f"dplab: kernel {spec!r} is not built yet: building it (lab base + {frag.name})")
-            art = build(BuildRequest(fragments=DEFAULT_FRAGMENTS + [frag], name=spec), say=say)
+    # The checkout's own kernels are looked up by content (kconfigs + patches as they are now: a cache
+    # hit is instant), never by a name that may point at a build of older fragments.
+    if spec == "stock" or (ROOT / "patches" / spec / "series").exists():
+        art = build(BuildRequest(patches=None if spec == "stock" else spec, name=spec), say=say)
+    elif (ROOT / "kconfigs" / f"{spec}.config").exists():
+        art = build(BuildRequest(fragments=DEFAULT_FRAGMENTS + [ROOT / "kconfigs" / f"{spec}.config"], name=spec), say=say)
+    else:
+        art = find_build(spec)
     if art is None:
         raise ConfigError(f"--kernel {spec}: not a path and no build of that name or key in the cache (see `lab build --list`)")
     return from_path(art)

@@ -1,7 +1,9 @@
 """A compact plain-text table of a run's results, readable at 100 columns."""
 import statistics
 
-KEY_COUNTERS = ["net:net_dev_xmit/pkt", "net:netif_receive_skb/pkt", "cpu-ns/pkt", "bytes/pkt"]
+from ..results import stats
+
+KEY_COUNTERS = ["net:net_dev_xmit/pkt", "net:netif_receive_skb/pkt", "cpu-ns/pkt", "bytes/pkt", "sender-cpu-ns/pkt"]
 
 
 def group_key(rec):
@@ -16,10 +18,9 @@ def summarize(records):
     rows = []
     for (kname, link, params), recs in groups.items():
         ok = [r for r in recs if r.get("status") == "ok"]
-        vals = [r["value"] for r in ok]
-        row = {"kernel": kname, "link": link, "params": dict(params), "n": len(vals), "failed": len(recs) - len(ok),
-               "unit": recs[0].get("unit", ""), "median": statistics.median(vals) if vals else None,
-               "cv_pct": (100 * statistics.stdev(vals) / statistics.mean(vals)) if len(vals) > 1 and statistics.mean(vals) else None}
+        s = stats.summarize([r["value"] for r in ok])
+        row = {"kernel": kname, "link": link, "params": dict(params), "n": s.n, "failed": len(recs) - len(ok),
+               "unit": recs[0].get("unit", ""), "median": s.median, "cv_pct": s.cv_pct}
         for c in KEY_COUNTERS:
             xs = [r["derived"][c] for r in ok if r.get("derived", {}).get(c) is not None]
             row[c] = statistics.median(xs) if xs else None
@@ -36,14 +37,17 @@ def render_table(records):
     rows = summarize(records)
     if not rows:
         return "(no results)"
-    head = ["kernel", "link", "params", "n", "median", "unit", "CV%", "tx pkts", "xmit/pkt", "rcv/pkt", "cpu ns/pkt"]
+    # the sender's own CPU time where the workload measures it (xsk_tx -p); under icount: instructions
+    det = all(r.get("mode") == "deterministic" for r in records)
+    head = ["kernel", "link", "params", "n", "median", "unit", "CV%", "tx pkts", "xmit/pkt", "rcv/pkt",
+            "insn/pkt" if det else "cpu ns/pkt"]
     body = []
     for r in rows:
         params = ",".join(f"{k}={v}" for k, v in r["params"].items()) or "-"
         body.append([r["kernel"][:18], r["link"], params[:22], f"{r['n']}" + (f"+{r['failed']}F" if r["failed"] else ""),
                      _f(r["median"]), r["unit"], _f(r["cv_pct"], "{:.1f}"), _f(r["tx_packets"], "{:.0f}"),
                      _f(r["net:net_dev_xmit/pkt"], "{:.3f}"), _f(r["net:netif_receive_skb/pkt"], "{:.3f}"),
-                     _f(r["cpu-ns/pkt"], "{:.0f}")])
+                     _f(r["sender-cpu-ns/pkt"] if r["sender-cpu-ns/pkt"] is not None else r["cpu-ns/pkt"], "{:.0f}")])
     widths = [max(len(str(x[i])) for x in [head] + body) for i in range(len(head))]
     line = lambda cells: "  ".join(str(c).ljust(w) if i < 3 or i == 5 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([line(head), "  ".join("-" * w for w in widths)] + [line(b) for b in body])

@@ -63,7 +63,7 @@ class VM:
     def argv(self, initrd, sock_path):
         c = self.cfg
         cpu = c.cpu_model or ("host" if c.accel == "kvm" else "max")
-        accel = "kvm" if c.accel == "kvm" else "tcg,thread=multi" if c.cpus > 1 else "tcg,thread=single"
+        accel = "kvm" if c.accel == "kvm" else "tcg,thread=multi" if c.cpus > 1 and not c.icount else "tcg,thread=single"
         argv = [which("qemu-system-x86_64"), "-name", f"dplab-{self.rundir.id}", "-nodefaults", "-no-user-config",
                 "-display", "none", "-no-reboot", "-machine", "q35", "-accel", accel, "-cpu", cpu,
                 "-smp", str(c.cpus), "-m", c.memory,
