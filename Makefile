@@ -57,11 +57,11 @@ report: setup ## HTML report (+ PNG screenshot) of the latest runs: make report 
 offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off must be slower)
 	$(LAB) run testcases/offload.yaml $(RUN_ARGS)
 
-.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot nightly
+.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot bench-modes nightly
 xsk: setup ## seed 003: AF_XDP generic xmit, page vs copy path, 64-1500 B, virtio-net and e1000e
 	$(LAB) run testcases/xsk.yaml $(if $(REPEAT),--repeat $(REPEAT))
 
-xsk-deterministic: setup ## seed 003 in instructions per packet (TCG icount, 1 vCPU), virtio-net; CPU=max,-erms,-fsrm
+xsk-deterministic: setup ## seed 003 in instructions per packet (TCG icount, 1 vCPU), virtio-net; CPU=max (calibrated default)
 	$(LAB) run testcases/xsk.yaml --mode deterministic --links virtio $(if $(CPU),--cpu-model $(CPU)) $(RUN_ARGS)
 
 ipsec: setup ## seed 002: ESP (AES-GCM, NULL) with and without ESP offload (GSO), virtio-net and e1000e
@@ -82,7 +82,10 @@ xdp-rx: setup ## seed 001: drop in XDP vs drop in the stack, pktgen traffic
 bench-boot: setup ## QEMU start to first guest command, 5 boots each of the Debian and the lab kernel
 	$(VENV)/bin/python -m lab.bench.boot
 
-bench: bench-boot bench-build ## all benchmarks (figures measured in one run; never timed tests)
+bench-modes: setup ## CV of wall-clock vs deterministic mode on XSK and iperf3 cells, measured in one run
+	$(VENV)/bin/python -m lab.bench.modes
+
+bench: bench-boot bench-build bench-modes ## all benchmarks (figures measured in one run; never timed tests)
 
 NIGHTLY_OUT ?= runs/nightly-$(shell date +%Y%m%d-%H%M)
 nightly: setup ## the nightly job on one machine: kernels, matrix, report, gate vs the previous night

@@ -195,7 +195,7 @@ def build_parser():
     r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
     r.add_argument("--mode", choices=["wallclock", "deterministic"], default="wallclock",
                    help="deterministic: TCG + icount, 1 vCPU; rates also as guest instructions per packet")
-    r.add_argument("--cpu-model", help="QEMU -cpu (default: max under TCG, max,-erms,-fsrm in deterministic mode)")
+    r.add_argument("--cpu-model", help="QEMU -cpu (default: max under TCG, in both modes; see the calibration in README)")
     r.add_argument("--shard", metavar="I/N", help="measure only shard I of N (every N-th cell); merge with lab report")
     r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")
     r.add_argument("--repeat", type=int, help="repeats per cell (overrides the testcase)")

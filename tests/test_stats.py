@@ -151,3 +151,13 @@ def test_gate_fails_on_functional_failure_and_regression():
     assert ok is False and any("no carrier" in l for l in lines)
     retried_then_ok = same[:1] + [dict(same[0], status="ok")]
     assert gate(retried_then_ok, [])[0] is True
+
+
+def test_deterministic_records_call_a_one_percent_change_significant():
+    from lab.results.compare import compare
+    rec = lambda k, v, mode: {"status": "ok", "kernel": {"name": k}, "link": "virtio0", "params": {}, "value": v,
+                              "mode": mode, "run_id": "r", "higher_is_better": True}
+    a, b = [1000.0, 1001.0, 999.0], [985.0, 984.0, 986.0]  # -1.5 %, tight
+    for mode, verdict in (("deterministic", "slower"), ("wallclock", "not significant")):
+        [p] = compare([rec("A", v, mode) for v in a] + [rec("B", v, mode) for v in b], by="kernel")
+        assert p.result.verdict == verdict, (mode, p.result)

@@ -3,7 +3,7 @@ counters (normalised per packet) that moved with them."""
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from .stats import CONFIDENCE, MIN_EFFECT_PCT, NOISY_CV_PCT, Comparison, welch
+from .stats import CONFIDENCE, MIN_EFFECT_DETERMINISTIC_PCT, MIN_EFFECT_PCT, NOISY_CV_PCT, Comparison, welch
 
 TOP_COUNTERS = 8
 
@@ -111,10 +111,15 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
             b_recs = groups[(ctx, v)]
             hib = a_recs[0].get("higher_is_better", True)
             res = welch([r["value"] for r in a_recs], [r["value"] for r in b_recs], higher_is_better=hib,
-                        confidence=confidence)
+                        confidence=confidence, min_effect_pct=min_effect(a_recs + b_recs))
             pairs.append(Pair(by, base, v, dict(ctx), a_recs[0].get("metric", "value"), a_recs[0].get("unit", ""),
                               res, movers(a_recs, b_recs)))
     return pairs
+
+
+def min_effect(records):
+    """The smallest change called significant: 1 % for instruction counts, 2 % for wall-clock rates."""
+    return MIN_EFFECT_DETERMINISTIC_PCT if all(r.get("mode") == "deterministic" for r in records) else MIN_EFFECT_PCT
 
 
 def movers(a_recs, b_recs, top=TOP_COUNTERS):
@@ -161,8 +166,8 @@ def render_pairs(pairs):
                 f"{n} {c.a.median:.3g}->{c.b.median:.3g} ({c.change_pct:+.0f}%)" for n, c in p.counters[:4]))
     if movers_txt:
         lines += ["", "counters that moved (per packet, significant):"] + ["  " + m for m in movers_txt]
-    lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= {MIN_EFFECT_PCT:.0f}%; "
-              f"noisy: CV > {NOISY_CV_PCT:.0f}% on either side"]
+    lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= {MIN_EFFECT_PCT:.0f}% "
+              f"({MIN_EFFECT_DETERMINISTIC_PCT:.0f}% in deterministic mode); noisy: CV > {NOISY_CV_PCT:.0f}% on either side"]
     return "\n".join(lines)
 
 

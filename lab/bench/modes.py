@@ -1,0 +1,62 @@
+"""`make bench-modes`: the same cells in wall-clock and deterministic mode, CV of each, in one run.
+
+XSK generic xmit (virtio-net, stock lab kernel, 64 and 1500 B) and iperf3 TCP (virtio-net), N repeats
+each; prints per-cell median and CV for both modes, and for XSK the instructions per packet."""
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CELLS = [("xsk", {"size": [64, 1500]}), ("throughput", {"protocol": ["tcp"]})]
+
+
+def measure(name, axes, mode, repeat, duration, runs, kernel="stock"):
+    from lab.runner import RunOptions, run_testcase
+    from lab.workloads import load_testcase
+    tc = load_testcase(ROOT / "testcases" / f"{name}.yaml")
+    opts = RunOptions(kernels=[kernel], mode=mode, links=["virtio"], axes=axes, repeat=repeat, duration=duration,
+                      runs_root=runs)
+    return [r for r in run_testcase(tc, opts, say=lambda *_: None).results() if r.get("status") == "ok"]
+
+
+def rows(records):
+    from lab.results.stats import summarize
+    groups = {}
+    for r in records:
+        groups.setdefault((r["testcase"], r["mode"], json.dumps(r["params"], sort_keys=True)), []).append(r)
+    out = []
+    for (tc, mode, params), recs in sorted(groups.items()):
+        s = summarize([r["value"] for r in recs])
+        insn = summarize([r["derived"].get("sender-cpu-ns/pkt") for r in recs])
+        out.append({"testcase": tc, "mode": mode, "params": json.loads(params), "n": s.n, "unit": recs[0]["unit"],
+                    "median": s.median, "cv_pct": s.cv_pct, "insn_per_pkt": insn.median, "insn_cv_pct": insn.cv_pct})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-n", type=int, default=5, help="repeats per cell (default 5)")
+    ap.add_argument("--duration", type=float, default=2)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    recs = []
+    with tempfile.TemporaryDirectory() as runs:
+        for name, axes in CELLS:
+            for mode in ("wallclock", "deterministic"):
+                recs += measure(name, axes, mode, a.n, a.duration, runs)
+    res = rows(recs)
+    if a.json:
+        print(json.dumps(res, indent=2))
+        return
+    print(f"{'testcase':10s} {'mode':13s} {'params':14s} {'n':>2s} {'median':>10s} {'unit':6s} {'CV%':>5s} "
+          f"{'insn/pkt':>8s} {'CV%':>5s}")
+    for r in res:
+        p = ",".join(f"{k}={v}" for k, v in r["params"].items())
+        f = lambda v, fmt: "-" if v is None else fmt.format(v)
+        print(f"{r['testcase']:10s} {r['mode']:13s} {p:14s} {r['n']:2d} {f(r['median'], '{:.4g}'):>10s} {r['unit']:6s} "
+              f"{f(r['cv_pct'], '{:.2f}'):>5s} {f(r['insn_per_pkt'], '{:.0f}'):>8s} {f(r['insn_cv_pct'], '{:.2f}'):>5s}")
+
+
+if __name__ == "__main__":
+    main()
