@@ -11,9 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 PORT_NAME = "dplab.ctl"
+GRACE = 0.5  # seconds to keep reading a finished command's output pipes
 
 
 def find_port(name=PORT_NAME):
@@ -30,25 +32,41 @@ def find_port(name=PORT_NAME):
     raise SystemExit(f"dplab-agent: no virtio-serial port named {name}")
 
 
+def _drain(pipe, chunks):
+    for chunk in iter(lambda: pipe.read1(65536), b""):
+        chunks.append(chunk)
+
+
 def run(req):
+    """Run argv; answer when it exits. A daemon it started may hold a copy of its stdout/stderr (dash keeps
+    one when a function call is redirected into the background): output is read until EOF or, once the
+    command itself has exited, for at most GRACE seconds more, so such a daemon never holds the answer."""
     argv = req["argv"]
     env = dict(os.environ)
     env.update(req.get("env") or {})
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                          env=env, cwd=req.get("cwd") or "/", start_new_session=True)
+    out, err = [], []
+    readers = [threading.Thread(target=_drain, args=a, daemon=True) for a in ((p.stdout, out), (p.stderr, err))]
+    for t in readers:
+        t.start()
     timed_out = False
     try:
-        out, err = p.communicate(timeout=req.get("timeout"))
+        p.wait(timeout=req.get("timeout"))
     except subprocess.TimeoutExpired:
         timed_out = True
         try:
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        out, err = p.communicate()
-    return {"rc": p.returncode, "stdout": out.decode(errors="replace"), "stderr": err.decode(errors="replace"),
-            "elapsed": round(time.monotonic() - t0, 6), "timed_out": timed_out}
+        p.wait()
+    deadline = time.monotonic() + GRACE
+    for t in readers:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return {"rc": p.returncode, "stdout": b"".join(out).decode(errors="replace"),
+            "stderr": b"".join(err).decode(errors="replace"), "elapsed": round(time.monotonic() - t0, 6),
+            "timed_out": timed_out}
 
 
 def main():
