@@ -145,7 +145,7 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def build(req: BuildRequest, say=print):
+def build(req: BuildRequest, say=print, announce_hit=True):
     """Build (or find in the cache) the kernel for `req`; returns the artifact dir."""
     for t in ["make", "gcc", "flex", "bison", "bc", "patch"] + (["ccache"] if req.ccache else []):
         which(t)
@@ -162,7 +162,8 @@ def build(req: BuildRequest, say=print):
     art = artifact_dir(key)
     if (art / "build.json").exists():
         _name(name, key)
-        say(f"build: cache hit {key} ({name})")
+        if announce_hit:
+            say(f"build: cache hit {key} ({name})")
         return art
     tree = cache_root() / "trees" / key
     if tree.exists():

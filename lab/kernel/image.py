@@ -98,9 +98,10 @@ def resolve_kernel(spec=None, say=print):
     # The checkout's own kernels are looked up by content (kconfigs + patches as they are now: a cache
     # hit is instant), never by a name that may point at a build of older fragments.
     if spec == "stock" or (ROOT / "patches" / spec / "series").exists():
-        art = build(BuildRequest(patches=None if spec == "stock" else spec, name=spec), say=say)
+        art = build(BuildRequest(patches=None if spec == "stock" else spec, name=spec), say=say, announce_hit=False)
     elif (ROOT / "kconfigs" / f"{spec}.config").exists():
-        art = build(BuildRequest(fragments=DEFAULT_FRAGMENTS + [ROOT / "kconfigs" / f"{spec}.config"], name=spec), say=say)
+        art = build(BuildRequest(fragments=DEFAULT_FRAGMENTS + [ROOT / "kconfigs" / f"{spec}.config"], name=spec),
+                    say=say, announce_hit=False)
     else:
         art = find_build(spec)
     if art is None:
