@@ -114,3 +114,13 @@ def test_templates_see_the_measurement_mode():
     assert "-p 500" in render(tc.run, {**ctx, "mode": "deterministic"})
     assert "-p 500" not in render(tc.run, {**ctx, "mode": "wallclock"})
     assert "tx-frames 0" in render(tc.setup, {**ctx, "mode": "deterministic"})
+
+
+def test_deterministic_mode_skips_only_perf_expectations():
+    from lab.runner import check_expectations
+    rec = {"nic_model": "virtio", "link": "virtio0", "kernel": {"name": "stock"}, "params": {}, "mode": "deterministic",
+           "counters": {"a.link.tx_packets": 100}, "derived": {"tx_packets": 100}, "perf": {}}
+    expect = [{"when": {}, "counter": "dplab:skb_store_bits/pkt", "min": 0.8, "max": None, "why": "path"},
+              {"when": {}, "counter": "x.collect.sa_bytes/pkt", "min": 500, "max": None, "why": "SA"}]
+    bad = check_expectations(rec, expect)
+    assert len(bad) == 1 and bad[0].startswith("x.collect.sa_bytes/pkt was not measured")

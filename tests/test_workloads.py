@@ -26,6 +26,9 @@ def test_esp_gcm_carries_iperf3_traffic(tmp_path, accel):
     c = r["counters"]
     assert r["value"] > 0 and c["x.collect.sa_bytes"] > 0.9 * r["extra"]["bytes"]  # the SA carried the payload
     assert c["a.link.tx_bytes"] >= c["x.collect.sa_bytes"]
+    # the receiving SA decrypted it all: no integrity or replay failures
+    assert c["x.collect.sa_rx_bytes"] > 0.9 * c["x.collect.sa_bytes"] and c["x.collect.sa_rx_failed"] == 0
+    assert c["x.collect.sa_rx_replay"] == 0
 
 
 def test_esp_tunnel_mode_and_a_missing_algorithm_names_its_kconfig_option(tmp_path, accel):
