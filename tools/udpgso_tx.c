@@ -8,6 +8,10 @@
  * datagrams (UDP_SEGMENT, "UDP GSO"): the header work and the route lookup are done once per
  * superpacket. Prints one JSON line: Gbit/s of payload offered, calls, datagrams, bytes.
  *
+ * -p USEC (paced): sleep USEC after each send(); with it the JSON's value is datagrams per sender CPU second
+ * (CLOCK_PROCESS_CPUTIME_ID: guest instructions under QEMU icount shift=0) and cpu_ns_per_packet is the
+ * sender's CPU time per datagram, so the work of one superpacket and of 46 plain sends can be compared.
+ *
  * Sink (-r): count datagrams and bytes received on PORT for the duration (or until 1 s without any
  * after the first); print one JSON line.
  * IPv6 when the address has a colon.
@@ -37,6 +41,14 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int make_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
@@ -58,10 +70,11 @@ static int make_addr(const char *host, int port, struct sockaddr_storage *ss, so
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s -D DST [-p PORT] [-s SIZE] [-g] [-d SECONDS]     (send)\n"
+		"usage: %s -D DST [-p PORT] [-s SIZE] [-g] [-d SECONDS] [-P USEC]   (send)\n"
 		"       %s -r [-B ADDR] [-p PORT] [-d SECONDS]              (sink)\n"
 		"  -s SIZE  UDP payload bytes per datagram (1..65000, default 1400)\n"
-		"  -g       UDP GSO: send %d-byte superpackets segmented by the stack into SIZE datagrams\n",
+		"  -g       UDP GSO: send %d-byte superpackets segmented by the stack into SIZE datagrams\n"
+		"  -P USEC  paced: sleep USEC after each send(); value = datagrams per sender CPU second\n",
 		prog, prog, MAX_SUPER);
 	exit(2);
 }
@@ -108,14 +121,14 @@ static int sink(const char *bind_addr, int port, double duration)
 int main(int argc, char **argv)
 {
 	const char *dst = NULL, *bind_addr = "0.0.0.0";
-	int c, fd, port = 9000, size = 1400, gso = 0, receive = 0, len;
+	int c, fd, port = 9000, size = 1400, gso = 0, receive = 0, len, pace_us = 0;
 	unsigned long long calls = 0, dgrams = 0, bytes = 0, errs = 0;
-	double duration = 5, t0, t_end, secs;
+	double duration = 5, t0, t_end, secs, c0, cpu;
 	struct sockaddr_storage ss;
 	socklen_t slen;
 	static char buf[MAX_SUPER];
 
-	while ((c = getopt(argc, argv, "D:B:p:s:gd:rh")) != -1) {
+	while ((c = getopt(argc, argv, "D:B:p:s:gd:rP:h")) != -1) {
 		switch (c) {
 		case 'D': dst = optarg; break;
 		case 'B': bind_addr = optarg; break;
@@ -124,6 +137,7 @@ int main(int argc, char **argv)
 		case 'g': gso = 1; break;
 		case 'd': duration = atof(optarg); break;
 		case 'r': receive = 1; break;
+		case 'P': pace_us = atoi(optarg); break;
 		default: usage(argv[0]);
 		}
 	}
@@ -148,10 +162,16 @@ int main(int argc, char **argv)
 		len = size;
 	memset(buf, 'd', sizeof(buf));
 	t0 = now();
+	c0 = cpu_now();
 	t_end = t0 + duration;
 	while (now() < t_end) {
 		ssize_t n = send(fd, buf, len, 0);
 
+		if (pace_us) {
+			struct timespec ts = { .tv_sec = pace_us / 1000000, .tv_nsec = (pace_us % 1000000) * 1000L };
+
+			nanosleep(&ts, NULL);
+		}
 		if (n < 0) {
 			if (errno != ENOBUFS && errno != EAGAIN && errno != ECONNREFUSED) {
 				printf("{\"error\": \"send %d bytes: %s\"}\n", len, strerror(errno));
@@ -165,10 +185,18 @@ int main(int argc, char **argv)
 		dgrams += gso ? (n + size - 1) / size : 1;
 	}
 	secs = now() - t0;
-	printf("{\"value\": %.4f, \"gbps\": %.4f, \"calls\": %llu, \"datagrams\": %llu, \"bytes\": %llu, "
+	cpu = cpu_now() - c0;
+	if (pace_us) {	/* the sender's cost, not its rate: datagrams per CPU second */
+		printf("{\"value\": %.1f, \"value_basis\": \"cpu\", \"unit\": \"dgrams/cpu-s\", \"cpu_seconds\": %.6f, \"cpu_ns_per_packet\": %.1f, ",
+		       cpu > 0 ? dgrams / cpu : 0.0, cpu, dgrams ? cpu * 1e9 / dgrams : 0.0);
+	} else {
+		printf("{\"value\": %.4f, \"value_basis\": \"wall\", \"cpu_seconds\": %.6f, \"cpu_ns_per_packet\": %.1f, ",
+		       bytes * 8 / secs / 1e9, cpu, dgrams ? cpu * 1e9 / dgrams : 0.0);
+	}
+	printf("\"gbps\": %.4f, \"calls\": %llu, \"datagrams\": %llu, \"bytes\": %llu, "
 	       "\"send_errors\": %llu, \"seconds\": %.3f, \"size\": %d, \"gso\": %s, \"bytes_per_call\": %d, "
-	       "\"datagrams_per_call\": %.2f}\n",
-	       bytes * 8 / secs / 1e9, bytes * 8 / secs / 1e9, calls, dgrams, bytes, errs, secs, size,
-	       gso ? "true" : "false", len, calls ? (double)dgrams / calls : 0.0);
+	       "\"datagrams_per_call\": %.2f, \"pace_us\": %d}\n",
+	       bytes * 8 / secs / 1e9, calls, dgrams, bytes, errs, secs, size,
+	       gso ? "true" : "false", len, calls ? (double)dgrams / calls : 0.0, pace_us);
 	return 0;
 }

@@ -246,13 +246,13 @@ int main(int argc, char **argv)
 	t1 = now() - t0;
 	memset(&st, 0, sizeof(st));
 	getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &stlen);
-	printf("{\"value\": %.1f, \"value_basis\": \"%s\", \"pps\": %.1f, \"packets\": %llu, \"submitted\": %llu, \"kicks\": %llu, "
+	printf("{\"value\": %.1f, \"value_basis\": \"%s\", \"unit\": \"%s\", \"pps\": %.1f, \"packets\": %llu, \"submitted\": %llu, \"kicks\": %llu, "
 	       "\"kick_again\": %llu, \"kick_errors\": %llu, \"seconds\": %.3f, \"cpu_seconds\": %.6f, "
 	       "\"cpu_ns_per_packet\": %.1f, \"pace_us\": %d, \"size\": %d, \"frame_len\": %d, "
 	       "\"mode\": \"%s\", \"bind\": \"%s\", \"batch\": %d, \"xdp_stats\": {\"rx_dropped\": %llu, "
 	       "\"rx_invalid_descs\": %llu, \"tx_invalid_descs\": %llu, \"rx_ring_full\": %llu, "
 	       "\"rx_fill_ring_empty_descs\": %llu, \"tx_ring_empty_descs\": %llu}}\n",
-	       o.pace_us && c1 > 0 ? completed / c1 : completed / t1, o.pace_us ? "cpu" : "wall", completed / t1, completed, submitted, kicks, again, kick_errors, t1, c1,
+	       o.pace_us && c1 > 0 ? completed / c1 : completed / t1, o.pace_us ? "cpu" : "wall", o.pace_us ? "pkts/cpu-s" : "pps", completed / t1, completed, submitted, kicks, again, kick_errors, t1, c1,
 	       completed ? c1 * 1e9 / completed : 0.0, o.pace_us, o.size, o.size - 4,
 	       o.native ? "native" : "skb", o.zerocopy ? "zerocopy" : "copy", o.batch,
 	       (unsigned long long)st.rx_dropped, (unsigned long long)st.rx_invalid_descs,

@@ -56,7 +56,7 @@ SCHEMA = {
     "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, ratios}"),
 }
 EXPECT_SCHEMA = {
-    "when": Key((dict,), default={}, items=SCALAR, help="record fields that must match: nic_model, link, kernel, or a param"),
+    "when": Key((dict,), default={}, items=SCALAR, help="record fields that must match: nic_model, link, kernel, mode, or a param"),
     "counter": Key((str,), required=True, help="a derived or per-packet counter name, e.g. dplab:skb_store_bits/pkt"),
     "min": Key((int, float), default=None),
     "max": Key((int, float), default=None),
