@@ -18,11 +18,11 @@ setup: ## install apt packages and the venv (idempotent)
 
 tools: tools/bin/xsk_tx tools/bin/udpgso_tx ## build the guest tools (AF_XDP generator, UDP GSO sender) from tools/*.c
 
-tools/bin/xsk_tx: tools/xsk_tx.c
+tools/bin/xsk_tx: tools/xsk_tx.c tools/lab_clock.h
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $< -lxdp -lbpf -lelf -lz
 
-tools/bin/udpgso_tx: tools/udpgso_tx.c
+tools/bin/udpgso_tx: tools/udpgso_tx.c tools/lab_clock.h
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $<
 

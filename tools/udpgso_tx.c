@@ -28,26 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lab_clock.h"
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
 #define MAX_SUPER 65000	/* payload per GSO send: under the 64 KB IP limit, as udpgso_bench_tx */
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int make_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -167,11 +153,7 @@ int main(int argc, char **argv)
 	while (now() < t_end) {
 		ssize_t n = send(fd, buf, len, 0);
 
-		if (pace_us) {
-			struct timespec ts = { .tv_sec = pace_us / 1000000, .tv_nsec = (pace_us % 1000000) * 1000L };
-
-			nanosleep(&ts, NULL);
-		}
+		pace(pace_us);
 		if (n < 0) {
 			if (errno != ENOBUFS && errno != EAGAIN && errno != ECONNREFUSED) {
 				printf("{\"error\": \"send %d bytes: %s\"}\n", len, strerror(errno));

@@ -34,6 +34,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "lab_clock.h"
 #include <xdp/xsk.h>
 
 #define NUM_FRAMES 4096
@@ -46,22 +48,6 @@ struct opts {
 	unsigned char dmac[6], smac[6];
 	uint32_t saddr, daddr;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int parse_mac(const char *s, unsigned char *mac)
 {
@@ -236,11 +222,7 @@ int main(int argc, char **argv)
 			outstanding -= n;
 			completed += n;
 		}
-		if (o.pace_us) {
-			struct timespec ts = { .tv_sec = o.pace_us / 1000000, .tv_nsec = (o.pace_us % 1000000) * 1000L };
-
-			nanosleep(&ts, NULL);
-		}
+		pace(o.pace_us);
 	}
 	c1 = cpu_now() - c0;
 	t1 = now() - t0;
