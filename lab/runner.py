@@ -357,7 +357,7 @@ def measure_with_retry(vm, g, tc, kernel, cell, rd, state, say, first=1):
         label = f"  cell {cell.n:3d} {kernel.name[:14]:14s} {cell.link.name:8s} {fmt_params(cell.params):24s}"
         try:
             value, counters, perf, elapsed = measure_cell(g, tc, cell.link, cell.params, cell.n, rd, vm.facts["events"],
-                                                          "deterministic" if vm.cfg.icount else "wallclock")
+                                                          vm.cfg.mode)
         except GuestCrash as e:
             rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
             rd.append_result(rec)
@@ -400,7 +400,7 @@ def base_record(tc, kernel, cell, rd, vm):
             "kernel": {"name": kernel.name, "release": kernel.release, "sha256": kernel.sha256,
                        "build_key": kernel.build.get("key"), "patches": kernel.build.get("inputs", {}).get("patches", [])},
             "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
-            "duration": tc.duration, "accel": vm.cfg.accel, "mode": "deterministic" if vm.cfg.icount else "wallclock",
+            "duration": tc.duration, "accel": vm.cfg.accel, "mode": vm.cfg.mode,
             "boot_seconds": vm.boot_seconds,
             "started": now_iso()}
 

@@ -36,6 +36,11 @@ class VMConfig:
     icount: bool = False  # deterministic mode: single-threaded TCG, 1 vCPU, one guest ns = one instruction
     extra_qemu: list = field(default_factory=list)
 
+    @property
+    def mode(self):
+        """The measurement mode a record of this VM is in."""
+        return "deterministic" if self.icount else "wallclock"
+
 
 def _pdeathsig():
     """QEMU dies with us, even on SIGKILL of the lab (PR_SET_PDEATHSIG)."""
