@@ -7,6 +7,7 @@ import sys
 import time
 
 from .errors import ConfigError, LabError
+from .modes import DEFAULT, MODES
 
 
 def _sigterm(signum, frame):
@@ -65,6 +66,7 @@ def _axis(text):
 def _print_run(a, rd, tc, opts):
     from .report.table import render_table
     from .results.compare import compare, dims, render_pairs
+    from .results.rundir import final_attempts
     recs = rd.results()
     pairs = compare(recs) if len({json.dumps(dims(r), sort_keys=True) for r in recs if r.get("status") == "ok"}) > 1 else []
     if a.json:
@@ -81,32 +83,25 @@ def _print_run(a, rd, tc, opts):
             print()
             print(render_reference(recs, tc.reference))
         print(f"\nresults: {rd.path}/results.jsonl  manifest: {rd.path}/manifest.json  console: {rd.console_log}")
-    final = {}
-    for r in recs:  # a retried cell counts by its last attempt
-        final[r["cell"]] = r
+    final = final_attempts(recs)
     return 0 if final and all(r.get("status") == "ok" for r in final.values()) else 1
 
 
 def cmd_boot(a):
     """Boot a fresh guest, run one command (like `vng --exec`), print its output, exit with its code."""
-    from .kernel import resolve_kernel
     from .results.rundir import RunDir
-    from .vm import VM, VMConfig, make_links
-    from .vm.accel import choose_accel
-    from .vm.topology import default_backend
+    from .vm.env import BootSpec, boot
     command = a.command[1:] if a.command[:1] == ["--"] else a.command
-    kernel = resolve_kernel(a.kernel)
-    accel, info = choose_accel(kernel, a.accel, say=lambda m: print(m, file=sys.stderr))
     rd = RunDir.create(a.runs, "boot")
-    links = make_links(a.links.split(",") if a.links else [])
-    rd.update_manifest(kernel=kernel.describe(), accel=accel, accel_info=info, command=command)
-    cfg = VMConfig(accel=accel, cpus=a.cpus, memory=a.memory, append=[x for s in a.append for x in s.split()],
-                   backend=a.backend or default_backend(), boot_timeout=a.boot_timeout)
+    rd.update_manifest(command=command)
+    spec = BootSpec(kernel=a.kernel, links=[m for m in a.links.split(",") if m], accel=a.accel, cpus=a.cpus,
+                    memory=a.memory, append=[x for s in a.append for x in s.split()], backend=a.backend,
+                    boot_timeout=a.boot_timeout)
     t0 = time.monotonic()
-    with VM(kernel, rd, links, cfg) as vm:
-        print(f"dplab: {kernel.release} up in {vm.boot_seconds:.1f}s ({accel}); run dir {rd.path}", file=sys.stderr)
-        vm.wire_links()
-        res = vm.guest.run(command or ["uname", "-a"], timeout=a.timeout, check=False)
+    with boot(spec, rd, say=lambda m: print(m, file=sys.stderr)) as env:
+        print(f"dplab: {env.kernel.release} up in {env.boot_seconds:.1f}s ({env.cfg.accel}); run dir {rd.path}",
+              file=sys.stderr)
+        res = env.run(command or ["uname", "-a"], timeout=a.timeout, check=False)
         sys.stdout.write(res.stdout)
         sys.stderr.write(res.stderr)
     rd.update_manifest(rc=res.rc, seconds=round(time.monotonic() - t0, 2))
@@ -115,15 +110,15 @@ def cmd_boot(a):
 
 def cmd_kernel(a):
     from .kernel import resolve_kernel
-    k = resolve_kernel(a.kernel)
+    k = resolve_kernel(a.kernel, say=lambda m: print(m, file=sys.stderr))
     print(json.dumps(k.describe(), indent=2))
     return 0
 
 
 def cmd_build(a):
-    from .kernel import cache
+    from .kernel import store
     if a.list:
-        rows = cache.list_builds()
+        rows = store.list_builds()
         if a.json:
             print(json.dumps(rows, indent=2))
         for r in rows:
@@ -133,7 +128,7 @@ def cmd_build(a):
             print("(no builds yet: lab build)")
         return 0
     if a.prune:
-        for p in cache.prune():
+        for p in store.prune():
             print(f"removed {p}")
         return 0
     from .kernel.build import BuildRequest, build
@@ -144,7 +139,7 @@ def cmd_build(a):
 
 
 def _run_records(paths):
-    from .report.html import load_runs
+    from .results.rundir import load_runs
     return load_runs(paths)
 
 
@@ -193,8 +188,8 @@ def build_parser():
     r = sub.add_parser("run", help="run a testcase (YAML) and print a table of results")
     r.add_argument("testcase", nargs="?", help="testcase file, e.g. testcases/throughput.yaml")
     r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
-    r.add_argument("--mode", choices=["wallclock", "deterministic"], default="wallclock",
-                   help="deterministic: TCG + icount, 1 vCPU; rates also as guest instructions per packet")
+    r.add_argument("--mode", choices=list(MODES), default=DEFAULT.name,
+                   help="; ".join(f"{m.name}: {m.summary}" for m in MODES.values()))
     r.add_argument("--cpu-model", help="QEMU -cpu (default: max under TCG, in both modes; see the calibration in README)")
     r.add_argument("--shard", metavar="I/N", help="measure only shard I of N (every N-th cell); merge with lab report")
     r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")

@@ -1,15 +1,13 @@
 """The nightly gate: fail on functional failures tonight, or on a significant regression against last night."""
 from .results.compare import compare
+from .results.rundir import final_attempts
 
 
 def gate(current, previous):
     """(ok, lines). `current`/`previous`: record lists. A cell whose final attempt failed is a functional
     failure; a metric called `slower` (95 % Welch, >= 2 %) tonight vs last night is a regression."""
     lines, ok = [], True
-    final = {}
-    for r in current:
-        final[(r["run_id"], r["cell"])] = r
-    failed = [r for r in final.values() if r.get("status") != "ok"]
+    failed = [r for r in final_attempts(current).values() if r.get("status") != "ok"]
     for r in failed:
         ok = False
         lines.append(f"FAIL {r['testcase']} {r['link']} {r.get('params')} {r['kernel']['name']}: "

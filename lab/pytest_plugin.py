@@ -44,16 +44,13 @@ def lab_accel(request, lab_kernel):
 
 @pytest.fixture(scope="session")
 def lab_vm(request, lab_kernel, lab_accel):
+    """A booted guest (GuestEnv) with a virtio-net and an e1000e link wired."""
     from lab.results.rundir import RunDir
-    from lab.vm import VM, VMConfig, make_links
-    from lab.vm.topology import default_backend
-    root = Path(tempfile.mkdtemp(prefix="dplab-pytest-"))
-    rd = RunDir.create(root, "pytest")
-    links = make_links(["virtio", "e1000e"])
-    with VM(lab_kernel, rd, links, VMConfig(accel=lab_accel, backend=default_backend())) as vm:
-        vm.wire_links()
-        request.config._dplab_vms = getattr(request.config, "_dplab_vms", []) + [vm]
-        yield vm
+    from lab.vm.env import BootSpec, boot
+    rd = RunDir.create(Path(tempfile.mkdtemp(prefix="dplab-pytest-")), "pytest")
+    with boot(BootSpec(kernel=lab_kernel, links=["virtio", "e1000e"], accel=lab_accel), rd, say=lambda m: None) as env:
+        request.config._dplab_vms = getattr(request.config, "_dplab_vms", []) + [env]
+        yield env
 
 
 @dataclass
@@ -74,13 +71,13 @@ class LinkHandle:
         return self.link.ns(side)
 
     def run(self, argv, **kw):
-        return self.vm.guest.run(argv, **kw)
+        return self.vm.run(argv, **kw)
 
     def sh(self, script, **kw):
-        return self.vm.guest.sh(script, **kw)
+        return self.vm.sh(script, **kw)
 
     def ns_run(self, side, argv, **kw):
-        return self.vm.guest.ns_run(self.link.ns(side), argv, **kw)
+        return self.vm.ns_run(self.link.ns(side), argv, **kw)
 
 
 @pytest.fixture
@@ -135,9 +132,9 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed:
-        for vm in getattr(item.config, "_dplab_vms", []):
-            if vm.console is not None:
-                rep.sections.append((f"guest console tail ({vm.rundir.id})", vm.console.tail_text(30)))
+        for env in getattr(item.config, "_dplab_vms", []):
+            if env.vm is not None and env.console is not None:
+                rep.sections.append((f"guest console tail ({env.rundir.id})", env.console.tail_text(30)))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -25,12 +25,9 @@ def accel(default_kernel):
 def booted(default_kernel, accel, tmp_path_factory):
     """One guest for the session, links wired (one boot serves many tests)."""
     from lab.results.rundir import RunDir
-    from lab.vm import VM, VMConfig, make_links
-    from lab.vm.topology import default_backend
+    from lab.vm.env import BootSpec, boot
     rd = RunDir.create(tmp_path_factory.mktemp("runs"), "session")
-    links = make_links(["virtio", "e1000e"])
-    with VM(default_kernel, rd, links, VMConfig(accel=accel, backend=default_backend())) as vm:
-        vm.wire_links()
-        yield vm
+    with boot(BootSpec(kernel=default_kernel, links=["virtio", "e1000e"], accel=accel), rd) as env:
+        yield env
 
 pytest_plugins = ["pytester"]

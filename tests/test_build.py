@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConfigError, LabError
-from lab.kernel import cache
+from lab.kernel import store
 from lab.kernel.build import BuildRequest, build
 from lab.kernel.config import kconfig_depends, parse_config, requested
 from lab.kernel.image import from_path
@@ -56,8 +56,8 @@ def test_build_merges_verifies_and_caches(env):
     again = build(BuildRequest(source=str(src), fragments=[frag], ccache=False), say=print)
     assert again == art
     assert from_path(art).build["key"] == art.name
-    assert [b["names"] for b in cache.list_builds()] == [["stock"]]
-    assert cache.find_build("stock") == art
+    assert [b["names"] for b in store.list_builds()] == [["stock"]]
+    assert store.find_build("stock") == art
 
 
 def test_dropped_option_is_named_with_its_dependency(env):
@@ -80,7 +80,7 @@ def test_patch_applies_without_touching_the_pristine_source(env):
     assert "fake_flags = 1" in (pristine / "drivers/fake.c").read_text()
     stock = build(BuildRequest(source=str(src), fragments=[frag], ccache=False), say=print)
     assert stock != art and b"fake_flags = 1" in (stock / "bzImage").read_bytes()  # both coexist
-    assert cache.find_build("flag-off") == art
+    assert store.find_build("flag-off") == art
 
 
 def test_patch_that_does_not_apply_names_patch_and_hunk(env):
@@ -92,7 +92,7 @@ def test_patch_that_does_not_apply_names_patch_and_hunk(env):
     with pytest.raises(ConfigError, match=r"patch 0001.patch does not apply: drivers/fake.c: already applied \(reversed\)"):
         build(BuildRequest(source=str(src), patches=str(s2), fragments=[frag], ccache=False), say=print)
     assert not any((tmp / "cache" / "trees").iterdir())
-    assert cache.list_builds() == []
+    assert store.list_builds() == []
 
 
 def test_compile_error_shows_the_error_and_keeps_the_log(env):

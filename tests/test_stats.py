@@ -7,7 +7,7 @@ import pytest
 from lab.results.compare import compare, render_pairs
 from lab.results.rundir import RunDir
 from lab.results.stats import summarize, t_quantile, welch
-from lab.runner import schedule
+from lab.plan import schedule
 
 
 @pytest.mark.parametrize("df,t", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281), (30, 2.0423), (1000, 1.9623)])
@@ -72,7 +72,7 @@ def test_compare_by_axis_pairs_within_context():
 
 
 def test_rotation_puts_every_variant_in_every_position():
-    from lab.runner import rotate
+    from lab.plan import rotate
     cells = ["A", "B", "C"]
     orders = [rotate(cells, r) for r in range(3)]
     assert orders == [["A", "B", "C"], ["B", "C", "A"], ["C", "A", "B"]]
@@ -124,8 +124,8 @@ def test_html_report_has_every_section(tmp_path):
 def test_shards_cover_every_cell_exactly_once():
     from types import SimpleNamespace
 
-    from lab.runner import plan, shard_cells
-    from lab.vm.topology import make_links
+    from lab.plan import plan, shard_cells
+    from lab.vm.links import make_links
     tc = SimpleNamespace(repeat=5, cells=lambda: [{"s": 64}, {"s": 512}, {"s": 1500}])
     cells = plan(tc, 2, make_links(["virtio", "e1000e"]), 2)
     assert [c.n for c in cells] == list(range(1, 61))

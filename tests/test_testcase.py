@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConfigError
-from lab.vm.topology import make_links
+from lab.vm.links import make_links
 from lab.workloads import load_testcase
 from lab.workloads.render import render
 
@@ -31,7 +31,7 @@ def test_shipped_testcases_validate():
 
 def test_defaults_and_cells(tmp_path):
     tc = load_testcase(write(tmp_path, GOOD + "axes: {proto: [tcp, udp], size: [64, 1500]}\n"))
-    assert tc.links == ["virtio", "e1000e"] and tc.duration == 5 and tc.repeat == 1
+    assert [m.name for m in tc.links] == ["virtio", "e1000e"] and tc.duration == 5 and tc.repeat == 1
     assert tc.cells() == [{"proto": "tcp", "size": 64}, {"proto": "tcp", "size": 1500},
                           {"proto": "udp", "size": 64}, {"proto": "udp", "size": 1500}]
 
@@ -41,7 +41,7 @@ def test_defaults_and_cells(tmp_path):
     ("duration: fast\n", ":5: duration: expected integer or number, got str 'fast'"),
     ("duration: 0\n", ":5: duration: 0 is out of range; allowed 1..3600"),
     ("repeat: 2.5\n", ":5: repeat: expected integer"),
-    ("links: [virtio, rtl8139]\n", ":5: links.1: unknown NIC model 'rtl8139'; known: virtio, e1000e"),
+    ("links: [virtio, rtl8139]\n", ":5: links.1: unknown NIC model 'rtl8139'; known models: virtio, e1000e"),
     ("axes: {size: 64}\n", ":5: axes.size: expected list"),
     ("metric: {name: x}\n", "metric: missing required key 'unit'"),
     ("perf: {events: [1]}\n", "perf.events.0: expected string"),
@@ -95,14 +95,14 @@ def test_raw_and_args_filters():
 
 def test_links_and_axis_narrow_a_testcase_or_name_what_exists():
     from lab.cli import _axis
-    from lab.runner import RunOptions, narrow
+    from lab.plan import apply_overrides
     tc = load_testcase(ROOT / "testcases/xsk.yaml")
-    narrow(tc, RunOptions(links=["virtio"], axes=dict([_axis("size=64,1500")])))
-    assert tc.links == ["virtio"] and tc.axes["size"] == [64, 1500]
-    with pytest.raises(ConfigError, match="known NIC models: virtio, e1000e"):
-        narrow(tc, RunOptions(links=["rtl8139"]))
+    apply_overrides(tc, links=["virtio"], axes=dict([_axis("size=64,1500")]))
+    assert [m.name for m in tc.links] == ["virtio"] and tc.axes["size"] == [64, 1500]
+    with pytest.raises(ConfigError, match="known models: virtio, e1000e"):
+        apply_overrides(tc, links=["rtl8139"])
     with pytest.raises(ConfigError, match="has axes size"):
-        narrow(tc, RunOptions(axes={"alg": ["gcm"]}))
+        apply_overrides(tc, axes={"alg": ["gcm"]})
     with pytest.raises(ConfigError, match="expected NAME=V1,V2"):
         _axis("size")
 
@@ -117,7 +117,7 @@ def test_templates_see_the_measurement_mode():
 
 
 def test_deterministic_mode_skips_only_perf_expectations():
-    from lab.runner import check_expectations
+    from lab.metrics.derived import check_expectations
     rec = {"nic_model": "virtio", "link": "virtio0", "kernel": {"name": "stock"}, "params": {}, "mode": "deterministic",
            "counters": {"a.link.tx_packets": 100}, "derived": {"tx_packets": 100}, "perf": {}}
     expect = [{"when": {}, "counter": "dplab:skb_store_bits/pkt", "min": 0.8, "max": None, "why": "path"},

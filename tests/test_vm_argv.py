@@ -8,7 +8,8 @@ from lab.kernel.image import Kernel, bzimage_release
 from lab.kernel.initramfs import Cpio, module_load_order
 from lab.results.rundir import RunDir
 from lab.vm.qemu import VM, VMConfig
-from lab.vm.topology import HostNetwork, guest_setup_script, make_links, nic_model
+from lab.modes import DETERMINISTIC
+from lab.vm.links import HostNetwork, guest_setup_script, make_links, nic_model
 
 
 def fake_kernel(tmp_path, modules=False):
@@ -31,8 +32,7 @@ def test_links_have_distinct_macs_namespaces_addresses():
 def test_argv_tap_backend(tmp_path):
     rd = RunDir.create(tmp_path, "t")
     links = make_links(["virtio", "e1000e"])
-    vm = VM(fake_kernel(tmp_path), rd, links, VMConfig(accel="tcg", cpus=2, memory="1G", append=["quiet"]))
-    vm.net = HostNetwork(links, "tap", rd.id)
+    vm = VM(fake_kernel(tmp_path), rd, VMConfig(accel="tcg", cpus=2, memory="1G", append=["quiet"], links=links))
     argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
     s = " ".join(argv)
     assert argv[argv.index("-accel") + 1] == "tcg,thread=multi" and argv[argv.index("-cpu") + 1] == "max"
@@ -43,18 +43,18 @@ def test_argv_tap_backend(tmp_path):
     assert argv[argv.index("-append") + 1].endswith("quiet") and "panic=-1" in argv[argv.index("-append") + 1]
     assert "mount_tag=modules" not in s  # no modules tree: nothing shared
     assert "hostfwd" not in s and "-nic" not in s  # no TCP port anywhere
-    assert vm.net.wrap(["qemu"]) == ["ip", "netns", "exec", vm.net.netns, "qemu"]
+    net = HostNetwork(links, "tap", rd.id)
+    assert net.wrap(["qemu"]) == ["ip", "netns", "exec", net.netns, "qemu"]
 
 
 def test_argv_kvm_and_hub(tmp_path):
     rd = RunDir.create(tmp_path, "t")
     links = make_links(["virtio"])
-    vm = VM(fake_kernel(tmp_path, modules=True), rd, links, VMConfig(accel="kvm", cpus=1))
-    vm.net = HostNetwork(links, "hub", rd.id)
+    vm = VM(fake_kernel(tmp_path, modules=True), rd, VMConfig(accel="kvm", cpus=1, backend="hub", links=links))
     argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
     assert argv[argv.index("-accel") + 1] == "kvm" and argv[argv.index("-cpu") + 1] == "host"
     assert "hubport,id=n0a,hubid=0" in argv and "mount_tag=modules" in " ".join(argv)
-    assert vm.net.wrap(["qemu"]) == ["qemu"]
+    assert HostNetwork(links, "hub", rd.id).wrap(["qemu"]) == ["qemu"]
 
 
 def test_guest_setup_finds_nics_by_mac():
@@ -99,14 +99,12 @@ def test_bzimage_release_from_setup_header(tmp_path):
 def test_argv_deterministic_mode(tmp_path):
     rd = RunDir.create(tmp_path, "t")
     links = make_links(["virtio"])
-    vm = VM(fake_kernel(tmp_path), rd, links, VMConfig(accel="tcg", cpus=1, icount=True, cpu_model="max"))
-    vm.net = HostNetwork(links, "hub", rd.id)
+    vm = VM(fake_kernel(tmp_path), rd, VMConfig(accel="tcg", cpus=2, mode=DETERMINISTIC, backend="hub", links=links))
     argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
+    # QEMU refuses MTTCG with icount, and 2 vCPUs under shift=0 stop at SMP bring-up: the mode forces 1 and one thread
     assert argv[argv.index("-accel") + 1] == "tcg,thread=single" and argv[argv.index("-smp") + 1] == "1"
     assert argv[argv.index("-icount") + 1] == "shift=0,sleep=off" and argv[argv.index("-cpu") + 1] == "max"
-    vm.cfg = VMConfig(accel="tcg", cpus=2, icount=True)  # QEMU refuses MTTCG with icount
-    argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
-    assert argv[argv.index("-accel") + 1] == "tcg,thread=single"
+    assert vm.cfg.describe()["mode"] == "deterministic" and vm.cfg.describe()["cpus"] == 1
 
 
 def test_compare_never_mixes_modes():

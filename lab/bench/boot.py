@@ -10,18 +10,15 @@ def boot_times(kernel_spec, n, accel=None):
     """Seconds from QEMU start to the first guest command's answer, for n fresh boots of kernel_spec."""
     from lab.kernel import resolve_kernel
     from lab.results.rundir import RunDir
-    from lab.vm import VM, VMConfig
-    from lab.vm.accel import choose_accel
-    k = resolve_kernel(kernel_spec)
-    accel = accel or choose_accel(k)[0]
+    from lab.vm.env import BootSpec, boot
+    spec = BootSpec(kernel=resolve_kernel(kernel_spec), accel=accel, backend="hub")
     out = []
     with tempfile.TemporaryDirectory() as runs:
         for _ in range(n):
-            rd = RunDir.create(runs, "bench")
-            with VM(k, rd, [], VMConfig(accel=accel, backend="hub")) as vm:
+            with boot(spec, RunDir.create(runs, "bench"), say=lambda m: None) as env:
                 t0 = time.monotonic()
-                vm.guest.run(["true"])
-                out.append(round(vm.boot_seconds + (time.monotonic() - t0), 2))
+                env.run(["true"])
+                out.append(round(env.boot_seconds + (time.monotonic() - t0), 2))
     return out
 
 

@@ -41,9 +41,10 @@ def main():
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     recs = []
+    from lab.modes import MODES
     with tempfile.TemporaryDirectory() as runs:
         for name, axes in CELLS:
-            for mode in ("wallclock", "deterministic"):
+            for mode in MODES:
                 recs += measure(name, axes, mode, a.n, a.duration, runs)
     res = rows(recs)
     if a.json:

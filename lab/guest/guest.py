@@ -22,9 +22,6 @@ class GuestResult:
     elapsed: float
     timed_out: bool = False
 
-    def json(self):
-        return json.loads(self.stdout)
-
 
 class Guest:
     """Commands in the guest. `vm` supplies alive(), console and the boot facts."""
@@ -35,7 +32,6 @@ class Guest:
         self.sock = None
         self.buf = b""
         self.next_id = 1
-        self.hello = None
         self.log = log  # callable(dict) receiving every command and its outcome
 
     # -- channel --------------------------------------------------------------
@@ -58,7 +54,6 @@ class Guest:
         msg = self._recv(deadline, "booting to the guest agent")
         if msg.get("event") != "hello":
             raise GuestError(f"unexpected first message from the guest agent: {msg}")
-        self.hello = msg
         return msg
 
     def _tail(self):

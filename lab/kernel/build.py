@@ -17,15 +17,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cache import cache_root
 from ..errors import ConfigError, LabError
+from ..hashing import file_sha256, text_sha256
 from ..host import which
-from .cache import artifact_dir, builds_root
+from ..paths import ROOT, cache_root
 from .config import merge
 from .patches import apply_patch, load_series, touched_files
 from .source import resolve_source
+from .store import artifact_dir, builds_root
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_FRAGMENTS = [ROOT / "kconfigs" / "lab.config"]
 ERROR_LINE = re.compile(r"(error:|Error \d|\*\*\*|undefined reference|No rule to make target)")
 
@@ -216,10 +216,10 @@ def build(req: BuildRequest, say=print, announce_hit=True):
     times["total_s"] = round(time.monotonic() - t0, 1)
     info = {"key": key, "name": name, "release": release, "tree": str(tree), "vmlinux": str(out / "vmlinux"),
             "seed_id": sid, "seeded_from": str(seed) if seed else None, "touched": touched,
-            "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
+            "config_sha256": text_sha256(config_text),
             "inputs": {"source": src.origin, "source_identity": src.identity, "base": req.base,
                        "fragments": [str(f) for f in fragments], "patches": [str(p) for p in patches],
-                       "patch_sha256": [hashlib.sha256(p.read_bytes()).hexdigest() for p in patches],
+                       "patch_sha256": [file_sha256(p) for p in patches],
                        "compiler": compiler, "ccache": req.ccache, "jobs": req.jobs},
             "times": times, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (tmp / "build.json").write_text(json.dumps(info, indent=2) + "\n")

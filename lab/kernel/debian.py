@@ -4,7 +4,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..cache import cache_root
+from ..paths import cache_root
 from ..host import cmd
 from .image import from_path
 

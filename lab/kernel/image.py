@@ -1,12 +1,12 @@
-"""A bootable kernel: image, optional modules tree, identity. `resolve_kernel` maps a user's --kernel to one."""
-import hashlib
-from functools import cached_property
+"""A bootable kernel: image, optional modules tree, identity (lab/kernel/resolve.py maps --kernel to one)."""
 import json
 import struct
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..hashing import file_sha256
 
 
 @dataclass
@@ -39,13 +39,6 @@ class Kernel:
                  config_sha256=file_sha256(self.config) if self.config else None)
         return d
 
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def bzimage_release(path):
@@ -81,29 +74,3 @@ def from_path(path):
         return Kernel(name=p.name, image=img, release=rel, modules_dir=mods if mods.is_dir() else None,
                       config=cfg if cfg.exists() else None)
     raise ConfigError(f"--kernel {path}: no bzImage, arch/x86/boot/bzImage, boot/vmlinuz-* or build.json in it")
-
-
-def resolve_kernel(spec=None, say=print):
-    """None or 'debian' -> the Debian prebuilt default; a path -> from_path; else the name of a `lab build`.
-
-    'stock' (the lab base config), the name of a series under patches/ and the name of a fragment
-    kconfigs/<name>.config (lab base + that fragment) are built on first use."""
-    if spec in (None, "", "debian", "default"):
-        from .debian import debian_kernel
-        return debian_kernel()
-    if "/" in spec or Path(spec).exists():
-        return from_path(spec)
-    from .build import DEFAULT_FRAGMENTS, ROOT, BuildRequest, build
-    from .cache import find_build
-    # The checkout's own kernels are looked up by content (kconfigs + patches as they are now: a cache
-    # hit is instant), never by a name that may point at a build of older fragments.
-    if spec == "stock" or (ROOT / "patches" / spec / "series").exists():
-        art = build(BuildRequest(patches=None if spec == "stock" else spec, name=spec), say=say, announce_hit=False)
-    elif (ROOT / "kconfigs" / f"{spec}.config").exists():
-        art = build(BuildRequest(fragments=DEFAULT_FRAGMENTS + [ROOT / "kconfigs" / f"{spec}.config"], name=spec),
-                    say=say, announce_hit=False)
-    else:
-        art = find_build(spec)
-    if art is None:
-        raise ConfigError(f"--kernel {spec}: not a path and no build of that name or key in the cache (see `lab build --list`)")
-    return from_path(art)

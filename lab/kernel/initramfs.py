@@ -7,7 +7,7 @@ import hashlib
 import io
 from pathlib import Path
 
-from ..cache import cache_root
+from ..paths import cache_root
 from ..host import which
 
 GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"

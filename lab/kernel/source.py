@@ -9,9 +9,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cache import cache_root
+from ..paths import cache_root
 from ..errors import ConfigError
-from .image import file_sha256
+from ..hashing import file_sha256
 
 DEBIAN_TARBALLS = "/usr/src/linux-source-*.tar.xz"
 

@@ -7,27 +7,14 @@ import jinja2
 import yaml
 
 from .. import __version__
+from ..modes import DEFAULT
 from ..results.compare import compare, dims
-from ..results.rundir import RunDir
+from ..results.rundir import load_runs
 from ..results.stats import summarize
 from .reference import reference_rows
 from .svg import bar_chart, line_chart
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-def load_runs(paths):
-    """(runs, records) from run dirs; records carry their run id. Unreadable dirs are an error naming them."""
-    from ..errors import ConfigError
-    runs, recs = [], []
-    for p in paths:
-        p = Path(p)
-        if not (p / "manifest.json").exists():
-            raise ConfigError(f"{p}: not a run directory (no manifest.json)")
-        rd = RunDir(p)
-        runs.append(rd)
-        recs += rd.results()
-    return runs, recs
 
 
 def comparability(runs):
@@ -36,7 +23,7 @@ def comparability(runs):
     for rd in runs:
         m = rd.manifest
         host = m.get("host", {})
-        cls = (m.get("accel"), m.get("mode", "wallclock"), host.get("host_machine"), host.get("host_cpus"))
+        cls = (m.get("accel"), m.get("mode", DEFAULT.name), host.get("host_machine"), host.get("host_cpus"))
         keys.setdefault(cls, []).append(rd.id)
     if len(keys) <= 1:
         return None

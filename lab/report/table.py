@@ -1,6 +1,7 @@
 """A compact plain-text table of a run's results, readable at 100 columns."""
 import statistics
 
+from ..modes import record_mode
 from ..results import stats
 
 KEY_COUNTERS = ["net:net_dev_xmit/pkt", "net:netif_receive_skb/pkt", "cpu-ns/pkt", "bytes/pkt", "sender-cpu-ns/pkt"]
@@ -10,7 +11,7 @@ def group_key(rec):
     return (rec.get("kernel", {}).get("name", "?"), rec["link"], tuple(sorted(rec.get("params", {}).items())))
 
 
-def summarize(records):
+def table_rows(records):
     """Per (kernel, link, params): n, median, CV %, and medians of key derived counters."""
     groups = {}
     for r in records:
@@ -34,11 +35,11 @@ def _f(v, fmt="{:.4g}"):
 
 
 def render_table(records):
-    rows = summarize(records)
+    rows = table_rows(records)
     if not rows:
         return "(no results)"
     # the sender's own CPU time where the workload measures it (xsk_tx -p); under icount: instructions
-    det = all(r.get("mode") == "deterministic" for r in records)
+    det = all(not record_mode(r).host_time_counters for r in records)
     head = ["kernel", "link", "params", "n", "median", "unit", "CV%", "tx pkts", "xmit/pkt", "rcv/pkt",
             "insn/pkt" if det else "cpu ns/pkt"]
     body = []

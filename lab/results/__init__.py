@@ -1,4 +1,4 @@
-"""Run directories: manifest, console log and results written as they arrive."""
-from .rundir import RunDir, atomic_write, load_results
+"""Run directories, statistics and A/B comparison."""
+from .rundir import RunDir, atomic_write, final_attempts, load_results, load_runs
 
-__all__ = ["RunDir", "atomic_write", "load_results"]
+__all__ = ["RunDir", "atomic_write", "final_attempts", "load_results", "load_runs"]

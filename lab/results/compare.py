@@ -3,7 +3,9 @@ counters (normalised per packet) that moved with them."""
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from .stats import CONFIDENCE, MIN_EFFECT_DETERMINISTIC_PCT, MIN_EFFECT_PCT, NOISY_CV_PCT, Comparison, welch
+from ..metrics.derived import record_per_packet
+from ..modes import MODES, record_mode
+from .stats import CONFIDENCE, NOISY_CV_PCT, Comparison, welch
 
 TOP_COUNTERS = 8
 
@@ -14,24 +16,10 @@ def dims(rec, with_run=False):
     d.update({k: str(v) for k, v in rec.get("params", {}).items()})
     if with_run:
         d["run"] = rec["run_id"]
-    if rec.get("mode", "wallclock") != "wallclock":
-        d["mode"] = rec["mode"]
+    mode = record_mode(rec)
+    if mode is not MODES["wallclock"]:
+        d["mode"] = mode.name
     return d
-
-
-def per_packet_counters(rec):
-    """Every numeric counter and perf event divided by the sender's tx packets, plus the derived values."""
-    pkts = rec.get("derived", {}).get("tx_packets") or 0
-    out = {}
-    if pkts:
-        for src in ("counters", "perf"):
-            for k, v in (rec.get(src) or {}).items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "cpu-clock":
-                    out[f"{k}/pkt"] = v / pkts
-    for k, v in (rec.get("derived") or {}).items():
-        if isinstance(v, (int, float)) and not k.endswith("/pkt"):
-            out[k] = v
-    return out
 
 
 @dataclass
@@ -118,14 +106,15 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
 
 
 def min_effect(records):
-    """The smallest change called significant: 1 % for instruction counts, 2 % for wall-clock rates."""
-    return MIN_EFFECT_DETERMINISTIC_PCT if all(r.get("mode") == "deterministic" for r in records) else MIN_EFFECT_PCT
+    """The smallest change called significant: the largest of the records' modes' (1 % for instruction counts,
+    2 % for wall-clock rates)."""
+    return max(record_mode(r).min_effect_pct for r in records)
 
 
 def movers(a_recs, b_recs, top=TOP_COUNTERS):
     """Counters (per packet) whose change is significant, largest relative change first."""
-    a_c = [per_packet_counters(r) for r in a_recs]
-    b_c = [per_packet_counters(r) for r in b_recs]
+    a_c = [record_per_packet(r) for r in a_recs]
+    b_c = [record_per_packet(r) for r in b_recs]
     names = set().union(*a_c, *b_c) if a_c and b_c else set()
     out = []
     for n in sorted(names):
@@ -166,8 +155,9 @@ def render_pairs(pairs):
                 f"{n} {c.a.median:.3g}->{c.b.median:.3g} ({c.change_pct:+.0f}%)" for n, c in p.counters[:4]))
     if movers_txt:
         lines += ["", "counters that moved (per packet, significant):"] + ["  " + m for m in movers_txt]
-    lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= {MIN_EFFECT_PCT:.0f}% "
-              f"({MIN_EFFECT_DETERMINISTIC_PCT:.0f}% in deterministic mode); noisy: CV > {NOISY_CV_PCT:.0f}% on either side"]
+    effects = "; ".join(f"{m.min_effect_pct:.0f}% in {m.name} mode" for m in MODES.values())
+    lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= the mode's minimum effect "
+              f"({effects}); noisy: CV > {NOISY_CV_PCT:.0f}% on either side"]
     return "\n".join(lines)
 
 

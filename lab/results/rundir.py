@@ -11,7 +11,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from ..errors import LabError
+from ..errors import ConfigError, LabError
 
 
 def atomic_write(path, text):
@@ -44,6 +44,27 @@ def load_results(run_dir):
         except json.JSONDecodeError:
             continue
     return out
+
+
+def final_attempts(records):
+    """The last record of every cell (a retried cell counts by its final attempt), keyed by (run, cell)."""
+    final = {}
+    for r in records:
+        final[(r.get("run_id"), r["cell"])] = r
+    return final
+
+
+def load_runs(paths):
+    """(run dirs, their records merged) from run directory paths; a path that is not one is an error naming it."""
+    runs, recs = [], []
+    for p in paths:
+        p = Path(p)
+        if not (p / "manifest.json").exists():
+            raise ConfigError(f"{p}: not a run directory (no manifest.json)")
+        rd = RunDir(p)
+        runs.append(rd)
+        recs += rd.results()
+    return runs, recs
 
 
 def new_run_id(label):

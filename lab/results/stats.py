@@ -9,8 +9,7 @@ from dataclasses import asdict, dataclass
 
 CONFIDENCE = 0.95
 NOISY_CV_PCT = 10.0      # a cell whose CV exceeds this is flagged noisy
-MIN_EFFECT_PCT = 2.0     # a significant change smaller than this is reported as not significant
-MIN_EFFECT_DETERMINISTIC_PCT = 1.0  # instruction counts repeat within ~0.5 %: 1 % is a real change there
+MIN_EFFECT_PCT = 2.0     # default; each measurement mode sets its own (lab/modes.py)
 
 
 def _betacf(a, b, x, itmax=300, eps=3e-14):

@@ -1,5 +1,6 @@
-"""Booting kernels in QEMU: argv, accelerator probe, topology, console watchdog."""
+"""Booting kernels in QEMU: links, argv, accelerator probe, console watchdog, the boot environment."""
+from .env import BootSpec, GuestEnv, boot, vm_config
+from .links import NIC_MODELS, Link, make_links, nic_model
 from .qemu import VM, VMConfig
-from .topology import NIC_MODELS, Link, make_links
 
-__all__ = ["VM", "VMConfig", "NIC_MODELS", "Link", "make_links"]
+__all__ = ["BootSpec", "GuestEnv", "boot", "vm_config", "NIC_MODELS", "Link", "make_links", "nic_model", "VM", "VMConfig"]

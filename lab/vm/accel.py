@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..cache import cache_root
+from ..paths import cache_root
 from ..host import which
 from ..kernel.initramfs import build_initramfs
 

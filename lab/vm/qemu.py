@@ -18,7 +18,9 @@ from ..guest.guest import Guest
 from ..host import which
 from ..kernel.initramfs import GUEST_DIR, build_initramfs
 from .console import ConsoleWatcher
-from .topology import HostNetwork, guest_setup_script
+from ..modes import DEFAULT, Mode
+from ..paths import ROOT
+from .links import HostNetwork, guest_setup_script
 
 BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "cryptomgr.notests=1",
                "8250.nr_uarts=1", "i8042.noaux", "i8042.nokbd", "tsc=reliable", "no_timer_check"]
@@ -26,20 +28,31 @@ BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "
 
 @dataclass
 class VMConfig:
+    """Everything QEMU's argv is made of, besides the kernel and the run: `VM.argv()` needs nothing else."""
+
     accel: str = "tcg"
     cpus: int = 2
     memory: str = "2G"
     append: list = field(default_factory=list)
     backend: str = "tap"
     boot_timeout: float = 120.0
-    cpu_model: str | None = None  # default: max (tcg) / host (kvm)
-    icount: bool = False  # deterministic mode: single-threaded TCG, 1 vCPU, one guest ns = one instruction
+    cpu_model: str | None = None  # default: the mode's, else max (tcg) / host (kvm)
+    mode: Mode = DEFAULT
+    links: list = field(default_factory=list)  # Link objects
     extra_qemu: list = field(default_factory=list)
 
     @property
-    def mode(self):
-        """The measurement mode a record of this VM is in."""
-        return "deterministic" if self.icount else "wallclock"
+    def vcpus(self):
+        return self.mode.cpus or self.cpus
+
+    @property
+    def cpu(self):
+        return self.cpu_model or self.mode.cpu_model or ("host" if self.accel == "kvm" else "max")
+
+    def describe(self):
+        d = {k: v for k, v in asdict(self).items() if k not in ("mode", "links")}
+        return {**d, "mode": self.mode.name, "cpus": self.vcpus, "cpu_model": self.cpu, "link_backend": self.backend,
+                "links": [link.describe() for link in self.links]}
 
 
 def _pdeathsig():
@@ -50,10 +63,9 @@ def _pdeathsig():
 class VM:
     """Context manager: boots on enter (returns self, with .guest ready), always tears down on exit."""
 
-    def __init__(self, kernel, rundir, links, cfg: VMConfig, say=print):
+    def __init__(self, kernel, rundir, cfg: VMConfig, say=print):
         self.kernel = kernel
         self.rundir = rundir
-        self.links = links
         self.cfg = cfg
         self.say = say
         self.proc = None
@@ -62,16 +74,14 @@ class VM:
         self.tmp = None
         self.net = None
         self.boot_seconds = None
-        self.facts = {}  # what the runner learnt of the booted guest (PMU, drivers, perf events)
 
     # -- argv -------------------------------------------------------------------
     def argv(self, initrd, sock_path):
         c = self.cfg
-        cpu = c.cpu_model or ("host" if c.accel == "kvm" else "max")
-        accel = "kvm" if c.accel == "kvm" else "tcg,thread=multi" if c.cpus > 1 and not c.icount else "tcg,thread=single"
+        accel = "kvm" if c.accel == "kvm" else "tcg,thread=multi" if c.vcpus > 1 and not c.mode.tcg_single_thread else "tcg,thread=single"
         argv = [which("qemu-system-x86_64"), "-name", f"dplab-{self.rundir.id}", "-nodefaults", "-no-user-config",
-                "-display", "none", "-no-reboot", "-machine", "q35", "-accel", accel, "-cpu", cpu,
-                "-smp", str(c.cpus), "-m", c.memory,
+                "-display", "none", "-no-reboot", "-machine", "q35", "-accel", accel, "-cpu", c.cpu,
+                "-smp", str(c.vcpus), "-m", c.memory,
                 "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
                 "-kernel", str(self.kernel.image), "-initrd", str(initrd),
                 "-append", " ".join(BASE_APPEND + list(c.append)),
@@ -86,9 +96,10 @@ class VM:
         if self.kernel.modules_dir:
             argv += ["-fsdev", f"local,id=modules,path={self.kernel.modules_dir},security_model=none,readonly=on",
                      "-device", "virtio-9p-pci,fsdev=modules,mount_tag=modules"]
-        if c.icount:
-            argv += ["-icount", "shift=0,sleep=off"]
-        return argv + self.net.qemu_args() + list(c.extra_qemu)
+        argv += list(c.mode.qemu_args)
+        for link in c.links:
+            argv += link.qemu_args(c.backend)
+        return argv + list(c.extra_qemu)
 
     # -- lifecycle --------------------------------------------------------------
     def alive(self):
@@ -108,17 +119,14 @@ class VM:
     def _start(self):
         initrd = build_initramfs(self.kernel)
         shutil.copy(GUEST_DIR / "agent.py", self.rundir.guest_dir / "agent.py")
-        tools = GUEST_DIR.parent.parent / "tools" / "bin"
+        tools = ROOT / "tools" / "bin"
         if tools.is_dir():  # the project's guest tools, at /lab/bin (on PATH) wherever the checkout lives
             shutil.copytree(tools, self.rundir.guest_dir / "bin", dirs_exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix="dplab-")
         sock = Path(self.tmp) / "ctl.sock"
-        self.net = HostNetwork(self.links, self.cfg.backend, self.rundir.id).__enter__()
-        argv = self.argv(initrd, sock)
-        full = self.net.wrap(argv)
-        self.rundir.update_manifest(qemu_argv=full, initramfs=str(initrd),
-                                    vm={**asdict(self.cfg), "link_backend": self.cfg.backend,
-                                        "links": [l.describe() for l in self.links]})
+        self.net = HostNetwork(self.cfg.links, self.cfg.backend, self.rundir.id).__enter__()
+        full = self.net.wrap(self.argv(initrd, sock))
+        self.rundir.update_manifest(qemu_argv=full, initramfs=str(initrd), vm=self.cfg.describe())
         t0 = time.monotonic()
         self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=open(self.rundir.path / "qemu.stderr", "ab"), preexec_fn=_pdeathsig)
@@ -157,8 +165,8 @@ class VM:
 
     def wire_links(self):
         """In the guest: each lab NIC into its own namespace, addressed, up, carrier waited for."""
-        if self.links:
-            self.guest.sh(guest_setup_script(self.links), timeout=90)
+        if self.cfg.links:
+            self.guest.sh(guest_setup_script(self.cfg.links), timeout=90)
 
     def kill(self):
         """Stop QEMU now (a hung guest); the context exit still cleans up the rest."""

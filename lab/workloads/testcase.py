@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
-from ..vm.topology import NIC_MODELS
+from ..vm.links import nic_model
 
 SCALAR = (str, int, float, bool)
 
@@ -207,9 +207,12 @@ def load_testcase(path, text=None):
     d = validate(data if data is not None else {}, SCHEMA, path, marks)
     metric = validate(d["metric"], METRIC_SCHEMA, path, marks, ("metric",))
     perf = validate(d["perf"], PERF_SCHEMA, path, marks, ("perf",))
+    links = []
     for i, m in enumerate(d["links"]):
-        if m not in NIC_MODELS:
-            raise ConfigError(f"{path}:{_line(marks, ('links', i))}: links.{i}: unknown NIC model {m!r}; known: {', '.join(NIC_MODELS)}")
+        try:
+            links.append(nic_model(m))
+        except ConfigError as e:
+            raise ConfigError(f"{path}:{_line(marks, ('links', i))}: links.{i}: {e}") from None
     if d["parser"] not in _parser_names():
         raise ConfigError(f"{path}:{_line(marks, ('parser',))}: parser: unknown parser {d['parser']!r}; known: {', '.join(_parser_names())}")
     for name, values in d["axes"].items():
@@ -232,7 +235,7 @@ def load_testcase(path, text=None):
     for i, k in enumerate(perf["kprobes"]):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
             raise ConfigError(f"{path}:{_line(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
-    return Testcase(path=path, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=d["links"],
+    return Testcase(path=path, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or 3 * d["duration"] + 60,
                     params=d["params"], axes=d["axes"], exclude=d["exclude"], requires=d["requires"], setup=d["setup"], run=d["run"],
                     teardown=d["teardown"], collect=d["collect"], parser=d["parser"], metric=Metric(**metric),

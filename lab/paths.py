@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: kconfigs/, patches/, testcases/, tools/
+
 
 def cache_root():
     root = Path(os.environ.get("DPLAB_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dplab")

@@ -3,7 +3,7 @@ import json
 import shutil
 import time
 
-from ..cache import cache_root
+from ..paths import cache_root
 
 
 def builds_root():

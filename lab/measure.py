@@ -1,0 +1,164 @@
+"""Measuring cells in a booted environment.
+
+Each cell: render setup -> counters before -> `perf stat -a` around the run step -> counters after
+-> teardown; the record is appended to results.jsonl the moment it exists.
+"""
+import time
+from dataclasses import dataclass
+
+from .errors import GuestCrash, GuestError, LabError
+from .metrics import counters as ctr
+from .metrics.derived import check_expectations, derived
+from .metrics.parsers import PARSERS
+from .metrics.perf import parse_perf_csv, perf_argv
+from .plan import fmt_params
+from .results.rundir import now_iso
+from .vm.links import guest_describe_script
+from .workloads.render import render
+
+
+def guest_facts(env):
+    """Drivers per NIC (ethtool -i), PMU presence: what the manifest says of the guest."""
+    out = env.sh(guest_describe_script(env.links), timeout=60).stdout
+    drivers, ns = {}, None
+    for line in out.splitlines():
+        if line.startswith("@@ "):
+            ns = line[3:].strip()
+            drivers[ns] = {}
+        elif ns and ":" in line:
+            k, v = line.split(":", 1)
+            drivers[ns][k.strip()] = v.strip()
+    pmu = env.run(["perf", "stat", "-x", ",", "-e", "instructions", "true"], check=False, timeout=60)
+    has_pmu = pmu.rc == 0 and "not supported" not in pmu.stderr
+    return {"nics": drivers, "pmu": has_pmu}
+
+
+def kprobe_event(symbol):
+    return symbol.replace(".", "_")
+
+
+def setup_kprobes(env, symbols):
+    """Register a kprobe event dplab:<name> per symbol; returns (events, missing symbols)."""
+    if not symbols:
+        return [], []
+    script = "cd /sys/kernel/tracing\n" + "\n".join(
+        f"if echo 'p:dplab/{kprobe_event(s)} {s}' >> kprobe_events 2>/dev/null; then echo ok {s}; else echo missing {s}; fi"
+        for s in symbols)
+    out = env.sh(script, timeout=60).stdout.split("\n")
+    missing = [line.split()[1] for line in out if line.startswith("missing ")]
+    return [f"dplab:{kprobe_event(s)}" for s in symbols if s not in missing], missing
+
+
+def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
+    """One measurement: (value-dict, counters, perf, host seconds) or raises. Templates see `mode`
+    (its name), so a testcase can measure differently where instructions, not seconds, are counted."""
+    cell_guest = f"/lab/cells/{cell_no}"
+    cell_host = rundir.guest_dir / "cells" / str(cell_no)
+    cell_host.mkdir(parents=True, exist_ok=True)
+    ctx = {"link": link.template_vars(), "params": {**tc.params, **params}, "duration": tc.duration,
+           "cell_dir": cell_guest, "links": [link.template_vars()], "mode": mode.name}
+    scripts = {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in ("setup", "run", "teardown")}
+    for step, text in scripts.items():
+        (cell_host / f"{step}.sh").write_text(text)
+    snap = ctr.snapshot_script(link, render(tc.collect, ctx, f"{tc.path}:collect") if tc.collect.strip() else "")
+    try:
+        if tc.setup.strip():
+            env.sh(scripts["setup"], timeout=tc.timeout)
+        pre = ctr.parse_snapshot(env.sh(snap, timeout=60).stdout)
+        t0 = time.monotonic()
+        res = env.run(perf_argv(events, f"{cell_guest}/perf.csv", ["sh", "-ec", scripts["run"]]), timeout=tc.timeout)
+        elapsed = time.monotonic() - t0
+        post = ctr.parse_snapshot(env.sh(snap, timeout=60).stdout)
+    finally:
+        if tc.teardown.strip():
+            env.sh(scripts["teardown"], timeout=tc.timeout, check=False)
+    (cell_host / "run.stdout").write_text(res.stdout)
+    value = PARSERS[tc.parser](res.stdout)
+    perf = parse_perf_csv((cell_host / "perf.csv").read_text()) if events else {}
+    counters = ctr.delta(pre, post)
+    counters["guest.run_ns"] = int(res.elapsed * 1e9)  # the guest's own clock: instructions x 1e-9 s under icount shift=0
+    return value, counters, perf, elapsed
+
+
+@dataclass
+class Outcome:
+    status: str    # the final record's status: ok | failed | crash
+    alive: bool    # the guest can take the next cell
+    again: bool    # the guest died under an ordinary failure: retry the cell once on the next boot
+
+
+class Measurer:
+    """The cells of one boot: learns the guest (drivers, PMU), sets up perf events and kprobes, then
+    measures each cell, retrying once after an ordinary failure (both records kept, the pair marked flaky)."""
+
+    def __init__(self, env, tc, kernel, rundir, say=print):
+        self.env, self.tc, self.kernel, self.rundir, self.say = env, tc, kernel, rundir, say
+        self.mode = env.cfg.mode
+        say(f"dplab: {kernel.name} up in {env.boot_seconds:.1f}s")
+        facts = guest_facts(env)
+        if not self.mode.perf_around_workload:
+            say(f"dplab: {self.mode.name} mode: no perf stat or kprobes around the workload (their work would count as its instructions)")
+            facts.update(kprobes_missing=[], events=[])
+        else:
+            kprobes, missing = setup_kprobes(env, tc.kprobes)
+            if missing:
+                say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): not counted")
+            facts.update(kprobes_missing=missing, events=list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes)
+        rundir.update_manifest(guests={**rundir.manifest.get("guests", {}), kernel.name: facts})
+        if not facts["pmu"]:
+            say(f"dplab: guest has no PMU ({env.cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
+        self.facts = facts
+
+    def record(self, cell, attempt):
+        tc, k = self.tc, self.kernel
+        return {"run_id": self.rundir.id, "cell": cell.n, "testcase": tc.name, "link": cell.link.name,
+                "nic_model": cell.link.model.name, "params": cell.params, "repeat_index": cell.rep,
+                "kernel": {"name": k.name, "release": k.release, "sha256": k.sha256, "build_key": k.build.get("key"),
+                           "patches": k.build.get("inputs", {}).get("patches", [])},
+                "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
+                "duration": tc.duration, "accel": self.env.cfg.accel, "mode": self.mode.name,
+                "boot_seconds": self.env.boot_seconds, "started": now_iso(), "attempt": attempt}
+
+    def measure(self, cell, first=1):
+        """Measure `cell` (attempt `first`, and a retry if that was the first); every record is appended."""
+        label = f"  cell {cell.n:3d} {self.kernel.name[:14]:14s} {cell.link.name:8s} {fmt_params(cell.params):24s}"
+        for attempt in range(first, 3):
+            rec = self.record(cell, attempt)
+            try:
+                value, counters, perf, elapsed = measure_cell(self.env, self.tc, cell.link, cell.params, cell.n,
+                                                              self.rundir, self.facts["events"], self.mode)
+            except GuestCrash as e:
+                rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)
+                self.rundir.append_result(rec)
+                self.say(f"{label} CRASH {e.report.kind}: {e.report.headline[:80]} [{e.report.fingerprint}]")
+                return Outcome("crash", self.env.alive(), False)
+            except (GuestError, LabError) as e:
+                rec.update(status="failed", error=str(e))
+                first_line = str(e).splitlines()[0]
+                if attempt == 2:
+                    self.rundir.append_result(rec)
+                    self.say(f"{label} FAILED: {first_line}")
+                    return Outcome("failed", self.env.alive(), False)
+                rec["retried"] = True
+                self.rundir.append_result(rec)
+                self.say(f"{label} failed ({first_line[:60]}), retrying once")
+                if not self.env.alive():
+                    return Outcome("failed", False, True)
+                continue
+            return self._finish(rec, label, value, counters, perf, elapsed, attempt)
+        return Outcome("failed", self.env.alive(), False)
+
+    def _finish(self, rec, label, value, counters, perf, elapsed, attempt):
+        if isinstance(value.get("unit"), str):  # a tool that says what its value counts (xsk_tx -p: pkts/cpu-s)
+            rec["unit"] = value.pop("unit")
+        rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
+                   perf_unavailable=[] if self.facts["pmu"] else list(self.tc.hw_events),
+                   derived=derived(counters, perf, value), elapsed=round(elapsed, 3), flaky=attempt == 2)
+        bad = check_expectations(rec, self.tc.expect)
+        if bad:
+            rec.update(status="failed", error="expectation failed: " + "; ".join(bad))
+            self.say(f"{label} {rec['value']:.4g} {rec['unit']} EXPECTATION FAILED: {'; '.join(bad)}")
+        else:
+            self.say(f"{label} {rec['value']:.4g} {rec['unit']}" + ("  (flaky: passed on retry)" if attempt == 2 else ""))
+        self.rundir.append_result(rec)
+        return Outcome(rec["status"], True, False)

@@ -1,0 +1,85 @@
+"""Planning a run: command-line overrides applied to a testcase, then every cell in execution order.
+
+Kernels alternate in rounds (A B A B) and cell order rotates per repeat (A B C, B C A, C A B), so drift
+and carry-over from the cell before hit every variant alike. Cell numbers are stable: they are a cell's
+identity across --resume and --shard.
+"""
+from dataclasses import dataclass
+
+from .errors import ConfigError
+from .vm.links import nic_model
+
+
+@dataclass
+class Cell:
+    """One planned measurement."""
+
+    n: int
+    block: int       # which boot (round x kernel) runs it
+    kernel: int      # index into the run's kernels
+    rep: int
+    link: object
+    params: dict
+
+
+def apply_overrides(tc, links=(), axes=None, duration=None, repeat=None):
+    """--links / --axis / --duration / --repeat: run part of a testcase without editing it (the manifest records them)."""
+    if links:
+        tc.links = [nic_model(m) for m in links]
+    for axis, values in (axes or {}).items():
+        if axis not in tc.axes:
+            raise ConfigError(f"--axis {axis}: {tc.path} has axes {', '.join(tc.axes) or '(none)'}")
+        tc.axes[axis] = list(values)
+    if duration:
+        tc.duration, tc.timeout = duration, 3 * duration + 60
+    tc.repeat = repeat or tc.repeat
+    return tc
+
+
+def schedule(n_kernels, repeat, rounds):
+    """Blocks of (kernel index, repeat indices): kernels alternate per round so drift hits all of them."""
+    rounds = max(1, min(rounds, repeat))
+    reps = [list(range(repeat))[r::rounds] for r in range(rounds)]
+    return [(k, reps[r]) for r in range(rounds) for k in range(n_kernels) if reps[r]]
+
+
+def rotate(cells, rep):
+    """Repeat r starts at cell r mod n (A B C, B C A, C A B, ...): every variant takes every position,
+    so a carry-over from the cell before (TCP state, caches, a toggled feature) does not bias one variant."""
+    k = rep % len(cells) if cells else 0
+    return cells[k:] + cells[:k]
+
+
+def plan(tc, n_kernels, links, rounds):
+    """Every cell of the run in execution order; numbering is stable for a given testcase and options."""
+    cells, n = [], 0
+    for b, (k, reps) in enumerate(schedule(n_kernels, tc.repeat, rounds)):
+        for rep in reps:
+            for link in links:
+                for params in rotate(tc.cells(), rep):
+                    n += 1
+                    cells.append(Cell(n, b, k, rep, link, params))
+    return cells
+
+
+def parse_shard(shard):
+    """'I/N' -> (I, N) with 1 <= I <= N."""
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except (AttributeError, ValueError):
+        raise ConfigError(f"--shard {shard!r}: expected I/N, e.g. 1/4") from None
+    if not 1 <= i <= n:
+        raise ConfigError(f"--shard {shard}: I must be between 1 and N")
+    return i, n
+
+
+def shard_cells(cells, shard):
+    """The cells of shard I/N: every N-th cell from the I-th, so each shard sees every variant."""
+    if not shard:
+        return cells
+    i, n = parse_shard(shard)
+    return [c for c in cells if (c.n - 1) % n == i - 1]
+
+
+def fmt_params(params):
+    return ",".join(f"{k}={v}" for k, v in params.items()) or "-"

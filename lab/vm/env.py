@@ -1,0 +1,115 @@
+"""The boot environment: one factory for a booted guest with its links wired, used by every caller
+(`lab boot`, `lab run`, the pytest plugin, the benchmarks).
+
+In the spirit of the kernel selftests' NetDrvEpEnv: an object that hides *where* a command runs.
+`GuestEnv.run/sh/ns_run` run it in the guest; each link end lives in its own network namespace.
+"""
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from ..kernel import Kernel, resolve_kernel
+from ..modes import get_mode
+from .accel import choose_accel
+from .links import check_backend, default_backend, make_links
+from .qemu import VM, VMConfig
+
+
+@dataclass
+class BootSpec:
+    """What a user asks to boot: the --kernel spec (or a Kernel), NIC models and VM options."""
+
+    kernel: object = None
+    links: list = field(default_factory=list)   # NIC model names (or NicModels)
+    mode: str = "wallclock"
+    accel: str | None = None
+    cpus: int = 2
+    memory: str = "2G"
+    append: list = field(default_factory=list)
+    backend: str | None = None
+    boot_timeout: float = 180.0
+    cpu_model: str | None = None
+    extra_qemu: list = field(default_factory=list)
+
+
+def vm_config(spec, kernel, say=print):
+    """(VMConfig, accelerator evidence) for `spec`; `kernel` is what the KVM probe boots."""
+    mode = get_mode(spec.mode)
+    if spec.accel and spec.accel not in mode.accels:
+        raise ConfigError(f"--mode {mode.name} runs on {' or '.join(mode.accels)} only, not --accel {spec.accel}")
+    if len(mode.accels) == 1:
+        accel, info = mode.accels[0], {"mode": mode.name, "probe": None}
+    else:
+        accel, info = choose_accel(kernel, spec.accel, say=say)
+    cfg = VMConfig(accel=accel, cpus=spec.cpus, memory=spec.memory, append=list(spec.append),
+                   backend=check_backend(spec.backend or default_backend()), boot_timeout=spec.boot_timeout,
+                   cpu_model=spec.cpu_model, mode=mode, links=make_links(spec.links), extra_qemu=list(spec.extra_qemu))
+    return cfg, info
+
+
+class GuestEnv:
+    """A booted guest with its links wired. Context manager: boots on enter, always tears down on exit."""
+
+    def __init__(self, kernel, cfg, rundir, say=print, wire=True):
+        self.kernel, self.cfg, self.rundir, self.say, self.wire = kernel, cfg, rundir, say, wire
+        self.vm = None
+        self.timings = {}  # phase -> seconds: boot (QEMU start to agent), wire, teardown
+
+    @property
+    def links(self):
+        return self.cfg.links
+
+    @property
+    def guest(self):
+        return self.vm.guest
+
+    @property
+    def boot_seconds(self):
+        return self.vm.boot_seconds
+
+    @property
+    def console(self):
+        return self.vm.console
+
+    def alive(self):
+        return self.vm is not None and self.vm.alive()
+
+    def run(self, argv, **kw):
+        return self.vm.guest.run(argv, **kw)
+
+    def sh(self, script, **kw):
+        return self.vm.guest.sh(script, **kw)
+
+    def ns_run(self, ns, argv, **kw):
+        return self.vm.guest.ns_run(ns, argv, **kw)
+
+    def __enter__(self):
+        self.vm = VM(self.kernel, self.rundir, self.cfg, say=self.say)
+        self.vm.__enter__()
+        self.timings["boot"] = self.vm.boot_seconds
+        try:
+            if self.wire:
+                t0 = time.monotonic()
+                self.vm.wire_links()
+                self.timings["wire"] = round(time.monotonic() - t0, 2)
+        except BaseException:
+            self.vm.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        t0 = time.monotonic()
+        self.vm.__exit__(*exc)
+        self.timings["teardown"] = round(time.monotonic() - t0, 2)
+        return False
+
+
+@contextmanager
+def boot(spec, rundir, say=print, wire=True):
+    """Resolve `spec.kernel`, choose the accelerator, boot and wire: yields the GuestEnv."""
+    kernel = spec.kernel if isinstance(spec.kernel, Kernel) else resolve_kernel(spec.kernel, say=say)
+    cfg, info = vm_config(spec, kernel, say=say)
+    rundir.update_manifest(kernel=kernel.describe(), accel=cfg.accel, accel_info=info, mode=cfg.mode.name)
+    with GuestEnv(kernel, cfg, rundir, say=say, wire=wire) as env:
+        yield env
