@@ -57,7 +57,7 @@ report: setup ## HTML report (+ PNG screenshot) of the latest runs: make report 
 offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off must be slower)
 	$(LAB) run testcases/offload.yaml $(RUN_ARGS)
 
-.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot bench-modes nightly
+.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot bench-modes bench-gate nightly
 xsk: setup ## seed 003: AF_XDP generic xmit, page vs copy path, 64-1500 B, virtio-net and e1000e
 	$(LAB) run testcases/xsk.yaml $(if $(REPEAT),--repeat $(REPEAT))
 
@@ -85,9 +85,11 @@ bench-boot: setup ## QEMU start to first guest command, 5 boots each of the Debi
 bench-modes: setup ## CV of wall-clock vs deterministic mode on XSK and iperf3 cells, measured in one run
 	$(VENV)/bin/python -m lab.bench.modes
 
-bench: bench-boot bench-build bench-modes ## all benchmarks (figures measured in one run; never timed tests)
+bench-gate: setup ## the nightly gate's false FAIL rate and detection power, simulated with synthetic records
+	$(VENV)/bin/python -m lab.bench.gate_sim
+
+bench: bench-boot bench-build bench-modes bench-gate ## all benchmarks (figures measured in one run; never timed tests)
 
 NIGHTLY_OUT ?= runs/nightly-$(shell date +%Y%m%d-%H%M)
-nightly: setup ## the nightly job on one machine: kernels, matrix, report, gate vs the previous night
-	@prev=$$(ls -d runs/nightly-*/ 2>/dev/null | tail -n 1); \
-	./scripts/nightly.sh run $(NIGHTLY_OUT) && ./scripts/nightly.sh gate $(NIGHTLY_OUT) $$prev
+nightly: setup ## the nightly job on one machine: every testcase + deterministic legs, report, gate vs the last passing night
+	./scripts/nightly.sh run $(NIGHTLY_OUT) && ./scripts/nightly.sh gate $(NIGHTLY_OUT) runs

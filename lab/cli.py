@@ -55,12 +55,11 @@ def cmd_run(a):
 
 
 def _axis(text):
-    """'size=64,1500' -> ('size', [64, 1500]); values typed as YAML would type them."""
-    import yaml
+    """'size=64,1500' -> ('size', ['64', '1500']): strings, typed later by the testcase's declared values."""
     name, sep, values = text.partition("=")
     if not sep or not name or not values:
         raise ConfigError(f"--axis {text!r}: expected NAME=V1,V2 (e.g. size=64,1500)")
-    return name, [yaml.safe_load(v) for v in values.split(",")]
+    return name, values.split(",")
 
 
 def _print_run(a, rd, tc, opts):
@@ -173,12 +172,16 @@ def cmd_report(a):
 
 def cmd_gate(a):
     from .gate import gate
+    from .results.rundir import atomic_write
     _, current = _run_records(a.runs_dirs)
     _, previous = _run_records(a.previous) if a.previous else ([], [])
-    ok, lines = gate(current, previous)
-    print("\n".join(lines))
-    print("gate: " + ("pass" if ok else "FAIL"))
-    return 0 if ok else 1
+    _, pinned = _run_records(a.pinned) if a.pinned else ([], [])
+    res = gate(current, previous, pinned, gate_wallclock=a.gate_wallclock)
+    print("\n".join(res.lines))
+    print("gate: " + ("pass" if res.ok else "FAIL"))
+    if a.verdict:
+        atomic_write(a.verdict, json.dumps(res.as_dict(), indent=2) + "\n")
+    return 0 if res.ok else 1
 
 
 def build_parser():
@@ -237,9 +240,14 @@ def build_parser():
     rp.add_argument("--json", action="store_true", help="print all records as JSON")
     rp.set_defaults(func=cmd_report)
 
-    gt = sub.add_parser("gate", help="nightly gate: fail on functional failures or a significant regression vs --previous")
+    gt = sub.add_parser("gate", help="nightly gate: functional failures, or a regression vs the last passing night "
+                                     "(and drift vs a pinned one), judged on deterministic records by default")
     gt.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
-    gt.add_argument("--previous", nargs="*", default=[], metavar="RUN_DIR", help="last night's run dirs")
+    gt.add_argument("--previous", nargs="*", default=[], metavar="RUN_DIR", help="the last passing night's run dirs")
+    gt.add_argument("--pinned", nargs="*", default=[], metavar="RUN_DIR", help="an older pinned night's run dirs (drift)")
+    gt.add_argument("--gate-wallclock", action="store_true",
+                    help="wall-clock pairs gate too (Holm-corrected with the rest); default: reported only")
+    gt.add_argument("--verdict", metavar="FILE", help="write the verdict as JSON (scripts/nightly.sh: <night>/gate.json)")
     gt.set_defaults(func=cmd_gate)
 
     k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")

@@ -1,27 +1,73 @@
-"""The nightly gate: fail on functional failures tonight, or on a significant regression against last night."""
+"""The nightly gate: a verdict one can bet a merge on.
+
+- A cell whose final attempt failed tonight is a functional failure.
+- Tonight is compared with the last night that *passed* (never with a night that failed, so a regression
+  stays flagged until it is fixed) and, for slow drift, with an older pinned night.
+- Pairs are like with like: same kernel (by name; its content is what changes between nights), link,
+  params, mode, accelerator and CPU model (results/compare.py never pools them).
+- Only modes whose records are trustworthy on a shared machine gate by default (deterministic: instruction
+  counts); wall-clock pairs are reported, and gate only on request. The gating pairs of a night are one
+  family: Holm's correction holds the chance of any false REGRESSION at alpha, however many pairs there are.
+"""
+from dataclasses import asdict, dataclass, field
+
+from .modes import MODES
 from .results.compare import compare
 from .results.rundir import final_attempts
+from .results.stats import holm
+
+ALPHA = 0.05
+GATING_MODES = ("deterministic",)
 
 
-def gate(current, previous):
-    """(ok, lines). `current`/`previous`: record lists. A cell whose final attempt failed is a functional
-    failure; a metric called `slower` (95 % Welch, >= 2 %) tonight vs last night is a regression."""
-    lines, ok = [], True
-    failed = [r for r in final_attempts(current).values() if r.get("status") != "ok"]
-    for r in failed:
-        ok = False
-        lines.append(f"FAIL {r['testcase']} {r['link']} {r.get('params')} {r['kernel']['name']}: "
-                     f"{(r.get('error') or r.get('status')).splitlines()[0][:160]}")
-    if previous:
-        tagged = [dict(r, run_id="last-night") for r in previous] + [dict(r, run_id="tonight") for r in current]
-        for p in compare(tagged, by="run", baseline="last-night"):
-            res = p.result
-            tag = "REGRESSION" if res.verdict == "slower" else "ok"
-            if res.verdict == "slower":
-                ok = False
-            if res.change_pct is not None:
-                lines.append(f"{tag} {p.metric} {', '.join(f'{k}={v}' for k, v in p.context.items())}: "
-                             f"{res.change_pct:+.1f}% {res.verdict}")
-    else:
-        lines.append("no results from last night: regression check skipped")
-    return ok, lines
+@dataclass
+class GateResult:
+    ok: bool
+    lines: list = field(default_factory=list)
+    regressions: list = field(default_factory=list)
+
+    def as_dict(self):
+        return {"pass": self.ok, **asdict(self)}
+
+
+def _ctx(p):
+    return ", ".join(f"{k}={v}" for k, v in p.context.items())
+
+
+def pairs_against(current, baseline):
+    """A/B pairs (baseline -> tonight) with a computable change, like with like."""
+    tagged = [dict(r, run_id="baseline") for r in baseline] + [dict(r, run_id="tonight") for r in current]
+    return [p for p in compare(tagged, by="run", baseline="baseline") if p.result.change_pct is not None]
+
+
+def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA):
+    """Judge tonight's records (`current`) against the last passing night's and a pinned older night's."""
+    modes = tuple(MODES) if gate_wallclock else GATING_MODES
+    res = GateResult(ok=True)
+    for r in final_attempts(current).values():
+        if r.get("status") != "ok":
+            res.regressions.append(f"FAIL {r['testcase']} {r['link']} {r.get('params')} {r['kernel']['name']}: "
+                                   f"{(r.get('error') or r.get('status')).splitlines()[0][:160]}")
+    checks = []
+    for label, base in (("previous", previous), ("pinned", pinned)):
+        if base:
+            checks += [(label, p) for p in pairs_against(current, base)]
+        else:
+            res.lines.append(f"no {label} night: that check is skipped")
+    gating = [(label, p) for label, p in checks if p.mode in modes]
+    rejected = holm([p.result.p_value if p.result.p_value is not None else 1.0 for _, p in gating], alpha)
+    for i, (label, p) in enumerate(gating):
+        r = p.result
+        if r.verdict == "slower" and i in rejected:
+            res.regressions.append(
+                f"{'REGRESSION' if label == 'previous' else 'DRIFT'} vs {label} night: {p.metric} {_ctx(p)}: "
+                f"{r.change_pct:+.2f}% [{r.ci_low_pct:+.2f}, {r.ci_high_pct:+.2f}] (p={r.p_value:.2g}, Holm over {len(gating)})")
+        else:
+            res.lines.append(f"ok vs {label}: {p.metric} {_ctx(p)}: {r.change_pct:+.2f}% {r.verdict}")
+    for label, p in checks:
+        if p.mode not in modes:
+            res.lines.append(f"reported, not gated ({p.mode}) vs {label}: {p.metric} {_ctx(p)}: "
+                             f"{p.result.change_pct:+.1f}% {p.result.verdict}" + (" (noisy)" if p.result.noisy else ""))
+    res.ok = not res.regressions
+    res.lines = res.regressions + res.lines
+    return res

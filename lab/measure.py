@@ -116,7 +116,7 @@ class Measurer:
                 "kernel": {"name": k.name, "release": k.release, "sha256": k.sha256, "build_key": k.build.get("key"),
                            "patches": k.build.get("inputs", {}).get("patches", [])},
                 "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
-                "duration": tc.duration, "accel": self.env.cfg.accel, "mode": self.mode.name,
+                "duration": tc.duration, "accel": self.env.cfg.accel, "cpu_model": self.env.cfg.cpu, "mode": self.mode.name,
                 "boot_seconds": self.env.boot_seconds, "started": now_iso(), "attempt": attempt}
 
     def measure(self, cell, first=1):

@@ -27,9 +27,7 @@ def apply_overrides(tc, links=(), axes=None, duration=None, repeat=None):
     if links:
         tc.links = [nic_model(m) for m in links]
     for axis, values in (axes or {}).items():
-        if axis not in tc.axes:
-            raise ConfigError(f"--axis {axis}: {tc.path} has axes {', '.join(tc.axes) or '(none)'}")
-        tc.axes[axis] = list(values)
+        tc.axes[axis] = tc.axis_values(axis, values)
     if duration:
         tc.duration, tc.timeout = duration, 3 * duration + 60
     tc.repeat = repeat or tc.repeat

@@ -140,15 +140,17 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not config.getoption("--lab-ktap"):
         return
-    reports = [r for key in ("passed", "failed", "skipped", "error") for r in terminalreporter.stats.get(key, [])
-               if getattr(r, "when", "call") == "call" or r.skipped]
+    # One line per test, its worst phase: a fixture that fails to boot a guest (setup) or to tear it down
+    # (teardown) is `not ok`, never a test that vanished from the summary.
+    order = ["ok", "skip", "not ok"]
+    reports = sorted((r for key in ("passed", "failed", "skipped", "error") for r in terminalreporter.stats.get(key, [])
+                      if hasattr(r, "when")), key=lambda r: getattr(r, "start", 0))  # in the order they ran
+    tests = {}
+    for r in reports:
+        verdict = "not ok" if r.failed else "skip" if r.skipped else "ok"
+        tests[r.nodeid] = max(tests.get(r.nodeid, "ok"), verdict, key=order.index)
     terminalreporter.write_line("KTAP version 1")
-    terminalreporter.write_line(f"1..{len(reports)}")
-    for i, r in enumerate(reports, 1):
-        name = r.nodeid.replace(" ", "_")
-        if r.passed:
-            terminalreporter.write_line(f"ok {i} {name}")
-        elif r.skipped:
-            terminalreporter.write_line(f"ok {i} {name} # SKIP")
-        else:
-            terminalreporter.write_line(f"not ok {i} {name}")
+    terminalreporter.write_line(f"1..{len(tests)}")
+    for i, (nodeid, verdict) in enumerate(tests.items(), 1):
+        name = nodeid.replace(" ", "_")
+        terminalreporter.write_line(f"ok {i} {name} # SKIP" if verdict == "skip" else f"{verdict} {i} {name}")

@@ -48,6 +48,20 @@ def check_tools(tools):
         which(t)
 
 
+def resume_mismatches(m, kernels, cfg):
+    """What differs between a run's manifest and the set-up a --resume would measure with: kernels (by content),
+    accelerator, CPU model. Each line names both."""
+    then = {k.get("name"): k.get("sha256") or "" for k in m.get("kernels", [])}
+    bad = [f"kernel {k.name}: sha256 {then.get(k.name, '(absent)')[:16]} in the manifest, {k.sha256[:16]} now"
+           for k in kernels if then.get(k.name) != k.sha256]
+    if m.get("accel") and m["accel"] != cfg.accel:
+        bad.append(f"accelerator: {m['accel']} in the manifest, {cfg.accel} now")
+    cpu = m.get("cpu_model") or (m.get("vm") or {}).get("cpu_model")
+    if cpu and cpu != cfg.cpu:
+        bad.append(f"CPU model: {cpu} in the manifest, {cfg.cpu} now")
+    return bad
+
+
 class Run:
     """One `lab run` (or its --resume): every cell of the plan on every kernel, records on disk as they exist."""
 
@@ -73,9 +87,14 @@ class Run:
                           "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells(), "planned": len(self.cells),
                           "shard": opts.shard},
                 options=asdict(opts), kernels=[k.describe() for k in self.kernels], accel=self.cfg.accel,
+                cpu_model=self.cfg.cpu,
                 accel_info=self.accel_info, host=host_info(), mode=self.cfg.mode.name, status="running")
         else:
             self.rd = resume
+            bad = resume_mismatches(resume.manifest, self.kernels, self.cfg)
+            if bad:
+                raise ConfigError(f"--resume {resume.path}: not the set-up this run started with, so its records would "
+                                  f"not compare: " + "; ".join(bad))
             done = {r["cell"] for r in resume.results() if r.get("status") in ("ok", "failed", "crash") and not r.get("retried")}
             self.cells = [c for c in self.cells if c.n not in done]
             resume.update_manifest(status="running", resumed=resume.manifest.get("resumed", []) + [now_iso()])

@@ -22,7 +22,21 @@ def accel(default_kernel):
 
 
 @pytest.fixture(scope="session")
-def booted(default_kernel, accel, tmp_path_factory):
+def host_secret(tmp_path_factory):
+    """A file on the host the guest must not read, marked as a user would ($DPLAB_HIDE), before any guest boots."""
+    p = tmp_path_factory.mktemp("secret") / "token"
+    p.write_text("dplab-host-secret-0123456789\n")
+    old = os.environ.get("DPLAB_HIDE")
+    os.environ["DPLAB_HIDE"] = ":".join(x for x in (old, str(p)) if x)
+    yield p
+    if old is None:
+        os.environ.pop("DPLAB_HIDE", None)
+    else:
+        os.environ["DPLAB_HIDE"] = old
+
+
+@pytest.fixture(scope="session")
+def booted(default_kernel, accel, tmp_path_factory, host_secret):
     """One guest for the session, links wired (one boot serves many tests)."""
     from lab.results.rundir import RunDir
     from lab.vm.env import BootSpec, boot

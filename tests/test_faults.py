@@ -202,3 +202,25 @@ def test_guest_cannot_write_to_the_host(booted, tmp_path):
     assert not (ROOT / marker).exists()
     g.run(["sh", "-c", f"echo hello > /lab/{marker}"])
     assert (booted.rundir.guest_dir / marker).read_text() == "hello\n"  # only its run dir
+
+
+@pytest.mark.vm
+def test_guest_sees_no_host_secrets_even_through_its_own_9p_mount(booted, host_secret):
+    """shadow, SSH host keys and a file the user marked read as empty in the guest, also when the guest mounts
+    the host root's 9p export itself; the tools the workloads use still run."""
+    shadow = Path("/etc/shadow").read_text()
+    assert shadow.startswith("root:")  # the host's is not empty: the check below can fail
+    keys = sorted(str(p) for p in Path("/etc/ssh").glob("ssh_host_*_key"))
+    paths = ["/etc/shadow", "/etc/gshadow", str(host_secret)] + keys
+    g = booted.guest
+    r = g.sh("mkdir -p /tmp/h && mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /tmp/h && "
+             + " && ".join(f"echo '@@ {p}' && cat {p} && echo '@@ /tmp/h{p}' && cat /tmp/h{p}" for p in paths)
+             + "; umount /tmp/h", timeout=60)
+    sections = [s.split("\n", 1) for s in r.stdout.split("@@ ")[1:]]
+    assert len(sections) == 2 * len(paths), r.stdout
+    for name, body in sections:
+        assert body.strip() == "", (name, body[:40])
+    assert "dplab-host-secret" not in r.stdout and "root:" not in r.stdout
+    for tool in (["ip", "-V"], ["ethtool", "--version"], ["iperf3", "--version"], ["python3", "-V"]):
+        assert g.run(tool).rc == 0
+    assert str(host_secret) in booted.rundir.manifest["hidden_from_guest"]

@@ -61,3 +61,16 @@ def test_pktgen_result():
     assert d == {"value": 80486.0, "packets": 241472, "size": 60, "usec": 3000123, "mbps": 38, "errors": 0}
     with pytest.raises(LabError, match="pktgen: no result"):
         pktgen("Result: Idle\n")
+
+
+def test_iperf3_without_a_received_sum_is_an_error_not_zero():
+    import json
+    import pytest
+    from lab.errors import LabError
+    from lab.metrics.parsers import iperf3
+    tcp = {"start": {"test_start": {"protocol": "TCP"}}, "end": {"sum_sent": {"bits_per_second": 1e9, "retransmits": 0}}}
+    with pytest.raises(LabError, match="no received sum"):
+        iperf3(json.dumps(tcp))
+    udp = {"start": {"test_start": {"protocol": "UDP"}}, "end": {"streams": []}}
+    with pytest.raises(LabError, match="no received sum for UDP"):
+        iperf3(json.dumps(udp))

@@ -52,6 +52,11 @@ def test_nightly_workflow_shape():
     assert "scripts/nightly.sh run" in runs and "scripts/nightly.sh gate" in runs
     uploads = [s for j in jobs.values() for s in j["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
     assert any("report.html" in str(s["with"]["path"]) for s in uploads)
+    # a failed night never becomes the baseline: every step that saves it runs only on success
+    saves = [s for s in jobs["report"]["steps"] if "baseline" in str(s) and ("cache/save" in s.get("uses", "") or "cp -r" in s.get("run", ""))]
+    assert len(saves) == 2 and all(s.get("if", "").startswith("success()") for s in saves), saves
+    night = (ROOT / "scripts/nightly.sh").read_text()
+    assert "ls testcases/*.yaml" in night and "--mode deterministic" in night  # every testcase, and the icount legs
 
 
 def test_make_help_lists_every_target():
@@ -60,3 +65,25 @@ def test_make_help_lists_every_target():
     need = {"setup", "demo", "test", "test-quick", "kernel", "xsk", "ipsec", "tunnel", "bulk", "xdp-rx", "bench",
             "report", "nightly", "clean"}
     assert need <= listed, need - listed
+
+
+def test_ktap_reports_a_fixture_that_fails_to_set_up_or_tear_down(pytester):
+    pytester.makepyfile(test_z="""
+        import pytest
+        @pytest.fixture
+        def guest():
+            raise RuntimeError("guest did not boot")
+        @pytest.fixture
+        def leaky():
+            yield 1
+            raise RuntimeError("teardown failed")
+        def test_boot(guest):
+            pass
+        def test_leak(leaky):
+            pass
+        def test_fine():
+            pass
+    """)
+    r = pytester.runpytest("--lab-ktap")
+    r.stdout.fnmatch_lines(["KTAP version 1", "1..3", "not ok 1 test_z.py::test_boot", "not ok 2 test_z.py::test_leak",
+                            "ok 3 test_z.py::test_fine"])

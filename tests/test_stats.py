@@ -143,14 +143,19 @@ def test_gate_fails_on_functional_failure_and_regression():
     prev = [rec("p", i, "stock", "virtio0", {"size": 64}, v) for i, v in enumerate([10, 10.2, 9.9, 10.1])]
     same = [rec("c", i, "stock", "virtio0", {"size": 64}, v) for i, v in enumerate([10.1, 9.9, 10, 10.2])]
     worse = [rec("c", i, "stock", "virtio0", {"size": 64}, v) for i, v in enumerate([8, 8.1, 7.9, 8.2])]
-    assert gate(same, prev)[0] is True
-    ok, lines = gate(worse, prev)
-    assert ok is False and any(l.startswith("REGRESSION throughput") for l in lines)
+    assert gate(same, prev, gate_wallclock=True).ok is True
+    res = gate(worse, prev, gate_wallclock=True)
+    assert res.ok is False and any(l.startswith("REGRESSION vs previous night: throughput") for l in res.lines)
+    # by default wall-clock pairs are reported, not gated: -20 % under TCG noise is a lead, not a verdict
+    res = gate(worse, prev)
+    assert res.ok is True and any(l.startswith("reported, not gated (wallclock)") and "slower" in l for l in res.lines)
     broken = same + [dict(rec("c", 9, "stock", "virtio0", {"size": 64}, 0), status="failed", error="no carrier")]
-    ok, lines = gate(broken, [])
-    assert ok is False and any("no carrier" in l for l in lines)
-    retried_then_ok = same[:1] + [dict(same[0], status="ok")]
-    assert gate(retried_then_ok, [])[0] is True
+    res = gate(broken, [])
+    assert res.ok is False and any("no carrier" in l for l in res.lines)
+    retried_then_ok = [dict(same[0], status="failed", retried=True, error="first attempt failed"), dict(same[0], status="ok")]
+    assert gate(retried_then_ok, []).ok is True
+    ok_then_failed = [dict(same[0], status="ok"), dict(same[0], status="failed", error="second attempt failed")]
+    assert gate(ok_then_failed, []).ok is False  # the final attempt decides
 
 
 def test_deterministic_records_call_a_one_percent_change_significant():

@@ -1,4 +1,6 @@
 """Testcase YAML validation: file:line, key and what is allowed; shell quoting of values."""
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -57,10 +59,10 @@ def test_bad_values_name_file_line_key(tmp_path, extra, needle):
 
 
 def test_exclude_drops_axis_points(tmp_path):
-    tc = load_testcase(write(tmp_path, GOOD + "axes: {mode: [a, b], burst: [1, 8]}\nexclude: [{mode: b, burst: 8}]\n"))
-    assert tc.cells() == [{"mode": "a", "burst": 1}, {"mode": "a", "burst": 8}, {"mode": "b", "burst": 1}]
-    with pytest.raises(ConfigError, match=r"exclude.0.nope: not an axis; axes: mode"):
-        load_testcase(write(tmp_path, GOOD + "axes: {mode: [a]}\nexclude: [{nope: 1}]\n"))
+    tc = load_testcase(write(tmp_path, GOOD + "axes: {xm: [a, b], burst: [1, 8]}\nexclude: [{xm: b, burst: 8}]\n"))
+    assert tc.cells() == [{"xm": "a", "burst": 1}, {"xm": "a", "burst": 8}, {"xm": "b", "burst": 1}]
+    with pytest.raises(ConfigError, match=r"exclude.0.nope: not an axis; axes: xm"):
+        load_testcase(write(tmp_path, GOOD + "axes: {xm: [a]}\nexclude: [{nope: 1}]\n"))
 
 
 def test_unknown_parser_lists_known(tmp_path):
@@ -88,9 +90,11 @@ def test_values_with_shell_metacharacters_are_data(tmp_path):
     assert not marker.exists()
 
 
-def test_raw_and_args_filters():
-    s = render("echo {{ xs | args }} {{ code | raw }}", {"xs": ["a b", "c"], "code": "$((1+1))"})
-    assert s.rstrip().endswith("echo 'a b' c $((1+1))")
+def test_args_filter_and_no_way_to_splice_text():
+    s = render("printf '<%s>' {{ xs | args }}", {"xs": ["a b", "c"]})
+    assert subprocess.run(["sh", "-c", s], capture_output=True, text=True).stdout == "<a b><c>"
+    with pytest.raises(ConfigError, match="No filter named 'raw'"):
+        render("echo {{ code | raw }}", {"code": "$((1+1))"})
 
 
 def test_links_and_axis_narrow_a_testcase_or_name_what_exists():
@@ -124,3 +128,84 @@ def test_deterministic_mode_skips_only_perf_expectations():
               {"when": {}, "counter": "x.collect.sa_bytes/pkt", "min": 500, "max": None, "why": "SA"}]
     bad = check_expectations(rec, expect)
     assert len(bad) == 1 and bad[0].startswith("x.collect.sa_bytes/pkt was not measured")
+
+
+@pytest.mark.parametrize("name", ["mode", "kernel", "link", "accel", "run", "cell"])
+def test_names_the_lab_uses_are_refused_as_axes_and_params(tmp_path, name):
+    with pytest.raises(ConfigError, match=rf"tc.yaml:5: axes.{name}: '{name}' is a name the lab uses itself"):
+        load_testcase(write(tmp_path, GOOD + f"axes: {{{name}: [a, b]}}\n"))
+    with pytest.raises(ConfigError, match=rf"params.{name}: '{name}' is a name the lab uses itself"):
+        load_testcase(write(tmp_path, GOOD + f"params: {{{name}: 1}}\n"))
+
+
+def test_yaml_booleans_never_appear_by_accident(tmp_path):
+    with pytest.raises(ConfigError, match=r"tc.yaml:5: axes.gso.0: 'on' reads as a YAML boolean; write \"on\" \(quoted\)"):
+        load_testcase(write(tmp_path, GOOD + "axes: {gso: [on, off]}\n"))
+    assert load_testcase(write(tmp_path, GOOD + "axes: {gso: ['on', 'off']}\nparams: {flag: true}\n")).params["flag"] is True
+
+
+def test_command_line_axis_values_keep_the_declared_type():
+    """`--axis gso=on` used to become YAML's True and render as 1 (ethtool: "flag '1' for parameter")."""
+    from lab.cli import _axis
+    from lab.plan import apply_overrides
+    tc = load_testcase(ROOT / "testcases/tunnel.yaml")
+    apply_overrides(tc, axes=dict([_axis("tunnel=wireguard,vxlan"), _axis("gso=on")]))
+    assert tc.axes == {"tunnel": ["wireguard", "vxlan"], "gso": ["on"]}
+    out = subprocess.run(["sh", "-c", render("printf %s {{ params.gso }}", {"params": {"gso": tc.axes["gso"][0]}})],
+                         capture_output=True, text=True).stdout
+    assert out == "on"  # what ethtool -K ... gso receives
+    with pytest.raises(ConfigError, match=r"--axis gso=yes: not a value of axis gso .*allowed: on, off"):
+        apply_overrides(tc, axes={"gso": ["yes"]})
+    xsk = load_testcase(ROOT / "testcases/xsk.yaml")  # size is declared open: any integer, typed as one
+    apply_overrides(xsk, axes=dict([_axis("size=64,9000")]))
+    assert xsk.axes["size"] == [64, 9000]
+    with pytest.raises(ConfigError, match="axis size takes int values"):
+        apply_overrides(xsk, axes={"size": ["$(touch F)"]})
+
+
+# Every way a value could turn into code if it were spliced into the script text.
+HOSTILE = ["$(touch {f})", "`touch {f}`", "'; touch {f}; '", "\"; touch {f}; \"", "x\ntouch {f}\n", "*", "a b"]
+STUB = "#!/bin/sh\necho 1\n"  # every command the scripts call: prints 1 (a number where they read one), succeeds
+
+
+def test_hostile_values_in_every_param_and_axis_of_every_shipped_testcase_stay_data(tmp_path):
+    """Render every step of every shipped testcase in both modes with each hostile value in every param and
+    axis, and run it on the host with stub commands: the marker file is never created."""
+    from lab.modes import MODES
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    tools = set()
+    for p in sorted((ROOT / "testcases").glob("*.yaml")):
+        tools |= set(re.findall(r"(?m)(?:^|[;&|(]\s*|\b(?:do|then|else|nsx \S+)\s+)([a-z][\w.-]+)", p.read_text()))
+    for t in tools | {"ip", "ethtool", "iperf3", "wg", "nft", "xsk_tx", "udpgso_tx", "xdp-bench", "modprobe", "sysctl",
+                      "ping", "pkill", "cat", "grep", "awk", "seq", "python3", "timeout", "umask", "mkdir", "ss", "rm"}:
+        if t not in ("sh", "echo", "printf", "test", "set", "export", "exit", "for", "if", "case", "done", "fi", "esac",
+                     "while", "until", "wait", "true", "false", "return", "shift", "cd", "read"):
+            (stubs / t).write_text(STUB)
+            (stubs / t).chmod(0o755)
+    (stubs / "sh").symlink_to("/bin/sh")
+    (stubs / "touch").unlink(missing_ok=True)
+    (stubs / "touch").symlink_to(shutil.which("touch"))  # the one real command: what a hostile value would run
+    (stubs / "sleep").write_text("#!/bin/sh\n")
+    (stubs / "sleep").chmod(0o755)
+    marker = tmp_path / "PWNED"
+    ran = 0
+    for p in sorted((ROOT / "testcases").glob("*.yaml")):
+        tc = load_testcase(p)
+        names = list(tc.params) + list(tc.axes)
+        for evil in HOSTILE:
+            value = evil.format(f=marker)
+            params = {n: value for n in names}
+            for mode in MODES:
+                ctx = {"link": make_links(["virtio"])[0].template_vars(), "params": params, "duration": 2,
+                       "cell_dir": str(tmp_path), "links": [], "mode": mode}
+                for step in ("setup", "run", "teardown", "collect"):
+                    try:
+                        script = render(getattr(tc, step), ctx, f"{p.name}:{step}")
+                    except ConfigError as e:  # e.g. `params.size - 4` with a string: refused, never run
+                        assert "does not fit" in str(e) or "template error" in str(e), e
+                        continue
+                    subprocess.run(["sh", "-c", script], env={"PATH": str(stubs)}, capture_output=True, timeout=20)
+                    ran += 1
+                    assert not marker.exists(), (p.name, step, mode, evil)
+    assert ran > 250  # most steps rendered and ran (a few refuse a non-numeric value in arithmetic)

@@ -112,7 +112,7 @@ def test_compare_never_mixes_modes():
     base = {"run_id": "r", "kernel": {"name": "k"}, "link": "virtio0", "params": {}, "status": "ok", "value": 1.0}
     recs = [dict(base, cell=i, mode=m, value=v) for i, (m, v) in enumerate(
         [("wallclock", 1.0), ("wallclock", 1.1), ("deterministic", 5.0), ("deterministic", 5.1)])]
-    assert dims(recs[2])["mode"] == "deterministic" and "mode" not in dims(recs[0])
+    assert dims(recs[2])["mode"] == "deterministic" and dims(recs[0])["mode"] == "wallclock"
     with pytest.raises(ConfigError, match="never compares across measurement modes"):
         compare(recs, by="mode")
     assert compare(recs) == []  # no dimension pairs a wallclock record with a deterministic one

@@ -22,7 +22,7 @@ def run(tmp_path, accel, name, links=("virtio",), kernel="stock", **axes):
 
 
 def test_esp_gcm_carries_iperf3_traffic(tmp_path, accel):
-    [r] = run(tmp_path, accel, "ipsec", alg=["gcm"], mode=["transport"])
+    [r] = run(tmp_path, accel, "ipsec", alg=["gcm"], esp_mode=["transport"])
     c = r["counters"]
     assert r["value"] > 0 and c["x.collect.sa_bytes"] > 0.9 * r["extra"]["bytes"]  # the SA carried the payload
     assert c["a.link.tx_bytes"] >= c["x.collect.sa_bytes"]
@@ -32,12 +32,12 @@ def test_esp_gcm_carries_iperf3_traffic(tmp_path, accel):
 
 
 def test_esp_tunnel_mode_and_a_missing_algorithm_names_its_kconfig_option(tmp_path, accel):
-    [r] = run(tmp_path / "tunnel", accel, "ipsec", alg=["null"], mode=["tunnel"])
+    [r] = run(tmp_path / "tunnel", accel, "ipsec", alg=["null"], esp_mode=["tunnel"])
     assert r["value"] > 0 and r["counters"]["x.collect.sa_bytes"] > 0.9 * r["extra"]["bytes"]
     # AES-CCM is not in kconfigs/lab.config: the cell fails and says which option to build in
     tc = load_testcase(ROOT / "testcases/ipsec.yaml")
     rd = run_testcase(tc, RunOptions(kernels=["stock"], repeat=1, duration=1, accel=accel, links=["virtio"],
-                                     axes={"alg": ["ccm"], "mode": ["transport"]}, runs_root=str(tmp_path / "ccm")),
+                                     axes={"alg": ["ccm"], "esp_mode": ["transport"]}, runs_root=str(tmp_path / "ccm")),
                       say=print)
     recs = rd.results()
     assert recs and all(r["status"] == "failed" for r in recs)

@@ -69,10 +69,13 @@ def test_page_path_on_stock_virtio_copy_path_with_the_patch(tmp_path, accel):
     for name, r in recs.items():
         assert r["status"] == "ok", r.get("error")
         c = r["counters"]
-        # every completed frame left the sender's NIC and crossed to the peer; the peer, on the same TCG guest,
-        # may drop part of a fast burst (measured: 68 % received at 64k frames in 2 s on the SLUB/-O2 base)
-        assert r["value"] > 0 and c["a.link.tx_packets"] >= 0.9 * r["extra"]["packets"]
-        assert c["b.link.rx_packets"] >= 0.3 * r["extra"]["packets"], (name, c["b.link.rx_packets"], r["extra"]["packets"])
+        # every completed frame left the sender's NIC, and no more than were submitted (frames still in flight when
+        # the loop ended complete after it; + a few stray IPv6 ND/MLD frames on a fresh link)
+        sent, submitted = r["extra"]["packets"], r["extra"]["submitted"]
+        assert r["value"] > 0 and sent <= c["a.link.tx_packets"] <= submitted + 20, (name, c["a.link.tx_packets"], sent)
+        # the peer, on the same TCG guest, takes only part of a fast burst in (measured: 68 % at 64k frames in 2 s
+        # on the SLUB/-O2 base): a third of the frames must arrive, or the link is broken
+        assert c["b.link.rx_packets"] >= sent / 3, (name, c["b.link.rx_packets"], sent)
     stock, copy = recs["stock"], recs["xsk-copy-path"]
     assert stock["perf"]["dplab:skb_store_bits"] == 0
     assert copy["perf"]["dplab:skb_store_bits"] >= 0.9 * copy["extra"]["packets"]

@@ -56,6 +56,14 @@ def record_per_packet(rec):
     return out
 
 
+# Quantities of time, not counts of events: meaningless where the mode's guest time is instructions.
+HOST_TIME = ("stat.", "cpu_busy_pct", "softirq_pct", "cpu-ns/pkt", "cpu-clock", "task-clock", "softnet.time_squeeze")
+
+
+def is_host_time(name):
+    return name.startswith(HOST_TIME)
+
+
 def is_perf_counter(name):
     """A per-packet counter that comes from perf stat (tracepoints and kprobes are 'group:event')."""
     ev = name.split("/")[0]

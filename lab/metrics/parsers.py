@@ -24,12 +24,16 @@ def iperf3(stdout):
     end = d.get("end", {})
     proto = d.get("start", {}).get("test_start", {}).get("protocol", "TCP")
     if proto == "UDP":
-        s = end.get("sum_received") or end.get("sum", {})
-        out = {"value": s.get("bits_per_second", 0) / 1e9, "bytes": s.get("bytes", 0),
+        s = end.get("sum_received") or end.get("sum")
+        if not s or "bits_per_second" not in s:
+            raise LabError(f"iperf3: no received sum for UDP (the server reported nothing): {sorted(end)}")
+        out = {"value": s["bits_per_second"] / 1e9, "bytes": s.get("bytes", 0),
                "packets": s.get("packets"), "lost_packets": s.get("lost_packets"), "lost_percent": s.get("lost_percent")}
     else:
-        r, s = end.get("sum_received", {}), end.get("sum_sent", {})
-        out = {"value": r.get("bits_per_second", 0) / 1e9, "bytes": r.get("bytes", 0), "retransmits": s.get("retransmits")}
+        r, s = end.get("sum_received"), end.get("sum_sent", {})
+        if not r or "bits_per_second" not in r:
+            raise LabError(f"iperf3: no received sum (the receiver reported nothing, not 0 Gbit/s): {sorted(end)}")
+        out = {"value": r["bits_per_second"] / 1e9, "bytes": r.get("bytes", 0), "retransmits": s.get("retransmits")}
     cpu = end.get("cpu_utilization_percent", {})
     out.update(protocol=proto, seconds=end.get("sum_sent", end.get("sum", {})).get("seconds"),
                cpu_sender_pct=cpu.get("host_total"), cpu_receiver_pct=cpu.get("remote_total"))

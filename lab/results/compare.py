@@ -3,22 +3,36 @@ counters (normalised per packet) that moved with them."""
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from ..metrics.derived import record_per_packet
+from ..metrics.derived import is_host_time, record_per_packet
 from ..modes import MODES, record_mode
-from .stats import CONFIDENCE, NOISY_CV_PCT, Comparison, welch
+from .stats import CONFIDENCE, NOISY_CV_PCT, Comparison, benjamini_hochberg, welch
 
 TOP_COUNTERS = 8
+FDR_Q = 0.05  # false discovery rate for "counters that moved" (Benjamini-Hochberg over every counter of a pair)
+# Dimensions a pair never spans: records of different modes, accelerators or CPU models measure different things.
+NEVER_ACROSS = {"mode": "measurement modes", "accel": "accelerators", "cpu": "CPU models"}
+# A kernel's content (sha256) goes with its name along `kernel`, and changes between runs (nights) by design.
+TIED = {"kernel": {"kernel_id"}, "run": {"kernel_id"}}
+
+
+def kernel_id(rec):
+    k = rec.get("kernel") or {}
+    return (k.get("sha256") or "")[:12] or k.get("build_key") or None
 
 
 def dims(rec, with_run=False):
-    """The dimensions that identify a cell variant: kernel, link, each param (and the run, across runs)."""
-    d = {"kernel": rec.get("kernel", {}).get("name", "?"), "link": rec["link"]}
+    """The dimensions of a record: kernel (name, and identity by content), link, each param, mode, accelerator,
+    CPU model (and the run, across runs)."""
+    d = {"kernel": (rec.get("kernel") or {}).get("name", "?"), "link": rec["link"]}
+    if kernel_id(rec):
+        d["kernel_id"] = kernel_id(rec)
     d.update({k: str(v) for k, v in rec.get("params", {}).items()})
+    d["mode"] = record_mode(rec).name
+    for k, field_ in (("accel", "accel"), ("cpu", "cpu_model")):
+        if rec.get(field_):
+            d[k] = rec[field_]
     if with_run:
         d["run"] = rec["run_id"]
-    mode = record_mode(rec)
-    if mode is not MODES["wallclock"]:
-        d["mode"] = mode.name
     return d
 
 
@@ -32,10 +46,11 @@ class Pair:
     unit: str
     result: Comparison
     counters: list = field(default_factory=list)  # [(name, Comparison)] significant movers, largest first
+    mode: str = "wallclock"  # the measurement mode of both sides (never mixed)
 
     def as_dict(self):
         return {"dimension": self.dimension, "a": self.a, "b": self.b, "context": self.context, "metric": self.metric,
-                "unit": self.unit, **self.result.as_dict(),
+                "unit": self.unit, "mode": self.mode, **self.result.as_dict(),
                 "counters": [{"name": n, **c.as_dict()} for n, c in self.counters]}
 
 
@@ -72,8 +87,8 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
         v = dims(r, with_run).get(by)
         if v is not None and v not in values:
             values.append(v)
-    if by == "mode":
-        raise ConfigError("the comparison engine never compares across measurement modes (wallclock vs deterministic)")
+    if by in NEVER_ACROSS:
+        raise ConfigError(f"the comparison engine never compares across {NEVER_ACROSS[by]} (--by {by})")
     if not any(by in dims(r, with_run) for r in ok):
         raise ConfigError(f"cannot compare by {by!r}; dimensions here: {', '.join(dims(ok[0], with_run))}")
     base = baseline if baseline is not None else values[0]
@@ -85,7 +100,7 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
     for r, d in zip(ok, all_dims):
         if by not in d:
             continue
-        ctx = tuple((k, v) for k, v in d.items() if k != by and k not in constant and not (with_run and k == "kernel"))
+        ctx = tuple((k, v) for k, v in d.items() if k != by and k not in constant and k not in TIED.get(by, ()))
         groups.setdefault((ctx, d[by]), []).append(r)
     pairs = []
     contexts = list(dict.fromkeys(ctx for ctx, _ in groups))
@@ -99,9 +114,10 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
             b_recs = groups[(ctx, v)]
             hib = a_recs[0].get("higher_is_better", True)
             res = welch([r["value"] for r in a_recs], [r["value"] for r in b_recs], higher_is_better=hib,
-                        confidence=confidence, min_effect_pct=min_effect(a_recs + b_recs))
+                        confidence=confidence, min_effect_pct=min_effect(a_recs + b_recs),
+                        resolution_pct=resolution(a_recs + b_recs))
             pairs.append(Pair(by, base, v, dict(ctx), a_recs[0].get("metric", "value"), a_recs[0].get("unit", ""),
-                              res, movers(a_recs, b_recs)))
+                              res, movers(a_recs, b_recs), record_mode(a_recs[0]).name))
     return pairs
 
 
@@ -111,22 +127,32 @@ def min_effect(records):
     return max(record_mode(r).min_effect_pct for r in records)
 
 
+def resolution(records):
+    """The statistics floor of the records' modes: the smallest spread a repeat series can honestly show."""
+    return max(record_mode(r).resolution_pct for r in records)
+
+
 def movers(a_recs, b_recs, top=TOP_COUNTERS):
-    """Counters (per packet) whose change is significant, largest relative change first."""
+    """Counters (per packet) that moved: Welch per counter, the false discovery rate held at FDR_Q across all
+    of them (Benjamini-Hochberg), and at least the mode's minimum effect; largest relative change first.
+    Where the mode makes host time meaningless (instructions under icount), only counts of events are tried."""
     a_c = [record_per_packet(r) for r in a_recs]
     b_c = [record_per_packet(r) for r in b_recs]
     names = set().union(*a_c, *b_c) if a_c and b_c else set()
-    out = []
+    if not all(record_mode(r).host_time_counters for r in a_recs + b_recs):
+        names = {n for n in names if not is_host_time(n)}
+    effect, floor = min_effect(a_recs + b_recs), resolution(a_recs + b_recs)
+    tested = []
     for n in sorted(names):
         av = [c.get(n, 0.0) for c in a_c]
         bv = [c.get(n, 0.0) for c in b_c]
-        if not any(av) and not any(bv):
-            continue
         if not any(av):
             continue  # no baseline to be relative to
-        res = welch(av, bv, higher_is_better=True)
-        if res.verdict in ("faster", "slower"):
-            out.append((n, res))
+        res = welch(av, bv, higher_is_better=True, min_effect_pct=effect, resolution_pct=floor)
+        if res.p_value is not None:
+            tested.append((n, res))
+    keep = benjamini_hochberg([r.p_value for _, r in tested], FDR_Q)
+    out = [(n, r) for i, (n, r) in enumerate(tested) if i in keep and abs(r.change_pct or 0) >= effect]
     out.sort(key=lambda x: -abs(x[1].change_pct or 0))
     return out[:top]
 

@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import secrets
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,17 +33,22 @@ def atomic_write(path, text):
         raise LabError(f"cannot write {path}: {e.strerror}; earlier results are intact") from e
 
 
-def load_results(run_dir):
-    """Records of a run dir; a torn last line (a crash mid-write) is skipped."""
+def load_results(run_dir, warn=lambda m: print(m, file=sys.stderr)):
+    """Records of a run dir. Only a torn last line (a crash mid-write) is skipped, and said; a malformed line
+    anywhere else means the file was damaged: an error naming file and line, not a silent gap."""
     out = []
     p = Path(run_dir) / "results.jsonl"
     if not p.exists():
         return out
-    for line in p.read_text().splitlines():
+    lines = p.read_text().splitlines()
+    for n, line in enumerate(lines, 1):
         try:
             out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+        except json.JSONDecodeError as e:
+            if n == len(lines):
+                warn(f"{p}:{n}: last line torn (a crash while it was written): skipped")
+                continue
+            raise LabError(f"{p}:{n}: not a JSON record ({e.msg}); the file is damaged, not torn") from None
     return out
 
 
@@ -112,11 +118,19 @@ class RunDir:
     def append_result(self, record):
         """Append one record as a JSON line and fsync it before returning."""
         line = json.dumps(record, sort_keys=True, default=str) + "\n"
+        path = self.path / "results.jsonl"
+        new = not path.exists()
         try:
-            with open(self.path / "results.jsonl", "a") as f:
+            with open(path, "a") as f:
                 f.write(line)
                 f.flush()
                 os.fsync(f.fileno())
+            if new:  # the file's directory entry must survive a crash too
+                fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         except OSError as e:
             raise LabError(f"cannot append to {self.path / 'results.jsonl'}: {e.strerror}; earlier results are intact") from e
 

@@ -53,16 +53,60 @@ def t_cdf(t, df):
     return 1 - p if t > 0 else p
 
 
+def t_pdf(t, df):
+    return math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+                    - (df + 1) / 2 * math.log1p(t * t / df))
+
+
 def t_quantile(p, df):
-    """Inverse of t_cdf by bisection (p in (0.5, 1))."""
-    lo, hi = 0.0, 1e3
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if t_cdf(mid, df) < p:
-            lo = mid
+    """Inverse of t_cdf (p in (0.5, 1)): bracket until the CDF passes p, then Newton steps kept inside the
+    bracket (bisection where a step would leave it)."""
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        lo, hi = hi, hi * 2
+        if hi > 1e12:
+            return math.inf
+    x = (lo + hi) / 2
+    for _ in range(100):
+        f = t_cdf(x, df) - p
+        if f < 0:
+            lo = x
         else:
-            hi = mid
-    return (lo + hi) / 2
+            hi = x
+        step = f / t_pdf(x, df)
+        nxt = x - step
+        if not lo < nxt < hi:
+            nxt = (lo + hi) / 2
+        if abs(nxt - x) <= 1e-13 * max(1.0, abs(x)):
+            return nxt
+        x = nxt
+    return x
+
+
+def t_pvalue(t, df):
+    """Two-sided p-value of Student's t with df degrees of freedom."""
+    return betainc(df / 2, 0.5, df / (df + t * t))
+
+
+def benjamini_hochberg(pvalues, q=0.05):
+    """Indices of the hypotheses rejected at false discovery rate q (Benjamini-Hochberg step-up)."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    m, k = len(pvalues), 0
+    for rank, i in enumerate(order, 1):
+        if pvalues[i] <= rank / m * q:
+            k = rank
+    return set(order[:k])
+
+
+def holm(pvalues, alpha=0.05):
+    """Indices of the hypotheses rejected with family-wise error alpha (Holm step-down)."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    m, out = len(pvalues), set()
+    for rank, i in enumerate(order):
+        if pvalues[i] > alpha / (m - rank):
+            break
+        out.add(i)
+    return out
 
 
 @dataclass
@@ -102,6 +146,7 @@ class Comparison:
     df: float | None
     verdict: str          # faster | slower | not significant | insufficient data (+ noisy flag separately)
     noisy: bool
+    p_value: float | None = None  # two-sided, of "no change in means"
     method: str = "welch-t"
 
     def as_dict(self):
@@ -110,30 +155,32 @@ class Comparison:
         return d
 
 
-def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_effect_pct=MIN_EFFECT_PCT):
-    """Welch's t interval for mean(B) - mean(A), expressed relative to mean(A), and a verdict."""
+def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_effect_pct=MIN_EFFECT_PCT,
+          resolution_pct=0.0):
+    """Welch's t interval for mean(B) - mean(A), expressed relative to mean(A), and a verdict.
+
+    `resolution_pct`: the smallest spread a series can honestly show (a relative standard deviation floor):
+    identical repeats do not make a zero-width interval. Identical repeats on both sides with fewer than 3
+    each are insufficient data whatever the floor."""
     a, b = summarize(a_values), summarize(b_values)
     noisy = a.noisy or b.noisy
-    if a.n < 2 or b.n < 2 or not a.mean:
-        change = 100 * (b.mean - a.mean) / abs(a.mean) if a.mean and b.mean is not None else None
+    change = 100 * (b.mean - a.mean) / abs(a.mean) if a.mean and b.mean is not None else None
+    if a.n < 2 or b.n < 2 or not a.mean or (a.stdev == 0 and b.stdev == 0 and min(a.n, b.n) < 3):
         return Comparison(a, b, change, None, None, None, "insufficient data", noisy)
-    va, vb = a.stdev ** 2 / a.n, b.stdev ** 2 / b.n
+    floor = resolution_pct / 100
+    sa, sb = max(a.stdev, floor * abs(a.mean)), max(b.stdev, floor * abs(b.mean))
+    va, vb = sa ** 2 / a.n, sb ** 2 / b.n
     diff = b.mean - a.mean
     se = math.sqrt(va + vb)
     if se == 0:
-        df, half = float(a.n + b.n - 2), 0.0
-    else:
-        df = (va + vb) ** 2 / ((va ** 2 / (a.n - 1) if va else 0) + (vb ** 2 / (b.n - 1) if vb else 0))
-        half = t_quantile(1 - (1 - confidence) / 2, df) * se
+        return Comparison(a, b, change, None, None, None, "insufficient data", noisy)
+    df = (va + vb) ** 2 / ((va ** 2 / (a.n - 1) if va else 0) + (vb ** 2 / (b.n - 1) if vb else 0))
+    half = t_quantile(1 - (1 - confidence) / 2, df) * se
     rel = 100 / abs(a.mean)
-    change, lo, hi = diff * rel, (diff - half) * rel, (diff + half) * rel
-    if lo > 0 or hi < 0:
-        significant = abs(change) >= min_effect_pct
-    else:
-        significant = False
+    lo, hi = (diff - half) * rel, (diff + half) * rel
+    significant = (lo > 0 or hi < 0) and abs(change) >= min_effect_pct
     if not significant:
         verdict = "not significant"
     else:
-        better = (change > 0) == higher_is_better
-        verdict = "faster" if better else "slower"
-    return Comparison(a, b, change, lo, hi, df, verdict, noisy)
+        verdict = "faster" if (change > 0) == higher_is_better else "slower"
+    return Comparison(a, b, change, lo, hi, df, verdict, noisy, t_pvalue(diff / se, df))

@@ -14,12 +14,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..errors import LabError
 from ..guest.guest import Guest
 from ..host import which
 from ..kernel.initramfs import GUEST_DIR, build_initramfs
-from .console import ConsoleWatcher
 from ..modes import DEFAULT, Mode
 from ..paths import ROOT
+from .console import ConsoleWatcher
+from .hide import hidden_paths, masker
 from .links import HostNetwork, guest_setup_script
 
 BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "cryptomgr.notests=1",
@@ -55,9 +57,13 @@ class VMConfig:
                 "links": [link.describe() for link in self.links]}
 
 
-def _pdeathsig():
-    """QEMU dies with us, even on SIGKILL of the lab (PR_SET_PDEATHSIG)."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+def _preexec(mask):
+    """In QEMU's child before exec: die with us, even on SIGKILL of the lab (PR_SET_PDEATHSIG), and hide the
+    host's secrets from the 9p export (vm/hide.py)."""
+    def run():
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+        mask()
+    return run
 
 
 class VM:
@@ -126,10 +132,17 @@ class VM:
         sock = Path(self.tmp) / "ctl.sock"
         self.net = HostNetwork(self.cfg.links, self.cfg.backend, self.rundir.id).__enter__()
         full = self.net.wrap(self.argv(initrd, sock))
-        self.rundir.update_manifest(qemu_argv=full, initramfs=str(initrd), vm=self.cfg.describe())
+        hidden = hidden_paths()
+        (Path(self.tmp) / "empty").write_text("")
+        self.rundir.update_manifest(qemu_argv=full, initramfs=str(initrd), vm=self.cfg.describe(), hidden_from_guest=hidden)
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=open(self.rundir.path / "qemu.stderr", "ab"), preexec_fn=_pdeathsig)
+        try:
+            self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=open(self.rundir.path / "qemu.stderr", "ab"),
+                                         preexec_fn=_preexec(masker(hidden, Path(self.tmp) / "empty")))
+        except (OSError, subprocess.SubprocessError) as e:
+            raise LabError(f"cannot start QEMU with the host's secrets hidden from the guest ({e}); "
+                           f"nothing was booted") from e
         self.console = ConsoleWatcher(self.proc.stdout, self.rundir.console_log)
         cmdlog = open(self.rundir.path / "guest-commands.jsonl", "a", buffering=1)
         self.guest = Guest(sock, self, log=lambda rec: cmdlog.write(json.dumps(rec) + "\n"))

@@ -8,24 +8,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from ..errors import ConfigError
 from ..vm.links import nic_model
+from .schema import SCALAR, Key, _is, compose, line_of, validate
 
-SCALAR = (str, int, float, bool)
-
-
-@dataclass(frozen=True)
-class Key:
-    type: tuple
-    required: bool = False
-    default: object = None
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-    items: tuple | None = None  # element types of a list / values of a mapping
-    help: str = ""
+# Names the lab gives meaning itself (template context, record fields, comparison dimensions): an axis or a
+# param by one of these names would be confused with it (ipsec's old `mode` axis grouped transport with tunnel).
+RESERVED = {"kernel", "kernel_id", "link", "links", "mode", "accel", "cpu", "cpu_model", "run", "cell", "cell_dir",
+            "duration", "params", "nic_model", "status", "value", "metric", "unit", "repeat"}
 
 
 def _parser_names():
@@ -41,7 +31,8 @@ SCHEMA = {
     "repeat": Key((int,), default=1, min=1, max=100),
     "timeout": Key((int, float), default=None, min=5, max=7200, help="seconds per guest step (default 3*duration+60)"),
     "params": Key((dict,), default={}, items=SCALAR + (list,), help="template variables"),
-    "axes": Key((dict,), default={}, items=(list,), help="name: [values]; cells are the cartesian product"),
+    "axes": Key((dict,), default={}, items=(list, dict),
+                help="name: [values] or {values: [...], open: true}; cells are the cartesian product"),
     "exclude": Key((list,), default=(), items=(dict,), help="axis points to leave out: [{axis: value, ...}]"),
     "requires": Key((list,), default=(), items=(str,), help="host/guest tools the templates call"),
     "setup": Key((str,), default="", help="jinja2 shell, before counters"),
@@ -54,6 +45,10 @@ SCHEMA = {
     "kernels": Key((list,), default=(), items=(str,), help="kernels to run on when --kernel is not given"),
     "expect": Key((list,), default=(), items=(dict,), help="checks on each record: [{when: {...}, counter: NAME, min/max: N}]"),
     "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, ratios}"),
+}
+AXIS_SCHEMA = {
+    "values": Key((list,), required=True, items=SCALAR, help="the axis' values, in order"),
+    "open": Key((bool,), default=False, help="--axis may give values not listed (typed like the listed ones)"),
 }
 EXPECT_SCHEMA = {
     "when": Key((dict,), default={}, items=SCALAR, help="record fields that must match: nic_model, link, kernel, mode, or a param"),
@@ -116,6 +111,26 @@ class Testcase:
     kernels: list = field(default_factory=list)
     expect: list = field(default_factory=list)
     reference: dict = field(default_factory=dict)
+    declared_axes: dict = field(default_factory=dict)  # the file's axes (tc.axes may be narrowed by --axis)
+    open_axes: set = field(default_factory=set)
+
+    def axis_values(self, axis, given):
+        """Command-line values of `axis` matched to the declared values and their type: `--axis gso=on` is the
+        string "on" the testcase lists, never YAML's True. An unknown value is refused unless the axis is open."""
+        if axis not in self.declared_axes:
+            raise ConfigError(f"--axis {axis}: {self.path} has axes {', '.join(self.declared_axes) or '(none)'}")
+        declared = self.declared_axes[axis]
+        out = []
+        for v in given:
+            match = [d for d in declared if d == v and type(d) is type(v)] or [d for d in declared if str(d) == str(v)]
+            if match:
+                out.append(match[0])
+            elif axis in self.open_axes:
+                out.append(_typed_like(declared, v, axis))
+            else:
+                raise ConfigError(f"--axis {axis}={v}: not a value of axis {axis} in {self.path}; allowed: "
+                                  f"{', '.join(map(str, declared))} (an axis declared `open: true` takes others)")
+        return out
 
     def cells(self):
         """Axis points in order (cartesian product of `axes`), each a dict of params."""
@@ -124,69 +139,44 @@ class Testcase:
         return [c for c in cells if not any(all(str(c.get(k)) == str(v) for k, v in ex.items()) for ex in self.exclude)]
 
 
-def _line(node_marks, path):
-    return node_marks.get(path, node_marks.get(path[:-1], 1))
+def _typed_like(declared, v, axis):
+    """`v` converted to the type all declared values share (int, float or str)."""
+    types = {type(d) for d in declared}
+    for t in (int, float):
+        if types == {t} or (t is float and types <= {int, float}):
+            try:
+                return t(v)
+            except (TypeError, ValueError):
+                raise ConfigError(f"--axis {axis}={v}: axis {axis} takes {t.__name__} values "
+                                  f"(declared: {', '.join(map(str, declared))})") from None
+    return str(v)
 
 
-def _marks(node, prefix=(), out=None):
-    """Line number (1-based) of every key path in a composed YAML node tree."""
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            p = prefix + (k.value,)
-            out[p] = k.start_mark.line + 1
-            _marks(v, p, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            out[prefix + (i,)] = v.start_mark.line + 1
-            _marks(v, prefix + (i,), out)
-    return out
-
-
-def _tname(types):
-    names = {str: "string", int: "integer", float: "number", bool: "boolean", list: "list", dict: "mapping"}
-    return " or ".join(names[t] for t in types)
-
-
-def _is(value, types):
-    if isinstance(value, bool) and bool not in types:
-        return False
-    return isinstance(value, types)
-
-
-def validate(data, schema, where, marks, prefix=()):
-    """Check `data` against `schema`; return it with defaults filled. ConfigError names file:line and key."""
-    def err(path, msg):
-        raise ConfigError(f"{where}:{_line(marks, path)}: {'.'.join(map(str, path)) or '(top)'}: {msg}")
-
-    if not isinstance(data, dict):
-        err(prefix, f"expected a mapping, got {type(data).__name__}")
-    for k in data:
-        if k not in schema:
-            err(prefix + (k,), f"unknown key; allowed: {', '.join(schema)}")
-    out = {}
-    for k, key in schema.items():
-        path = prefix + (k,)
-        if k not in data or data[k] is None:
-            if key.required:
-                err(prefix, f"missing required key '{k}' ({key.help or _tname(key.type)})")
-            out[k] = list(key.default) if isinstance(key.default, tuple) else key.default
-            continue
-        v = data[k]
-        if not _is(v, key.type):
-            err(path, f"expected {_tname(key.type)}, got {type(v).__name__} {v!r}")
-        if key.min is not None and v < key.min or key.max is not None and v > key.max:
-            err(path, f"{v} is out of range; allowed {key.min}..{key.max}")
-        if key.items and isinstance(v, list):
-            for i, item in enumerate(v):
-                if not _is(item, key.items):
-                    err(path + (i,), f"expected {_tname(key.items)}, got {type(item).__name__} {item!r}")
-        if key.items and isinstance(v, dict):
-            for ik, item in v.items():
-                if not _is(item, key.items):
-                    err(path + (ik,), f"expected {_tname(key.items)}, got {type(item).__name__} {item!r}")
-        out[k] = v
-    return out
+def _axes(d, path, marks):
+    """({name: [values]}, open axis names) from `axes`, each value a scalar, no name the lab reserves."""
+    axes, open_axes = {}, set()
+    for name, spec in d["axes"].items():
+        where = f"{path}:{line_of(marks, ('axes', name))}: axes.{name}"
+        if name in RESERVED:
+            raise ConfigError(f"{where}: '{name}' is a name the lab uses itself ({', '.join(sorted(RESERVED))}); rename the axis")
+        if isinstance(spec, dict):
+            spec = validate(spec, AXIS_SCHEMA, path, marks, ("axes", name))
+            if spec["open"]:
+                open_axes.add(name)
+            spec = spec["values"]
+        if not spec:
+            raise ConfigError(f"{where}: an axis needs at least one value")
+        for i, v in enumerate(spec):
+            if not _is(v, SCALAR):
+                raise ConfigError(f"{path}:{line_of(marks, ('axes', name, i))}: axes.{name}.{i}: expected a scalar, got {type(v).__name__}")
+        if name in d["params"]:
+            raise ConfigError(f"{where}: also defined in params; keep one")
+        axes[name] = list(spec)
+    for name in d["params"]:
+        if name in RESERVED:
+            raise ConfigError(f"{path}:{line_of(marks, ('params', name))}: params.{name}: '{name}' is a name the lab uses "
+                              f"itself ({', '.join(sorted(RESERVED))}); rename the param")
+    return axes, open_axes
 
 
 def load_testcase(path, text=None):
@@ -196,14 +186,7 @@ def load_testcase(path, text=None):
         text = path.read_text() if text is None else text
     except OSError as e:
         raise ConfigError(f"{path}: cannot read testcase: {e.strerror}") from e
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: YAML syntax error: {getattr(e, 'problem', e)}") from e
-    marks = _marks(node)
+    data, marks = compose(path, text)
     d = validate(data if data is not None else {}, SCHEMA, path, marks)
     metric = validate(d["metric"], METRIC_SCHEMA, path, marks, ("metric",))
     perf = validate(d["perf"], PERF_SCHEMA, path, marks, ("perf",))
@@ -212,31 +195,25 @@ def load_testcase(path, text=None):
         try:
             links.append(nic_model(m))
         except ConfigError as e:
-            raise ConfigError(f"{path}:{_line(marks, ('links', i))}: links.{i}: {e}") from None
+            raise ConfigError(f"{path}:{line_of(marks, ('links', i))}: links.{i}: {e}") from None
     if d["parser"] not in _parser_names():
-        raise ConfigError(f"{path}:{_line(marks, ('parser',))}: parser: unknown parser {d['parser']!r}; known: {', '.join(_parser_names())}")
-    for name, values in d["axes"].items():
-        if not values:
-            raise ConfigError(f"{path}:{_line(marks, ('axes', name))}: axes.{name}: an axis needs at least one value")
-        for i, v in enumerate(values):
-            if not _is(v, SCALAR):
-                raise ConfigError(f"{path}:{_line(marks, ('axes', name, i))}: axes.{name}.{i}: expected a scalar, got {type(v).__name__}")
-        if name in d["params"]:
-            raise ConfigError(f"{path}:{_line(marks, ('axes', name))}: axes.{name}: also defined in params; keep one")
+        raise ConfigError(f"{path}:{line_of(marks, ('parser',))}: parser: unknown parser {d['parser']!r}; known: {', '.join(_parser_names())}")
+    axes, open_axes = _axes(d, path, marks)
     for i, ex in enumerate(d["exclude"]):
         for k in ex:
-            if k not in d["axes"]:
-                raise ConfigError(f"{path}:{_line(marks, ('exclude', i, k))}: exclude.{i}.{k}: not an axis; axes: {', '.join(d['axes'])}")
+            if k not in axes:
+                raise ConfigError(f"{path}:{line_of(marks, ('exclude', i, k))}: exclude.{i}.{k}: not an axis; axes: {', '.join(d['axes'])}")
     expect = [validate(e, EXPECT_SCHEMA, path, marks, ("expect", i)) for i, e in enumerate(d["expect"])]
     for i, e in enumerate(expect):
         if e["min"] is None and e["max"] is None:
-            raise ConfigError(f"{path}:{_line(marks, ('expect', i))}: expect.{i}: needs min or max")
+            raise ConfigError(f"{path}:{line_of(marks, ('expect', i))}: expect.{i}: needs min or max")
     reference = validate(d["reference"], REFERENCE_SCHEMA, path, marks, ("reference",)) if d["reference"] else {}
     for i, k in enumerate(perf["kprobes"]):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
-            raise ConfigError(f"{path}:{_line(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
+            raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
     return Testcase(path=path, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or 3 * d["duration"] + 60,
-                    params=d["params"], axes=d["axes"], exclude=d["exclude"], requires=d["requires"], setup=d["setup"], run=d["run"],
+                    params=d["params"], axes=axes, declared_axes={k: list(v) for k, v in axes.items()}, open_axes=open_axes,
+                    exclude=d["exclude"], requires=d["requires"], setup=d["setup"], run=d["run"],
                     teardown=d["teardown"], collect=d["collect"], parser=d["parser"], metric=Metric(**metric),
                     perf_events=perf["events"], hw_events=perf["hw_events"])
