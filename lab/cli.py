@@ -100,10 +100,13 @@ def cmd_boot(a):
     with boot(spec, rd, say=lambda m: print(m, file=sys.stderr)) as env:
         print(f"dplab: {env.kernel.release} up in {env.boot_seconds:.1f}s ({env.cfg.accel}); run dir {rd.path}",
               file=sys.stderr)
+        t = time.monotonic()
         res = env.run(command or ["uname", "-a"], timeout=a.timeout, check=False)
+        command_s = round(time.monotonic() - t, 3)
         sys.stdout.write(res.stdout)
         sys.stderr.write(res.stderr)
-    rd.update_manifest(rc=res.rc, seconds=round(time.monotonic() - t0, 2))
+    rd.update_manifest(rc=res.rc, seconds=round(time.monotonic() - t0, 2),
+                       timings={"cli_start": a.started, **env.timings, "command": command_s})
     return res.rc
 
 
@@ -256,11 +259,23 @@ def build_parser():
     return p
 
 
+def process_age():
+    """Seconds since this process started (interpreter start-up and imports included), from /proc."""
+    try:
+        start_ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
+        uptime = float(open("/proc/uptime").read().split()[0])
+        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 3)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def main(argv=None):
+    started = process_age()
     signal.signal(signal.SIGTERM, _sigterm)
     sys.stdout.reconfigure(line_buffering=True)  # progress lines show as they happen, also into a file or CI log
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a parent shell ignored it
     a = build_parser().parse_args(argv)
+    a.started = started
     try:
         return a.func(a)
     except ConfigError as e:

@@ -60,15 +60,19 @@ def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     scripts = {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in ("setup", "run", "teardown")}
     for step, text in scripts.items():
         (cell_host / f"{step}.sh").write_text(text)
-    snap = ctr.snapshot_script(link, render(tc.collect, ctx, f"{tc.path}:collect") if tc.collect.strip() else "")
+    collect = ctr.collect_script(render(tc.collect, ctx, f"{tc.path}:collect")) if tc.collect.strip() else ""
+
+    def snapshot():
+        return ctr.parse_snapshot(env.snapshot(link) + (env.sh(collect, timeout=60).stdout if collect else ""))
+
     try:
         if tc.setup.strip():
             env.sh(scripts["setup"], timeout=tc.timeout)
-        pre = ctr.parse_snapshot(env.sh(snap, timeout=60).stdout)
+        pre = snapshot()
         t0 = time.monotonic()
         res = env.run(perf_argv(events, f"{cell_guest}/perf.csv", ["sh", "-ec", scripts["run"]]), timeout=tc.timeout)
         elapsed = time.monotonic() - t0
-        post = ctr.parse_snapshot(env.sh(snap, timeout=60).stdout)
+        post = snapshot()
     finally:
         if tc.teardown.strip():
             env.sh(scripts["teardown"], timeout=tc.timeout, check=False)

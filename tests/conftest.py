@@ -1,6 +1,8 @@
 """Shared fixtures: the default kernel and a booted guest with both lab links."""
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,11 +26,13 @@ def accel(default_kernel):
 @pytest.fixture(scope="session")
 def host_secret(tmp_path_factory):
     """A file on the host the guest must not read, marked as a user would ($DPLAB_HIDE), before any guest boots."""
-    p = tmp_path_factory.mktemp("secret") / "token"
+    d = Path(tempfile.mkdtemp(prefix="dplab-secret-", dir="/var/tmp"))  # host-backed in the guest (its /tmp is tmpfs)
+    p = d / "token"
     p.write_text("dplab-host-secret-0123456789\n")
     old = os.environ.get("DPLAB_HIDE")
     os.environ["DPLAB_HIDE"] = ":".join(x for x in (old, str(p)) if x)
     yield p
+    shutil.rmtree(d, ignore_errors=True)
     if old is None:
         os.environ.pop("DPLAB_HIDE", None)
     else:

@@ -89,7 +89,7 @@ def test_crash_during_a_command_is_reported_and_qemu_is_gone(tmp_path, default_k
     from lab.vm import VM, VMConfig
     rd = RunDir.create(tmp_path, "crash")
     with pytest.raises(GuestCrash) as e:
-        with VM(default_kernel, rd, [], VMConfig(accel=accel, backend="hub")) as vm:
+        with VM(default_kernel, rd, VMConfig(accel=accel, backend="hub")) as vm:
             vm.guest.sh("echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger", timeout=60)
     assert e.value.report.kind in ("panic", "bug", "oops")
     assert "sysrq" in e.value.report.excerpt.lower() or "sysrq" in str(e.value).lower()

@@ -135,6 +135,20 @@ class Guest:
                              f"--- stdout ---\n{res.stdout[-1500:]}\n--- stderr ---\n{res.stderr[-1500:]}")
         return res
 
+    def snapshot(self, namespaces, dev="eth0", timeout=60):
+        """Counter sections of each {side: netns} (and the global ones), read by the agent itself."""
+        doing = f"reading counters of {', '.join(namespaces.values())}"
+        t0 = time.monotonic()
+        resp = self._request({"op": "snapshot", "namespaces": namespaces, "dev": dev}, timeout, doing)
+        if self.log:
+            self.log({"op": "snapshot", "namespaces": namespaces, "rc": resp["rc"], "elapsed": resp["elapsed"],
+                      "host_elapsed": round(time.monotonic() - t0, 3), "at": round(time.time(), 3),
+                      "stderr": resp["stderr"][-2000:]})
+        self._check_vm(doing)
+        if resp["rc"] != 0:
+            raise GuestError(f"counter snapshot failed: {resp['stderr'][-1500:]}")
+        return resp["stdout"]
+
     def sh(self, script, timeout=60, check=True, env=None):
         """Run a script we generated (templates quote every value) with /bin/sh -e."""
         return self.run(["sh", "-ec", script], timeout=timeout, check=check, env=env)

@@ -15,6 +15,8 @@ hostname dplab
 ip link set lo up
 modprobe -a virtio_net e1000e virtio_console virtio_rng 2>/dev/null
 echo "dplab-init: stage2 $(cut -d' ' -f1 /proc/uptime)s"
+# The lab's links, wired while the agent starts (e1000e's carrier takes ~3 s); the host waits for the .rc.
+[ -f /lab/links.sh ] && { sh /lab/links.sh > /run/dplab-links.log 2>&1; echo $? > /run/dplab-links.rc; } &
 python3 /lab/agent.py
 echo "dplab-init: agent exited rc=$?"
 echo o > /proc/sysrq-trigger

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..paths import cache_root
 from ..errors import ConfigError
-from ..hashing import file_sha256
+from ..hashing import file_sha256_cached
 
 DEBIAN_TARBALLS = "/usr/src/linux-source-*.tar.xz"
 
@@ -24,7 +24,7 @@ class Source:
 
 
 def _from_tarball(tarball):
-    ident = file_sha256(tarball)
+    ident = file_sha256_cached(tarball, cache_root() / "file-sha256.json")
     dest = cache_root() / "src" / ident[:16]
     if not (dest / ".ready").exists():
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -1,30 +1,21 @@
 """Counter snapshots taken in the guest before and after a measurement, parsed on the host.
 
-One guest command prints sections `@@ <kind> <scope>` followed by raw text (ethtool -S, ip -s -j
-link, /proc/net/{snmp,netstat,snmp6}, /proc/net/softnet_stat). Parsing is pure and unit-tested.
+The guest agent prints sections `@@ <kind> <scope>` followed by raw text in the formats of ethtool -S,
+ip -s -j link, /proc/net/{snmp,netstat,snmp6,xfrm_stat}, /proc/net/softnet_stat and /proc/stat
+(lab/guest/snap.py); a testcase's `collect` lines follow. Parsing is pure and unit-tested.
 Keys are flat: `<side>.<kind>.<name>` (side a = sender namespace, b = receiver), `softnet.<name>`
 (summed over CPUs) or `stat.<name>` (guest CPU time in USER_HZ ticks).
 """
 import json
-import shlex
 
 # net/core/net-procfs.c softnet_seq_show (6.1): 6 zero columns, then rps, flow limit; backlog and CPU index last.
 SOFTNET_COLS = ["processed", "dropped", "time_squeeze", None, None, None, None, None, None,
                 "received_rps", "flow_limit_count"]
 
 
-def snapshot_script(link, collect=""):
-    """Shell that prints every counter section for both ends of `link` (+ the testcase's `collect` lines)."""
-    parts = ["echo '@@ softnet -'; cat /proc/net/softnet_stat", "echo '@@ stat -'; head -1 /proc/stat"]
-    for side in "ab":
-        ns = shlex.quote(link.ns(side))
-        parts += [f"echo '@@ ethtool {side}'; ip netns exec {ns} ethtool -S eth0 2>/dev/null || true",
-                  f"echo '@@ link {side}'; ip -n {ns} -s -j link show eth0",
-                  f"echo '@@ snmp {side}'; ip netns exec {ns} cat /proc/net/snmp /proc/net/netstat /proc/net/snmp6",
-                  f"echo '@@ xfrm {side}'; ip netns exec {ns} cat /proc/net/xfrm_stat 2>/dev/null || true"]
-    if collect.strip():
-        parts.append(f"echo '@@ collect x'\n{collect}")
-    return "\n".join(parts)
+def collect_script(collect):
+    """The testcase's own `collect` lines as one more section (the rest is read by the agent: guest/snap.py)."""
+    return f"echo '@@ collect x'\n{collect}"
 
 
 def parse_pairs(text):

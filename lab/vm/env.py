@@ -54,7 +54,7 @@ class GuestEnv:
     def __init__(self, kernel, cfg, rundir, say=print, wire=True):
         self.kernel, self.cfg, self.rundir, self.say, self.wire = kernel, cfg, rundir, say, wire
         self.vm = None
-        self.timings = {}  # phase -> seconds: boot (QEMU start to agent), wire, teardown
+        self.timings = {}  # phase -> seconds: the VM's (initramfs ... teardown), wire
 
     @property
     def links(self):
@@ -84,32 +84,38 @@ class GuestEnv:
     def ns_run(self, ns, argv, **kw):
         return self.vm.guest.ns_run(ns, argv, **kw)
 
+    def snapshot(self, link):
+        """Counter sections of both ends of `link` (lab/metrics/counters.py parses them)."""
+        return self.vm.guest.snapshot({side: link.ns(side) for side in "ab"}, link.dev("a"))
+
     def __enter__(self):
         self.vm = VM(self.kernel, self.rundir, self.cfg, say=self.say)
         self.vm.__enter__()
-        self.timings["boot"] = self.vm.boot_seconds
         try:
             if self.wire:
                 t0 = time.monotonic()
                 self.vm.wire_links()
-                self.timings["wire"] = round(time.monotonic() - t0, 2)
+                self.timings["wire"] = round(time.monotonic() - t0, 3)
         except BaseException:
             self.vm.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, *exc):
-        t0 = time.monotonic()
         self.vm.__exit__(*exc)
-        self.timings["teardown"] = round(time.monotonic() - t0, 2)
+        self.timings = {**self.vm.timings, **self.timings}
         return False
 
 
 @contextmanager
 def boot(spec, rundir, say=print, wire=True):
     """Resolve `spec.kernel`, choose the accelerator, boot and wire: yields the GuestEnv."""
+    t0 = time.monotonic()
     kernel = spec.kernel if isinstance(spec.kernel, Kernel) else resolve_kernel(spec.kernel, say=say)
     cfg, info = vm_config(spec, kernel, say=say)
+    resolved = round(time.monotonic() - t0, 3)
     rundir.update_manifest(kernel=kernel.describe(), accel=cfg.accel, accel_info=info, mode=cfg.mode.name)
-    with GuestEnv(kernel, cfg, rundir, say=say, wire=wire) as env:
+    env = GuestEnv(kernel, cfg, rundir, say=say, wire=wire)
+    env.timings["resolve"] = resolved
+    with env:
         yield env

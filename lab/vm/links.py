@@ -118,14 +118,14 @@ class HostNetwork:
     def __init__(self, links, backend, run_id):
         self.links = links
         self.backend = check_backend(backend)
-        self.netns = f"dplab-{run_id[-20:]}" if backend == "tap" else None
+        self.netns = f"dplab-{run_id[-20:]}" if backend == "tap" and links else None
 
     def wrap(self, argv):
         """QEMU must open its taps inside the run's namespace."""
         return ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
 
     def __enter__(self):
-        if self.backend != "tap":
+        if not self.netns:  # hub backend, or no links at all
             return self
         cmd(["ip", "netns", "add", self.netns])
         try:

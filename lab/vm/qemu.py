@@ -24,6 +24,8 @@ from .console import ConsoleWatcher
 from .hide import hidden_paths, masker
 from .links import HostNetwork, guest_setup_script
 
+WAIT_LINKS = """i=0; until [ -e /run/dplab-links.rc ]; do i=$((i+1)); [ $i -gt 800 ] && { echo "link wiring did not finish in 80 s" >&2; cat /run/dplab-links.log >&2; exit 1; }; sleep 0.1; done
+rc=$(cat /run/dplab-links.rc); [ "$rc" = 0 ] || { echo "link wiring failed (rc=$rc):" >&2; cat /run/dplab-links.log >&2; exit 1; }"""
 BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "cryptomgr.notests=1",
                "8250.nr_uarts=1", "i8042.noaux", "i8042.nokbd", "tsc=reliable", "no_timer_check"]
 
@@ -80,6 +82,7 @@ class VM:
         self.tmp = None
         self.net = None
         self.boot_seconds = None
+        self.timings = {}  # phase -> seconds: initramfs, host_net, qemu_to_agent, shutdown, teardown
 
     # -- argv -------------------------------------------------------------------
     def argv(self, initrd, sock_path):
@@ -122,15 +125,35 @@ class VM:
             raise
         return self
 
-    def _start(self):
-        initrd = build_initramfs(self.kernel)
-        shutil.copy(GUEST_DIR / "agent.py", self.rundir.guest_dir / "agent.py")
+    def _lap(self, phase, t0):
+        now = time.monotonic()
+        self.timings[phase] = round(now - t0, 3)
+        return now
+
+    def _stage_run_dir(self):
+        """What the guest finds at /lab: the agent, the project's tools (on PATH) and, with links, the wiring
+        script stage 2 runs at boot (the NICs' carrier comes up while the agent starts: e1000e takes ~3 s)."""
+        g = self.rundir.guest_dir
+        for f in ("agent.py", "snap.py"):
+            shutil.copy(GUEST_DIR / f, g / f)
         tools = ROOT / "tools" / "bin"
-        if tools.is_dir():  # the project's guest tools, at /lab/bin (on PATH) wherever the checkout lives
-            shutil.copytree(tools, self.rundir.guest_dir / "bin", dirs_exist_ok=True)
+        if tools.is_dir():
+            shutil.copytree(tools, g / "bin", dirs_exist_ok=True)
+        links = g / "links.sh"
+        if self.cfg.links:
+            links.write_text(guest_setup_script(self.cfg.links))
+        elif links.exists():
+            links.unlink()
+
+    def _start(self):
+        t = time.monotonic()
+        initrd = build_initramfs(self.kernel)
+        self._stage_run_dir()
+        t = self._lap("initramfs", t)
         self.tmp = tempfile.mkdtemp(prefix="dplab-")
         sock = Path(self.tmp) / "ctl.sock"
         self.net = HostNetwork(self.cfg.links, self.cfg.backend, self.rundir.id).__enter__()
+        t = self._lap("host_net", t)
         full = self.net.wrap(self.argv(initrd, sock))
         hidden = hidden_paths()
         (Path(self.tmp) / "empty").write_text("")
@@ -149,37 +172,38 @@ class VM:
         deadline = t0 + self.cfg.boot_timeout
         self.guest.connect(deadline)
         hello = self.guest.wait_hello(deadline)
+        self._lap("qemu_to_agent", t0)
         self.boot_seconds = round(time.monotonic() - t0, 2)
         self.rundir.update_manifest(boot={"seconds_to_agent": self.boot_seconds, "guest_uptime_at_agent": hello["uptime"],
                                           "guest_release": hello["uname"]})
 
     def __exit__(self, *exc):
+        t = time.monotonic()
         if self.guest and self.alive():
+            # The agent answers, then QEMU is stopped without waiting for the guest's poweroff: everything a
+            # guest command wrote reached the host through 9p before its answer (the run dir has no cache).
             self.guest.shutdown(timeout=3)
         if self.guest:
             self.guest.close()
         if self.proc:
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
             if self.console:
                 self.console.wait_eof(2)
+        t = self._lap("shutdown", t)
         if self.net:
             self.net.__exit__(None, None, None)
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        self._lap("teardown", t)
         return False
 
     def wire_links(self):
-        """In the guest: each lab NIC into its own namespace, addressed, up, carrier waited for."""
+        """Wait for the wiring stage 2 started at boot (each lab NIC in its own namespace, addressed, up,
+        carrier seen); its failure is this call's, with the script's output."""
         if self.cfg.links:
-            self.guest.sh(guest_setup_script(self.cfg.links), timeout=90)
+            self.guest.sh(WAIT_LINKS, timeout=90)
 
     def kill(self):
         """Stop QEMU now (a hung guest); the context exit still cleans up the rest."""
