@@ -17,9 +17,10 @@ def qemu_running(run_id):
     return subprocess.run(["pgrep", "-f", f"dplab-{run_id}"], capture_output=True).returncode == 0
 
 
-def test_throughput_testcase_passes_traffic_on_both_links(tmp_path, accel):
+def test_throughput_testcase_passes_traffic_on_both_links(tmp_path, accel, default_kernel):
     tc = load_testcase(ROOT / "testcases/throughput.yaml")
-    rd = run_testcase(tc, RunOptions(duration=2, accel=accel, runs_root=str(tmp_path)), say=print)
+    rd = run_testcase(tc, RunOptions(kernels=[default_kernel.spec()], duration=2, accel=accel, runs_root=str(tmp_path)),
+                      say=print)
     recs = [r for r in rd.results() if not r.get("retried")]
     assert {(r["nic_model"], r["params"]["protocol"]) for r in recs} == {
         ("virtio", "tcp"), ("virtio", "udp"), ("e1000e", "tcp"), ("e1000e", "udp")}
@@ -74,7 +75,7 @@ def test_lab_boot_runs_a_command_and_returns_its_code(tmp_path):
 
 def test_panic_at_boot_fails_fast_with_the_panic_quoted(tmp_path):
     t0 = time.monotonic()
-    p = subprocess.run(LAB + ["boot", "--runs", str(tmp_path), "--append", "rdinit=/nonexistent", "--", "true"],
+    p = subprocess.run(LAB + ["boot", "--kernel", "stock", "--runs", str(tmp_path), "--append", "rdinit=/nonexistent", "--", "true"],
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     took = time.monotonic() - t0
     assert p.returncode == 1
@@ -98,8 +99,8 @@ def test_crash_during_a_command_is_reported_and_qemu_is_gone(tmp_path, default_k
 
 KNOWN = """name: known-answer
 links: [virtio]
-duration: 2
-repeat: 6
+duration: 1
+repeat: 5
 requires: [iperf3, ethtool]
 axes:
   offload: ["on", "on-again", "off"]
@@ -117,7 +118,7 @@ teardown: |
 """
 
 
-def test_known_answers_offload_off_is_slower_and_a_vs_a_is_not_significant(tmp_path, accel):
+def test_known_answers_offload_off_is_slower_and_a_vs_a_is_not_significant(tmp_path, accel, default_kernel):
     """TSO/GSO off must be called slower on virtio-net; the same setting twice must not be called anything.
 
     At 95 % confidence one A/A comparison in twenty is called significant by construction, so the
@@ -125,9 +126,10 @@ def test_known_answers_offload_off_is_slower_and_a_vs_a_is_not_significant(tmp_p
     from lab.results.compare import compare
     p = tmp_path / "known.yaml"
     p.write_text(KNOWN)
-    rd = run_testcase(load_testcase(p), RunOptions(accel=accel, runs_root=str(tmp_path)), say=print)
+    rd = run_testcase(load_testcase(p), RunOptions(kernels=[default_kernel.spec()], accel=accel, runs_root=str(tmp_path)),
+                      say=print)
     recs = [r for r in rd.results() if not r.get("retried")]  # a cell retried after a guest hang counts once
-    assert all(r["status"] == "ok" for r in recs) and len(recs) == 18
+    assert all(r["status"] == "ok" for r in recs) and len(recs) == 15
     by = {p.b: p for p in compare(recs, by="offload", baseline="on")}
     off = by["off"].result
     print(f"on->off {off.change_pct:+.1f}% [{off.ci_low_pct:+.1f}, {off.ci_high_pct:+.1f}] {off.verdict}")

@@ -14,7 +14,7 @@ def run(tmp_path, accel, name, links=("virtio",), kernel="stock", **axes):
     tc = load_testcase(ROOT / "testcases" / f"{name}.yaml")
     tc.links = list(links)
     tc.axes = {**tc.axes, **axes}
-    rd = run_testcase(tc, RunOptions(kernels=[kernel], repeat=1, duration=2, accel=accel, runs_root=str(tmp_path)), say=print)
+    rd = run_testcase(tc, RunOptions(kernels=[kernel], repeat=1, duration=1, accel=accel, runs_root=str(tmp_path)), say=print)
     recs = [r for r in rd.results() if not r.get("retried")]
     for r in recs:
         assert r["status"] == "ok", r.get("error")

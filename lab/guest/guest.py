@@ -135,19 +135,29 @@ class Guest:
                              f"--- stdout ---\n{res.stdout[-1500:]}\n--- stderr ---\n{res.stderr[-1500:]}")
         return res
 
-    def snapshot(self, namespaces, dev="eth0", timeout=60):
-        """Counter sections of each {side: netns} (and the global ones), read by the agent itself."""
-        doing = f"reading counters of {', '.join(namespaces.values())}"
+    def _op(self, op, doing, wait, **args):
+        """An agent operation other than running a command (logged like one), answered within `wait` s;
+        GuestError if it failed."""
         t0 = time.monotonic()
-        resp = self._request({"op": "snapshot", "namespaces": namespaces, "dev": dev}, timeout, doing)
+        resp = self._request({"op": op, **args}, wait, doing)
         if self.log:
-            self.log({"op": "snapshot", "namespaces": namespaces, "rc": resp["rc"], "elapsed": resp["elapsed"],
+            self.log({"op": op, **args, "rc": resp["rc"], "elapsed": resp["elapsed"],
                       "host_elapsed": round(time.monotonic() - t0, 3), "at": round(time.time(), 3),
                       "stderr": resp["stderr"][-2000:]})
         self._check_vm(doing)
         if resp["rc"] != 0:
-            raise GuestError(f"counter snapshot failed: {resp['stderr'][-1500:]}")
+            raise GuestError(f"{doing} failed: {resp['stderr'][-1500:]}")
         return resp["stdout"]
+
+    def snapshot(self, namespaces, dev="eth0", timeout=60):
+        """Counter sections of each {side: netns} (and the global ones), read by the agent itself."""
+        return self._op("snapshot", f"reading counters of {', '.join(namespaces.values())}", timeout,
+                        namespaces=namespaces, dev=dev)
+
+    def wait_links(self, namespaces, dev="eth0", timeout=15):
+        """Stage 1 wired the links: wait for it, and for carrier in every namespace."""
+        self._op("links", "waiting for the links' carrier", timeout + 15, namespaces=list(namespaces), dev=dev,
+                 timeout=timeout)
 
     def sh(self, script, timeout=60, check=True, env=None):
         """Run a script we generated (templates quote every value) with /bin/sh -e."""

@@ -1,6 +1,7 @@
 #!/bin/busybox sh
-# dplab stage 1 (initramfs /init): load the boot modules, mount the host root
-# read-only over 9p, build a root of binds + overlays + tmpfs, switch into stage 2.
+# dplab stage 1 (initramfs /init, busybox only): load the boot modules, wire the lab's links, mount the
+# host root read-only over 9p, build a root of binds + overlays + tmpfs, switch into stage 2.
+# Everything here runs from RAM: under TCG the first exec of a host binary over 9p costs 0.1-0.3 s.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -10,10 +11,17 @@ fail() { echo "dplab-init: FATAL: $*"; echo o > /proc/sysrq-trigger; sleep 5; ex
 echo "dplab-init: stage1 $(cut -d' ' -f1 /proc/uptime)s"
 for m in $(cat /modules/order 2>/dev/null); do insmod "/modules/$m" 2>/dev/null; done
 mkdir -p /host /newroot
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || fail "cannot mount the host root (9p tag hostroot)"
 mount -t tmpfs -o mode=0755 newroot /newroot
 cd /newroot
-mkdir -p lab proc sys dev run tmp root
+mkdir -p lab proc sys dev run tmp root home
+mount -t tmpfs -o mode=0755 run run
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 labrun lab || fail "cannot mount the run directory (9p tag labrun)"
+# The lab's links first: e1000e's carrier comes ~2.2 s after `up` (the driver's watchdog period), so it
+# comes up while the rest boots. The host waits for carrier and reads run/dplab-links.{rc,log}.
+if [ -f lab/links.sh ]; then
+  NETNS=/newroot/run/netns sh lab/links.sh > run/dplab-links.log 2>&1; echo $? > run/dplab-links.rc
+fi
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || fail "cannot mount the host root (9p tag hostroot)"
 for e in /host/*; do
   n=${e#/host/}
   case "$n" in
@@ -36,7 +44,18 @@ if [ -d /sys/bus/virtio/drivers/9pnet_virtio ] && grep -qx modules /sys/bus/virt
   mkdir -p "usr/lib/modules/$rel"
   mount -t 9p -o trans=virtio,version=9p2000.L,ro modules "usr/lib/modules/$rel" || fail "cannot mount the kernel modules (9p tag modules)"
 fi
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 labrun lab || fail "cannot mount the run directory (9p tag labrun)"
 for d in proc sys dev; do mount --move /$d $d; done
+# Every other mount stage 2 needs.
+mount -t tmpfs -o mode=1777 tmp tmp
+mount -t tmpfs -o mode=0700 root root
+mount -t tmpfs -o mode=0755 home home
+mkdir -p dev/pts dev/shm run/netns
+mount -t devpts devpts dev/pts
+mount -t tmpfs shm dev/shm
+mount -t debugfs debugfs sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs sys/kernel/tracing 2>/dev/null
+mount -t bpf bpf sys/fs/bpf 2>/dev/null
+echo dplab > proc/sys/kernel/hostname
+ip link set lo up
 cp /stage2.sh /newroot/.dplab-stage2
 exec switch_root /newroot /bin/sh /.dplab-stage2

@@ -14,11 +14,13 @@ import os
 import socket
 import struct
 import threading
+import time
 
 CLONE_NEWNET = 0x40000000
 SIOCETHTOOL = 0x8946
 ETHTOOL_GSSET_INFO, ETHTOOL_GSTRINGS, ETHTOOL_GSTATS, ETH_SS_STATS = 0x37, 0x1b, 0x1d, 1
 RTM_GETLINK, RTM_NEWLINK, NLM_F_REQUEST, NLMSG_ERROR, IFLA_STATS64 = 18, 16, 1, 2, 23
+IFF_LOWER_UP = 0x10000
 STATS64 = ["rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped",
            "multicast", "collisions", "rx_length_errors", "rx_over_errors", "rx_crc_errors", "rx_frame_errors",
            "rx_fifo_errors", "rx_missed_errors", "tx_aborted_errors", "tx_carrier_errors", "tx_fifo_errors",
@@ -55,8 +57,8 @@ def ethtool_stats(dev):
     return "NIC statistics:\n" + "".join(f"     {k}: {v}\n" for k, v in zip(names, values))
 
 
-def link_stats(dev):
-    """IFLA_STATS64 of `dev` as `ip -s -j link show` prints it: [{"ifname", "stats64": {"rx": {...}, "tx": {...}}}]."""
+def getlink(dev):
+    """The RTM_NEWLINK answer for `dev` in this thread's namespace: (ifi_flags, message bytes)."""
     index = socket.if_nametoindex(dev)
     nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
     try:
@@ -65,9 +67,16 @@ def link_stats(dev):
         data = nl.recv(65536)
     finally:
         nl.close()
-    length, kind = struct.unpack_from("IH", data)
+    kind = struct.unpack_from("IH", data)[1]
     if kind != RTM_NEWLINK:
         raise OSError(f"rtnetlink answered type {kind} for {dev}")
+    return struct.unpack_from("I", data, 16 + 8)[0], data
+
+
+def link_stats(dev):
+    """IFLA_STATS64 of `dev` as `ip -s -j link show` prints it: [{"ifname", "stats64": {"rx": {...}, "tx": {...}}}]."""
+    data = getlink(dev)[1]
+    length = struct.unpack_from("I", data)[0]
     off = 16 + 16
     while off + 4 <= length:
         alen, atype = struct.unpack_from("HH", data, off)
@@ -90,8 +99,8 @@ def _read(path):
         return ""
 
 
-def netns_sections(side, ns, dev, out):
-    """Enter namespace `ns` (this thread only) and put its sections in out[side]."""
+def enter(ns):
+    """Move this thread (only) into network namespace `ns`."""
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
     try:
@@ -99,19 +108,24 @@ def netns_sections(side, ns, dev, out):
             raise OSError(ctypes.get_errno(), f"setns into {ns}")
     finally:
         os.close(fd)
+
+
+def sections(side, dev):
+    """This thread's namespace's sections for `side`."""
     net = "/proc/thread-self/net"
-    out[side] = "".join([f"@@ ethtool {side}\n", ethtool_stats(dev), f"@@ link {side}\n", link_stats(dev), "\n",
-                         f"@@ snmp {side}\n", _read(f"{net}/snmp"), _read(f"{net}/netstat"), _read(f"{net}/snmp6"),
-                         f"@@ xfrm {side}\n", _read(f"{net}/xfrm_stat")])
+    return "".join([f"@@ ethtool {side}\n", ethtool_stats(dev), f"@@ link {side}\n", link_stats(dev), "\n",
+                    f"@@ snmp {side}\n", _read(f"{net}/snmp"), _read(f"{net}/netstat"), _read(f"{net}/snmp6"),
+                    f"@@ xfrm {side}\n", _read(f"{net}/xfrm_stat")])
 
 
-def snapshot(namespaces, dev="eth0"):
-    """Every section for the given {side: netns}: softnet, /proc/stat, then each side's counters."""
+def in_namespaces(namespaces, fn):
+    """fn(side, ns) in one thread per namespace; {side: result}, or RuntimeError naming every failure."""
     out, errors = {}, []
 
     def run(side, ns):
         try:
-            netns_sections(side, ns, dev, out)
+            enter(ns)
+            out[side] = fn(side, ns)
         except Exception as e:  # reported to the host, which fails the cell with it
             errors.append(f"{side} ({ns}): {type(e).__name__}: {e}")
 
@@ -122,6 +136,28 @@ def snapshot(namespaces, dev="eth0"):
         t.join()
     if errors:
         raise RuntimeError("; ".join(errors))
+    return out
+
+
+def wait_links(namespaces, dev="eth0", timeout=15.0, status="/run/dplab-links"):
+    """Wait for stage 1's wiring (status.rc, its log in status.log) and for carrier on `dev` in every namespace."""
+    deadline = time.monotonic() + timeout
+    rc = _read(f"{status}.rc").strip()
+    if rc != "0":
+        raise RuntimeError(f"link wiring {'failed (rc=' + rc + ')' if rc else 'did not run'}:\n{_read(status + '.log')[-1500:]}")
+
+    def carrier(side, ns):
+        while not getlink(dev)[0] & IFF_LOWER_UP:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no carrier on {dev} after {timeout:.0f} s")
+            time.sleep(0.02)
+        return True
+    in_namespaces(namespaces, carrier)
+
+
+def snapshot(namespaces, dev="eth0"):
+    """Every section for the given {side: netns}: softnet, /proc/stat, then each side's counters."""
+    out = in_namespaces(namespaces, lambda side, ns: sections(side, dev))
     stat = _read("/proc/stat").split("\n", 1)[0]
     return (f"@@ softnet -\n{_read('/proc/net/softnet_stat')}@@ stat -\n{stat}\n"
             + "".join(out[side] for side in namespaces))

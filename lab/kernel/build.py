@@ -36,9 +36,19 @@ class BuildRequest:
     patches: str | None = None          # series dir, or a name under patches/
     fragments: list = field(default_factory=list)
     name: str | None = None
-    jobs: int = os.cpu_count() or 2
+    jobs: int = (os.cpu_count() or 2) + 1  # one more than cores: compiles fill make's serial gaps
     ccache: bool = True
     base: str = "tinyconfig"
+
+
+def ccache_env():
+    """ccache in depend mode: a miss hashes Kbuild's own -MMD output instead of running the preprocessor first.
+    Measured cold (empty cache): 472 s in preprocessor mode, 348 s in depend mode with one more make job. A config
+    change misses every file in depend mode (autoconf.h is in every hash), but a full compile in this mode is
+    faster than preprocessor mode's partial hits were (ipsec-no-offload: 10 min 54 s), and the modes' entries
+    do not serve each other: one mode only."""
+    return {"CCACHE_DIR": str(cache_root() / "ccache"), "CCACHE_BASEDIR": str(cache_root() / "trees"),
+            "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G"), "CCACHE_DEPEND": "1"}
 
 
 def series_dir(spec):
@@ -192,8 +202,7 @@ def build(req: BuildRequest, say=print, announce_hit=True):
         times["tree_s"] = round(time.monotonic() - t0, 1)
         env = dict(os.environ)
         if req.ccache:
-            env.update(CCACHE_DIR=str(cache_root() / "ccache"), CCACHE_BASEDIR=str(cache_root() / "trees"),
-                       CCACHE_MAXSIZE=env.get("CCACHE_MAXSIZE", "5G"))
+            env.update(ccache_env())
         log_path = tree / "build.log"
         with open(log_path, "w") as log:
             t1 = time.monotonic()

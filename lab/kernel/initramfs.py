@@ -11,7 +11,8 @@ from ..paths import cache_root
 from ..host import which
 
 GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
-# Modules stage 1 loads (with their dependencies) when the kernel has them as modules.
+# Modules stage 1 loads (with their dependencies) when the kernel has them as modules, to reach the 9p root;
+# the callers add their NIC drivers (stage 1 wires the links).
 BOOT_MODULES = ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay"]
 
 
@@ -66,10 +67,11 @@ class Cpio:
         return self.buf.getvalue()
 
 
-def build_initramfs(kernel, probe=False):
-    """Path of a (cached) gzip'd initramfs for this kernel; `probe` makes the accelerator-probe one."""
+def build_initramfs(kernel, probe=False, drivers=()):
+    """Path of a (cached) gzip'd initramfs for this kernel; `probe` makes the accelerator-probe one; `drivers`
+    are more modules stage 1 loads (the NICs' drivers)."""
     busybox = Path(which("busybox")).read_bytes()
-    order = [] if probe else module_load_order(kernel.modules_dir)
+    order = [] if probe else module_load_order(kernel.modules_dir, BOOT_MODULES + list(drivers))
     scripts = {"init": (GUEST_DIR / ("probe_init.sh" if probe else "init.sh")).read_bytes()}
     if not probe:
         scripts["stage2.sh"] = (GUEST_DIR / "stage2.sh").read_bytes()
