@@ -10,5 +10,5 @@ TESTCASE = Path(__file__).resolve().parent.parent / "testcases" / "offload.yaml"
 @pytest.mark.vm
 @pytest.mark.slow
 def test_gso_on_beats_off(lab_measure):
-    m = lab_measure(TESTCASE, duration=1, repeat=4)
+    m = lab_measure(TESTCASE, duration=2, repeat=4)
     assert m.verdict("offload", "on", "off").verdict == "slower"

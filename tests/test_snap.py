@@ -1,6 +1,7 @@
 """The agent's in-process counter snapshot (lab/guest/snap.py) reads what ethtool, ip and /proc report."""
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ def sh(*argv):
 @pytest.fixture
 def pair(tmp_path):
     """Namespaces <x>a and <x>b joined by a veth pair, both ends named eth0 (as the lab's links)."""
-    ns = [f"dls{tmp_path.name[-6:]}{s}" for s in "ab"]
+    ns = [f"dls{secrets.token_hex(3)}{s}" for s in "ab"]  # unique: a name left by an interrupted run never collides
     for n in ns:
         sh("ip", "netns", "add", n)
         sh("ip", "netns", "exec", n, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")  # no ND/MLD of its own

@@ -99,7 +99,7 @@ def test_crash_during_a_command_is_reported_and_qemu_is_gone(tmp_path, default_k
 
 KNOWN = """name: known-answer
 links: [virtio]
-duration: 1
+duration: 2
 repeat: 5
 requires: [iperf3, ethtool]
 axes:
