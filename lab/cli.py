@@ -63,8 +63,8 @@ def _axis(text):
 
 
 def _print_run(a, rd, tc, opts):
-    from .report.table import render_table
-    from .results.compare import compare, dims, render_pairs
+    from .report.table import render_pairs, render_table
+    from .results.compare import compare, dims
     from .results.rundir import final_attempts
     recs = rd.results()
     pairs = compare(recs) if len({json.dumps(dims(r), sort_keys=True) for r in recs if r.get("status") == "ok"}) > 1 else []
@@ -146,7 +146,8 @@ def _run_records(paths):
 
 
 def cmd_compare(a):
-    from .results.compare import compare, render_pairs
+    from .report.table import render_pairs
+    from .results.compare import compare
     runs, recs = _run_records(a.runs_dirs)
     pairs = compare(recs, by=a.by, baseline=a.baseline, confidence=a.confidence)
     if a.json:

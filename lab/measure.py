@@ -118,7 +118,7 @@ class Measurer:
         return {"run_id": self.rundir.id, "cell": cell.n, "testcase": tc.name, "link": cell.link.name,
                 "nic_model": cell.link.model.name, "params": cell.params, "repeat_index": cell.rep,
                 "kernel": {"name": k.name, "release": k.release, "sha256": k.sha256, "build_key": k.build.get("key"),
-                           "patches": k.build.get("inputs", {}).get("patches", [])},
+                           "patches": k.build.get("inputs", {}).get("patches", []), "variant": k.variant},
                 "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
                 "duration": tc.duration, "accel": self.env.cfg.accel, "cpu_model": self.env.cfg.cpu, "mode": self.mode.name,
                 "boot_seconds": self.env.boot_seconds, "started": now_iso(), "attempt": attempt}

@@ -86,7 +86,7 @@ class Run:
                 testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": tc.duration,
                           "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells(), "planned": len(self.cells),
                           "shard": opts.shard},
-                options=asdict(opts), kernels=[k.describe() for k in self.kernels], accel=self.cfg.accel,
+                reference=tc.reference, options=asdict(opts), kernels=[k.describe() for k in self.kernels], accel=self.cfg.accel,
                 cpu_model=self.cfg.cpu,
                 accel_info=self.accel_info, host=host_info(), mode=self.cfg.mode.name, status="running")
         else:

@@ -4,7 +4,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from lab.results.compare import compare, render_pairs
+from lab.report.table import render_pairs
+from lab.results.compare import compare
 from lab.results.rundir import RunDir
 from lab.results.stats import summarize, t_quantile, welch
 from lab.plan import schedule
@@ -57,7 +58,7 @@ def test_compare_by_kernel_with_counter_movers():
     assert (p.dimension, p.a, p.b) == ("kernel", "stock", "patched") and p.result.verdict == "faster"
     assert p.counters[0][0] == "net:net_dev_xmit/pkt" and p.counters[0][1].change_pct > 90
     text = render_pairs(pairs)
-    assert "stock->patched" in text and "faster" in text and "net:net_dev_xmit/pkt" in text
+    assert "stock -> patched" in text and "faster" in text and "net:net_dev_xmit/pkt" in text
 
 
 def test_compare_by_axis_pairs_within_context():
@@ -115,8 +116,8 @@ def test_html_report_has_every_section(tmp_path):
     html = out.read_text()
     p = _Collect()
     p.feed(html)
-    assert {"verdicts", "plots", "history", "counters", "failures", "cells", "manifest"} <= p.ids
-    assert html.count("<svg") >= 2 and "slower" in html and "panic:foo/bar" in html
+    assert {"tc-t", "verdicts-t", "plots-t", "history-t", "counters-t", "failures", "cells", "manifest"} <= p.ids
+    assert html.count("<svg") >= 3 and "slower" in html and "panic:foo/bar" in html
     assert "<script>x</script>" not in html  # autoescaped
     assert re.search(r'href="runs/[^"]+/console.log"', html)
 

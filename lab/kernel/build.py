@@ -51,6 +51,25 @@ def ccache_env():
             "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G"), "CCACHE_DEPEND": "1"}
 
 
+def variant(fragments, patches):
+    """What a kernel is beyond the lab base, by content: its patches and its extra kconfig fragments (a published
+    reference names a variant this way, whatever the kernel is called or which source it was built from)."""
+    base = {f.name for f in DEFAULT_FRAGMENTS}  # the lab base by name: its content changes as the lab evolves
+    return {"patches": [file_sha256(p) for p in patches],
+            "fragments": sorted(file_sha256(f) for f in fragments if Path(f).name not in base)}
+
+
+def variant_of(info):
+    """The variant of a build.json (builds made before it was recorded: from their inputs, if still on disk)."""
+    inp = info.get("inputs") or {}
+    if "variant" in inp or not inp:
+        return inp.get("variant")
+    paths = [Path(p) for p in inp.get("fragments", []) + inp.get("patches", [])]
+    if not all(p.exists() for p in paths):
+        return None
+    return variant([Path(f) for f in inp.get("fragments", [])], [Path(p) for p in inp.get("patches", [])])
+
+
 def series_dir(spec):
     if spec is None:
         return None
@@ -229,6 +248,7 @@ def build(req: BuildRequest, say=print, announce_hit=True):
             "inputs": {"source": src.origin, "source_identity": src.identity, "base": req.base,
                        "fragments": [str(f) for f in fragments], "patches": [str(p) for p in patches],
                        "patch_sha256": [file_sha256(p) for p in patches],
+                       "variant": variant(fragments, patches),
                        "compiler": compiler, "ccache": req.ccache, "jobs": req.jobs},
             "times": times, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (tmp / "build.json").write_text(json.dumps(info, indent=2) + "\n")

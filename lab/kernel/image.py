@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..hashing import file_sha256
+from .build import variant_of
 
 
 @dataclass
@@ -19,6 +20,11 @@ class Kernel:
     modules_dir: Path | None = None  # .../lib/modules/<release>, shared read-only into the guest
     config: Path | None = None
     build: dict = field(default_factory=dict)  # build.json of a `lab build` artifact, if any
+
+    @property
+    def variant(self):
+        """Patches and extra fragments by content (lab/kernel/build.py:variant); None if not a lab build."""
+        return variant_of(self.build) if self.build else None
 
     def spec(self):
         """A --kernel value that resolves back to this kernel (its artifact or unpacked dir, or its image)."""

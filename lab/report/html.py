@@ -4,15 +4,16 @@ import os
 from pathlib import Path
 
 import jinja2
-import yaml
 
 from .. import __version__
-from ..modes import DEFAULT
+from ..errors import ConfigError
+from ..modes import DEFAULT, MODES
 from ..results.compare import compare, dims
+from ..results.headline import headline
 from ..results.rundir import load_runs
 from ..results.stats import summarize
 from .reference import reference_rows
-from .svg import bar_chart, line_chart
+from .svg import bar_chart, forest_plot, line_chart
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -27,13 +28,15 @@ def comparability(runs):
         keys.setdefault(cls, []).append(rd.id)
     if len(keys) <= 1:
         return None
-    return "; ".join(f"accel={c[0]} mode={c[1]} host={c[2]}/{c[3]} cpus: {', '.join(ids)}" for c, ids in keys.items())
+    return "; ".join(f"accel {c[0]}, {c[1]} mode, {c[2]} with {c[3]} CPUs: {len(ids)} run{'s' if len(ids) > 1 else ''}"
+                     for c, ids in keys.items())
 
 
 def group_label(rec, varying):
     """The record's dimension values that vary across the report (constant ones say nothing)."""
     d = dims(rec)
-    return " ".join(f"{k}={v}" if k not in ("kernel", "link") else str(v) for k, v in d.items() if k in varying) or rec["link"]
+    return " ".join(f"{k}={v}" if k not in ("kernel", "link") else str(v) for k, v in d.items()
+                    if k in varying and k not in ("testcase", "kernel_id")) or rec["link"]
 
 
 def varying_dims(recs):
@@ -42,33 +45,61 @@ def varying_dims(recs):
     return {k for k in keys if len({d.get(k) for d in all_dims}) > 1}
 
 
+def _groups(items, key):
+    out = {}
+    for it in items:
+        out.setdefault(key(it), []).append(it)
+    return out
+
+
+def testcase_section(name, recs, multi_run, by, references):
+    """One testcase: its A/B pairs (forest plot per mode, threshold = the mode's minimum effect), bars and history
+    by headline (instructions per packet never share an axis with a rate), and references."""
+    try:
+        pairs = compare(recs, by=by)
+    except ConfigError:
+        pairs = []  # `--by` names a dimension this testcase does not have
+    varying = varying_dims(recs)
+    label = lambda p: " ".join(f"{k}={v}" for k, v in p.context.items() if k != "testcase") + f"  → {p.b}"
+    forests = [forest_plot([(label(p), p.result.change_pct, p.result.ci_low_pct, p.result.ci_high_pct, p.result.verdict)
+                            for p in ps], f"{name}: {ps[0].metric} ({ps[0].unit}), change of each {ps[0].dimension} vs "
+                            f"{ps[0].a} ({mode} mode; 95 % Welch interval; shaded: |change| < "
+                            f"{MODES[mode].min_effect_pct:g} %, never a verdict)", MODES[mode].min_effect_pct)
+               for (mode, _), ps in _groups(pairs, lambda p: (p.mode, p.a)).items()]
+    charts, history = [], []
+    for (metric, unit), rs in _groups(recs, lambda r: (headline(r).metric, headline(r).unit)).items():
+        groups = _groups(rs, lambda r: group_label(r, varying))
+        bars = []
+        for lab, grp in groups.items():
+            st = summarize([headline(r).value for r in grp])
+            bars.append((f"{lab} (n={st.n})", st.median, st.min, st.max, grp[0]["link"]))
+        charts.append(bar_chart(bars, unit, f"{name}: {metric}"))
+        if multi_run:
+            run_start = {}
+            for r in rs:  # a run is one point, at its first measurement
+                run_start[r["run_id"]] = min(run_start.get(r["run_id"], r["started"]), r["started"])
+            x = lambda r: run_start[r["run_id"]][:16] + " " + r["run_id"][-4:]
+            series = {lab: sorted((k, summarize([headline(r).value for r in v]).median) for k, v in _groups(grp, x).items())
+                      for lab, grp in groups.items()}
+            history.append(line_chart(series, unit, f"{name}: {metric} over runs (median per run)"))
+    refs = []
+    for ref in references:
+        rows = reference_rows(recs, ref)
+        if rows:
+            refs.append({"source": ref["source"], "axis": ref["axis"], "rows": rows,
+                         "context": ", ".join(f"{k}={v}" for k, v in ref.get("context", {}).items())})
+    return {"name": name, "pairs": [p.as_dict() for p in pairs], "forests": [f for f in forests if f],
+            "charts": charts, "history": [h for h in history if h], "references": refs}
+
+
 def build_context(runs, recs, out_path, by=None):
     ok = [r for r in recs if r.get("status") == "ok"]
-    multi_run = len(runs) > 1
-    pairs = compare(recs, by=by) if ok else []
-    metrics = {}
-    varying = varying_dims(ok)
-    for r in ok:
-        metrics.setdefault((r["metric"], r["unit"]), {}).setdefault(group_label(r, varying), []).append(r)
-    charts = []
-    for (metric, unit), groups in metrics.items():
-        bars = []
-        for label, rs in groups.items():
-            s = summarize([r["value"] for r in rs])
-            bars.append((f"{label} (n={s.n})", s.median, s.min, s.max, rs[0]["link"]))
-        charts.append(bar_chart(bars, unit, f"{metric}"))
-    history = []
-    if multi_run:
-        for (metric, unit), groups in metrics.items():
-            series = {}
-            for label, rs in groups.items():
-                by_run = {}
-                for r in rs:
-                    by_run.setdefault(r["started"][:16] + " " + r["run_id"][-4:], []).append(r["value"])
-                series[label] = sorted((k, summarize(v).median) for k, v in by_run.items())
-            chart = line_chart(series, unit, f"{metric} over runs (median per run)")
-            if chart:
-                history.append(chart)
+    refs = {}  # testcase -> its validated reference, as the runner recorded it in the manifest
+    for rd in runs:
+        if rd.manifest.get("reference"):
+            refs.setdefault(rd.manifest.get("testcase", {}).get("name"), rd.manifest["reference"])
+    sections = [testcase_section(name, rs, len(runs) > 1, by, [refs[name]] if name in refs else [])
+                for name, rs in _groups(ok, lambda r: r["testcase"]).items()]
     out_dir = Path(out_path).resolve().parent
     run_info = []
     for rd in runs:
@@ -82,17 +113,9 @@ def build_context(runs, recs, out_path, by=None):
     for r in failures:
         if r.get("fingerprint"):
             fingerprints[r["fingerprint"]] = fingerprints.get(r["fingerprint"], 0) + 1
-    references = []
-    for rd in runs:
-        ref = (yaml.safe_load(rd.manifest.get("testcase", {}).get("text") or "{}") or {}).get("reference")
-        if ref and all(k in ref for k in ("by", "baseline", "axis", "ratios", "source")):
-            rows = reference_rows(recs, ref)
-            if rows and ref["source"] not in [r["source"] for r in references]:
-                references.append({"source": ref["source"], "axis": ref["axis"], "rows": rows})
-    return {"version": __version__, "references": references, "runs": run_info, "pairs": [p.as_dict() for p in pairs], "charts": charts,
-            "history": history, "records": recs, "n_ok": len(ok), "failures": failures, "fingerprints": fingerprints,
-            "comparability": comparability(runs), "testcases": sorted({r["testcase"] for r in recs}),
-            "json": json}
+    return {"version": __version__, "sections": sections, "runs": run_info, "records": recs, "n_ok": len(ok),
+            "failures": failures, "fingerprints": fingerprints, "comparability": comparability(runs),
+            "testcases": sorted({r["testcase"] for r in recs}), "headline": headline, "json": json}
 
 
 def render_report(paths, out_path, by=None):

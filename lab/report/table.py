@@ -1,27 +1,35 @@
-"""A compact plain-text table of a run's results, readable at 100 columns."""
+"""Plain-text tables for the terminal: a run's cells, and A/B pairs with their verdicts.
+
+Nothing is cut: a column is as wide as its widest value, so two rows never read alike (a kernel name or a
+params string truncated at a fixed width made different cells indistinguishable). Values come from the
+record's headline (results/headline.py): instructions per packet in deterministic mode.
+"""
 import statistics
 
-from ..modes import record_mode
+from ..modes import MODES, record_mode
 from ..results import stats
+from ..results.headline import headline
 
-KEY_COUNTERS = ["net:net_dev_xmit/pkt", "net:netif_receive_skb/pkt", "cpu-ns/pkt", "bytes/pkt", "sender-cpu-ns/pkt"]
+KEY_COUNTERS = ["net:net_dev_xmit/pkt", "net:netif_receive_skb/pkt", "cpu-ns/pkt", "bytes/pkt"]
 
 
 def group_key(rec):
-    return (rec.get("kernel", {}).get("name", "?"), rec["link"], tuple(sorted(rec.get("params", {}).items())))
+    return ((rec.get("kernel") or {}).get("name", "?"), rec["link"], tuple(rec.get("params", {}).items()),
+            record_mode(rec).name)
 
 
 def table_rows(records):
-    """Per (kernel, link, params): n, median, CV %, and medians of key derived counters."""
+    """Per (kernel, link, params, mode): n, headline median and CV %, medians of key derived counters."""
     groups = {}
     for r in records:
         groups.setdefault(group_key(r), []).append(r)
     rows = []
-    for (kname, link, params), recs in groups.items():
+    for (kname, link, params, mode), recs in groups.items():
         ok = [r for r in recs if r.get("status") == "ok"]
-        s = stats.summarize([r["value"] for r in ok])
-        row = {"kernel": kname, "link": link, "params": dict(params), "n": s.n, "failed": len(recs) - len(ok),
-               "unit": recs[0].get("unit", ""), "median": s.median, "cv_pct": s.cv_pct}
+        s = stats.summarize([headline(r).value for r in ok])
+        h = headline(ok[0] if ok else recs[0])
+        row = {"kernel": kname, "link": link, "params": dict(params), "mode": mode, "n": s.n,
+               "failed": len(recs) - len(ok), "unit": h.unit, "median": s.median, "cv_pct": s.cv_pct}
         for c in KEY_COUNTERS:
             xs = [r["derived"][c] for r in ok if r.get("derived", {}).get(c) is not None]
             row[c] = statistics.median(xs) if xs else None
@@ -34,21 +42,49 @@ def _f(v, fmt="{:.4g}"):
     return "-" if v is None else fmt.format(v)
 
 
+def grid(head, body, right=()):
+    """Columns as wide as their widest cell; columns in `right` right-aligned."""
+    widths = [max(len(str(x[i])) for x in [head] + body) for i in range(len(head))]
+    line = lambda cells: "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                                   for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(head), "  ".join("-" * w for w in widths)] + [line(b) for b in body])
+
+
 def render_table(records):
     rows = table_rows(records)
     if not rows:
         return "(no results)"
-    # the sender's own CPU time where the workload measures it (xsk_tx -p); under icount: instructions
-    det = all(not record_mode(r).host_time_counters for r in records)
-    head = ["kernel", "link", "params", "n", "median", "unit", "CV%", "tx pkts", "xmit/pkt", "rcv/pkt",
-            "insn/pkt" if det else "cpu ns/pkt"]
+    head = ["kernel", "link", "params", "n", "median", "unit", "CV%", "tx pkts", "xmit/pkt", "rcv/pkt", "cpu ns/pkt"]
     body = []
     for r in rows:
         params = ",".join(f"{k}={v}" for k, v in r["params"].items()) or "-"
-        body.append([r["kernel"][:18], r["link"], params[:22], f"{r['n']}" + (f"+{r['failed']}F" if r["failed"] else ""),
+        cpu = r["cpu-ns/pkt"] if MODES[r["mode"]].host_time_counters else None  # host time: not under icount
+        body.append([r["kernel"], r["link"], params, f"{r['n']}" + (f"+{r['failed']}F" if r["failed"] else ""),
                      _f(r["median"]), r["unit"], _f(r["cv_pct"], "{:.1f}"), _f(r["tx_packets"], "{:.0f}"),
                      _f(r["net:net_dev_xmit/pkt"], "{:.3f}"), _f(r["net:netif_receive_skb/pkt"], "{:.3f}"),
-                     _f(r["sender-cpu-ns/pkt"] if r["sender-cpu-ns/pkt"] is not None else r["cpu-ns/pkt"], "{:.0f}")])
-    widths = [max(len(str(x[i])) for x in [head] + body) for i in range(len(head))]
-    line = lambda cells: "  ".join(str(c).ljust(w) if i < 3 or i == 5 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([line(head), "  ".join("-" * w for w in widths)] + [line(b) for b in body])
+                     _f(cpu, "{:.0f}")])
+    return grid(head, body, right={3, 4, 6, 7, 8, 9, 10})
+
+
+def render_pairs(pairs):
+    """A/B pairs with verdicts, then the counters that moved; nothing cut."""
+    if not pairs:
+        return "(nothing to compare: need at least two variants of one dimension with ok results)"
+    head = ["context", "A -> B", "A med", "B med", "unit", "change", "95% CI (Welch)", "verdict"]
+    body = []
+    for p in pairs:
+        r = p.result
+        ctx = " ".join(f"{k}={v}" for k, v in p.context.items()) or "-"
+        ci = "-" if r.ci_low_pct is None else f"[{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]%"
+        body.append([ctx, f"{p.a} -> {p.b}", _f(r.a.median), _f(r.b.median), p.unit,
+                     "-" if r.change_pct is None else f"{r.change_pct:+.1f}%", ci, r.verdict + (" (noisy)" if r.noisy else "")])
+    lines = [grid(head, body, right={2, 3, 5})]
+    moved = [f"  {' '.join(f'{k}={v}' for k, v in p.context.items())} {p.a} -> {p.b}: " + "; ".join(
+        f"{n} {c.a.median:.3g} -> {c.b.median:.3g} ({c.change_pct:+.0f}%)" for n, c in p.counters[:4])
+        for p in pairs if p.counters]
+    if moved:
+        lines += ["", "counters that moved (per packet; false discovery rate 5 %):"] + moved
+    effects = "; ".join(f"{m.min_effect_pct:.0f}% in {m.name} mode" for m in MODES.values())
+    lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= the mode's minimum effect "
+              f"({effects}); noisy: CV > {stats.NOISY_CV_PCT:.0f}% on either side"]
+    return "\n".join(lines)

@@ -4,13 +4,14 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from ..metrics.derived import is_host_time, record_per_packet
-from ..modes import MODES, record_mode
-from .stats import CONFIDENCE, NOISY_CV_PCT, Comparison, benjamini_hochberg, welch
+from ..modes import record_mode
+from .headline import headline
+from .stats import CONFIDENCE, Comparison, benjamini_hochberg, welch
 
 TOP_COUNTERS = 8
 FDR_Q = 0.05  # false discovery rate for "counters that moved" (Benjamini-Hochberg over every counter of a pair)
 # Dimensions a pair never spans: records of different modes, accelerators or CPU models measure different things.
-NEVER_ACROSS = {"mode": "measurement modes", "accel": "accelerators", "cpu": "CPU models"}
+NEVER_ACROSS = {"testcase": "testcases", "mode": "measurement modes", "accel": "accelerators", "cpu": "CPU models"}
 # A kernel's content (sha256) goes with its name along `kernel`, and changes between runs (nights) by design.
 TIED = {"kernel": {"kernel_id"}, "run": {"kernel_id"}}
 
@@ -23,7 +24,7 @@ def kernel_id(rec):
 def dims(rec, with_run=False):
     """The dimensions of a record: kernel (name, and identity by content), link, each param, mode, accelerator,
     CPU model (and the run, across runs)."""
-    d = {"kernel": (rec.get("kernel") or {}).get("name", "?"), "link": rec["link"]}
+    d = {"testcase": rec.get("testcase", "?"), "kernel": (rec.get("kernel") or {}).get("name", "?"), "link": rec["link"]}
     if kernel_id(rec):
         d["kernel_id"] = kernel_id(rec)
     d.update({k: str(v) for k, v in rec.get("params", {}).items()})
@@ -112,12 +113,12 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
             if v == base or (ctx, v) not in groups:
                 continue
             b_recs = groups[(ctx, v)]
-            hib = a_recs[0].get("higher_is_better", True)
-            res = welch([r["value"] for r in a_recs], [r["value"] for r in b_recs], higher_is_better=hib,
-                        confidence=confidence, min_effect_pct=min_effect(a_recs + b_recs),
-                        resolution_pct=resolution(a_recs + b_recs))
-            pairs.append(Pair(by, base, v, dict(ctx), a_recs[0].get("metric", "value"), a_recs[0].get("unit", ""),
-                              res, movers(a_recs, b_recs), record_mode(a_recs[0]).name))
+            h = headline(a_recs[0])
+            res = welch([headline(r).value for r in a_recs], [headline(r).value for r in b_recs],
+                        higher_is_better=h.higher_is_better, confidence=confidence,
+                        min_effect_pct=min_effect(a_recs + b_recs), resolution_pct=resolution(a_recs + b_recs))
+            pairs.append(Pair(by, base, v, dict(ctx), h.metric, h.unit, res, movers(a_recs, b_recs),
+                              record_mode(a_recs[0]).name))
     return pairs
 
 
@@ -155,37 +156,3 @@ def movers(a_recs, b_recs, top=TOP_COUNTERS):
     out = [(n, r) for i, (n, r) in enumerate(tested) if i in keep and abs(r.change_pct or 0) >= effect]
     out.sort(key=lambda x: -abs(x[1].change_pct or 0))
     return out[:top]
-
-
-def render_pairs(pairs):
-    """Terminal table of A/B pairs with verdicts (fits 100 columns), then the counters that moved."""
-    if not pairs:
-        return "(nothing to compare: need at least two variants of one dimension with ok results)"
-    head = ["context", "A -> B", "A med", "B med", "unit", "change", "95% CI (Welch)", "verdict"]
-    rows = []
-    for p in pairs:
-        r = p.result
-        ctx = ",".join(f"{v}" for k, v in p.context.items()) or "-"
-        ci = "-" if r.ci_low_pct is None else f"[{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]%"
-        verdict = r.verdict + (" (noisy)" if r.noisy else "")
-        rows.append([ctx[:26], f"{p.a}->{p.b}"[:22], _g(r.a.median), _g(r.b.median), p.unit,
-                     "-" if r.change_pct is None else f"{r.change_pct:+.1f}%", ci, verdict])
-    widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-    movers_txt = []
-    for p in pairs:
-        if p.counters:
-            ctx = ",".join(f"{v}" for v in p.context.values())
-            movers_txt.append(f"{ctx} {p.a}->{p.b}: " + "; ".join(
-                f"{n} {c.a.median:.3g}->{c.b.median:.3g} ({c.change_pct:+.0f}%)" for n, c in p.counters[:4]))
-    if movers_txt:
-        lines += ["", "counters that moved (per packet, significant):"] + ["  " + m for m in movers_txt]
-    effects = "; ".join(f"{m.min_effect_pct:.0f}% in {m.name} mode" for m in MODES.values())
-    lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= the mode's minimum effect "
-              f"({effects}); noisy: CV > {NOISY_CV_PCT:.0f}% on either side"]
-    return "\n".join(lines)
-
-
-def _g(v):
-    return "-" if v is None else f"{v:.4g}"

@@ -58,12 +58,18 @@ EXPECT_SCHEMA = {
     "why": Key((str,), default=""),
 }
 REFERENCE_SCHEMA = {
-    "source": Key((str,), required=True),
-    "by": Key((str,), required=True, help="dimension of the ratio: kernel, link or an axis"),
-    "baseline": Key((str,), required=True, help="the value of `by` in the denominator"),
+    "source": Key((str,), required=True, help="who published the figures, measured how"),
+    "variants": Key((dict,), required=True, items=(dict,),
+                    help="{name: {patches: [series], kconfig: [fragment]}}: what each compared kernel is, by content"),
+    "baseline": Key((str,), required=True, help="the variant in the denominator"),
+    "context": Key((dict,), default={}, items=SCALAR, help="record fields the figures hold for, e.g. {nic_model: virtio}"),
     "axis": Key((str,), required=True, help="the axis the ratios are keyed by"),
-    "ratios": Key((dict,), required=True, items=(int, float), help="{axis value: B/A ratio}"),
+    "ratios": Key((dict,), required=True, items=(int, float), help="{axis value: B/A rate ratio}"),
     "values": Key((dict,), default={}, help="{variant: {axis value: figure}} as published"),
+}
+VARIANT_SCHEMA = {
+    "patches": Key((list,), default=(), items=(str,), help="series names under patches/"),
+    "kconfig": Key((list,), default=(), items=(str,), help="fragment names under kconfigs/ beyond the lab base"),
 }
 METRIC_SCHEMA = {
     "name": Key((str,), required=True),
@@ -208,6 +214,11 @@ def load_testcase(path, text=None):
         if e["min"] is None and e["max"] is None:
             raise ConfigError(f"{path}:{line_of(marks, ('expect', i))}: expect.{i}: needs min or max")
     reference = validate(d["reference"], REFERENCE_SCHEMA, path, marks, ("reference",)) if d["reference"] else {}
+    for name, spec in reference.get("variants", {}).items():
+        reference["variants"][name] = validate(spec, VARIANT_SCHEMA, path, marks, ("reference", "variants", name))
+    if reference and reference["baseline"] not in reference["variants"]:
+        raise ConfigError(f"{path}:{line_of(marks, ('reference', 'baseline'))}: reference.baseline: "
+                          f"{reference['baseline']!r} is not one of the variants ({', '.join(reference['variants'])})")
     for i, k in enumerate(perf["kprobes"]):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
             raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
