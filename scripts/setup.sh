@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 PKGS="qemu-system-x86 qemu-utils busybox-static iproute2 iperf3 ethtool linux-perf kmod cpio procps
       ccache bc bison flex libelf-dev libssl-dev make gcc libc6-dev patch xz-utils rsync dwarves
-      iputils-ping linux-source wireguard-tools libxdp-dev libbpf-dev xdp-tools nftables python3-venv git"
+      iputils-ping linux-source wireguard-tools libxdp-dev libbpf-dev xdp-tools nftables python3-venv git chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -71,7 +71,8 @@ def test_fixed_per_packet_cost_is_slower_comment_is_not_significant(tmp_path):
     res = deterministic_ab(tmp_path, [cost, comment])
     print("cost:", res["test-xmit-cost"], "\ncomment:", res["test-xmit-comment"])
     assert res["test-xmit-cost"].verdict == "slower", res
-    assert -60 < res["test-xmit-cost"].change_pct < -5, res  # ~1000 instructions on ~2,500 per packet
+    # compared in instructions per packet (fewer is faster): ~1000 more on ~2,500
+    assert 5 < res["test-xmit-cost"].change_pct < 100, res
     assert res["test-xmit-comment"].verdict == "not significant", res
 
 
