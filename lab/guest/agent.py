@@ -115,7 +115,36 @@ def links(req):
     return {"rc": 0, "stdout": "", "stderr": "", "elapsed": round(time.monotonic() - t0, 6), "timed_out": False}
 
 
+def reap():
+    """As PID 1, collect orphans (daemons a command left behind that have exited). Called between requests,
+    when no child of our own is running, so it never takes a command's exit status."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def power_off():
+    with open("/proc/sysrq-trigger", "w") as f:
+        f.write("o")
+    time.sleep(10)
+
+
+def init():
+    """When the agent is the guest's PID 1 (stage 1 switches root straight into it): a modular kernel's
+    remaining drivers, in the background."""
+    rel = os.uname().release
+    if os.path.exists(f"/lib/modules/{rel}/modules.dep"):
+        subprocess.Popen(["modprobe", "-a", "virtio_rng"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main():
+    pid1 = os.getpid() == 1
+    if pid1:
+        init()
     fd = os.open(find_port(), os.O_RDWR)
 
     def send(obj):
@@ -142,6 +171,8 @@ def main():
             if req.get("op") == "shutdown":
                 send({"id": req.get("id"), "rc": 0})
                 os.sync()
+                if pid1:  # PID 1 must not exit (the kernel would panic): power off instead
+                    power_off()
                 return 0
             try:
                 resp = {"snapshot": snapshot, "links": links}.get(req.get("op"), run)(req)
@@ -149,6 +180,8 @@ def main():
                 resp = {"rc": 127, "stdout": "", "stderr": f"dplab-agent: {type(e).__name__}: {e}", "elapsed": 0, "timed_out": False}
             resp["id"] = req.get("id")
             send(resp)
+            if pid1:
+                reap()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # dplab stage 1 (initramfs /init, busybox only): load the boot modules, wire the lab's links, mount the
-# host root read-only over 9p, build a root of binds + overlays + tmpfs, switch into stage 2.
+# host root read-only over 9p, build a root of binds + overlays + tmpfs, switch into the agent (PID 1).
 # Everything here runs from RAM: under TCG the first exec of a host binary over 9p costs 0.1-0.3 s.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -57,5 +57,8 @@ mount -t tracefs tracefs sys/kernel/tracing 2>/dev/null
 mount -t bpf bpf sys/fs/bpf 2>/dev/null
 echo dplab > proc/sys/kernel/hostname
 ip link set lo up
-cp /stage2.sh /newroot/.dplab-stage2
-exec switch_root /newroot /bin/sh /.dplab-stage2
+[ -x /newroot/usr/bin/python3 ] || fail "no python3 on the host root (apt-get install python3)"
+echo "dplab-init: agent $(cut -d' ' -f1 /proc/uptime)s"
+# Stage 2 is the agent itself, PID 1 on the host's root (a shell first would cost its first exec over 9p).
+export PATH=/lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 PYTHONHASHSEED=0
+exec switch_root /newroot /usr/bin/python3 -S /lab/agent.py

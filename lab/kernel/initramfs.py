@@ -73,8 +73,6 @@ def build_initramfs(kernel, probe=False, drivers=()):
     busybox = Path(which("busybox")).read_bytes()
     order = [] if probe else module_load_order(kernel.modules_dir, BOOT_MODULES + list(drivers))
     scripts = {"init": (GUEST_DIR / ("probe_init.sh" if probe else "init.sh")).read_bytes()}
-    if not probe:
-        scripts["stage2.sh"] = (GUEST_DIR / "stage2.sh").read_bytes()
     mods = {Path(p).name: (Path(kernel.modules_dir) / p).read_bytes() for p in order}
     h = hashlib.sha256(busybox)
     for k, v in sorted(scripts.items()) + sorted(mods.items()):
