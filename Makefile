@@ -16,7 +16,7 @@ help: ## list the targets
 setup: ## install apt packages and the venv (idempotent)
 	@./scripts/setup.sh
 
-tools: tools/bin/xsk_tx tools/bin/udpgso_tx ## build the guest tools (AF_XDP generator, UDP GSO sender) from tools/*.c
+tools: tools/bin/xsk_tx tools/bin/udpgso_tx tools/bin/libdplab-insn.so ## build the guest tools and the instruction profiler (QEMU plugin)
 
 tools/bin/xsk_tx: tools/xsk_tx.c tools/lab_clock.h
 	@mkdir -p tools/bin
@@ -25,6 +25,13 @@ tools/bin/xsk_tx: tools/xsk_tx.c tools/lab_clock.h
 tools/bin/udpgso_tx: tools/udpgso_tx.c tools/lab_clock.h
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $<
+
+tools/qemu/qemu-plugin.h:
+	./scripts/qemu-source.sh tools/qemu
+
+tools/bin/libdplab-insn.so: tools/insn_plugin.c tools/qemu/qemu-plugin.h
+	@mkdir -p tools/bin
+	gcc -O2 -Wall -shared -fPIC -Itools/qemu -o $@ $<
 
 demo: setup ## the main job: boot the default kernel, run testcases/throughput.yaml, print a table
 	$(LAB) run testcases/throughput.yaml $(RUN_ARGS)

@@ -11,6 +11,7 @@ from .metrics import counters as ctr
 from .metrics.derived import check_expectations, derived
 from .metrics.parsers import PARSERS
 from .metrics.perf import parse_perf_csv, perf_argv
+from .metrics.profile import Symbols, attribute, parse_windows, per_packet
 from .plan import fmt_params
 from .results.rundir import now_iso
 from .vm.links import guest_describe_script
@@ -108,6 +109,13 @@ class Measurer:
             if missing:
                 say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): not counted")
             facts.update(kprobes_missing=missing, events=list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes)
+        self.symbols, self.profile_read = None, 0
+        if env.cfg.profile:  # the guest's own symbol table: real addresses, KASLR or not
+            kallsyms = env.run(["cat", "/proc/kallsyms"], timeout=60).stdout
+            (rundir.guest_dir / "kallsyms").mkdir(exist_ok=True)
+            (rundir.guest_dir / "kallsyms" / f"{kernel.name}.txt").write_text(kallsyms)
+            self.symbols = Symbols(kallsyms)
+            facts["profile"] = str(env.vm.profile_path.relative_to(rundir.path))
         rundir.update_manifest(guests={**rundir.manifest.get("guests", {}), kernel.name: facts})
         if not facts["pmu"]:
             say(f"dplab: guest has no PMU ({env.cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
@@ -152,9 +160,28 @@ class Measurer:
             return self._finish(rec, label, value, counters, perf, elapsed, attempt)
         return Outcome("failed", self.env.alive(), False)
 
+    def profile(self, value):
+        """The run step's window of the instruction profiler: {"window_insns", "packets", "functions": {fn:
+        insn/pkt}}; None when not profiling or when the workload marked no window."""
+        if not self.symbols or not self.env.vm.profile_path.exists():
+            return None
+        with open(self.env.vm.profile_path) as f:
+            f.seek(self.profile_read)
+            text = f.read()
+        windows = parse_windows(text)
+        if not windows:
+            return None
+        self.profile_read += len(text[:text.rindex("\nE\n") + 3].encode())
+        packets = value.get("packets") or value.get("datagrams")
+        w = windows[-1]  # the setup's warm-up marks windows too: the run step's is the last
+        return {"window_insns": w.total, "packets": packets, "functions": per_packet(attribute(w, self.symbols), packets)}
+
     def _finish(self, rec, label, value, counters, perf, elapsed, attempt):
         if isinstance(value.get("unit"), str):  # a tool that says what its value counts (xsk_tx -p: pkts/cpu-s)
             rec["unit"] = value.pop("unit")
+        prof = self.profile(value)
+        if prof:
+            rec["profile"] = prof
         rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
                    perf_unavailable=[] if self.facts["pmu"] else list(self.tc.hw_events),
                    derived=derived(counters, perf, value), elapsed=round(elapsed, 3), flaky=attempt == 2)

@@ -22,6 +22,7 @@ class Mode:
     host_time_counters: bool = True    # CPU busy %, ticks and ns per packet mean something
     resolution_pct: float = 0.5   # the smallest spread a repeat series can honestly show (statistics floor)
     headline: str = ""            # derived value that headlines a record when the workload measures it
+    profiles: bool = False        # per-function instruction counts (tools/insn_plugin.c) by default
 
     def describe(self):
         return {"name": self.name, "qemu_args": list(self.qemu_args), "cpus": self.cpus, "cpu_model": self.cpu_model,
@@ -51,6 +52,7 @@ DETERMINISTIC = Mode(
     host_time_counters=False,     # guest time is instructions: CPU % and ticks do not mean host time
     resolution_pct=0.05,
     headline="sender-cpu-ns/pkt",
+    profiles=True,
 )
 
 MODES = {m.name: m for m in (WALLCLOCK, DETERMINISTIC)}

@@ -36,11 +36,12 @@ class RunOptions:
     cpu_model: str | None = None
     links: list = field(default_factory=list)  # NIC models instead of the testcase's `links`
     axes: dict = field(default_factory=dict)   # axis -> values, replacing the testcase's (a subset run)
+    profile: bool | None = None  # per-function instruction counts; None: the mode's default
 
     def boot_spec(self, links):
         return BootSpec(links=links, mode=self.mode, accel=self.accel, cpus=self.cpus, memory=self.memory,
                         append=list(self.append), backend=self.backend, boot_timeout=self.boot_timeout,
-                        cpu_model=self.cpu_model)
+                        cpu_model=self.cpu_model, profile=self.profile)
 
 
 def check_tools(tools):

@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 PKGS="qemu-system-x86 qemu-utils busybox-static iproute2 iperf3 ethtool linux-perf kmod cpio procps
       ccache bc bison flex libelf-dev libssl-dev make gcc libc6-dev patch xz-utils rsync dwarves
       iputils-ping linux-source wireguard-tools libxdp-dev libbpf-dev xdp-tools nftables python3-venv git chromium"
+# The lab's own apt sources, pinned (scripts/apt): Debian's 6.12 line and source packages (QEMU's plugin API).
+apt_changed=""
+if ! cmp -s scripts/apt/dplab.sources /etc/apt/sources.list.d/dplab.sources || ! cmp -s scripts/apt/dplab.pref /etc/apt/preferences.d/dplab; then
+  [ "$(id -u)" = 0 ] || { echo "setup: need root to add scripts/apt/dplab.sources" >&2; exit 1; }
+  cp scripts/apt/dplab.sources /etc/apt/sources.list.d/dplab.sources
+  cp scripts/apt/dplab.pref /etc/apt/preferences.d/dplab
+  apt_changed=1
+fi
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -15,10 +23,13 @@ if [ -n "$missing" ]; then
   [ "$(id -u)" = 0 ] || { echo "setup: need root to install:$missing" >&2; exit 1; }
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  apt_changed=""
   # --no-install-recommends: wireguard-tools would otherwise pull a whole kernel image and initramfs-tools.
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-# The project's own guest tools (AF_XDP generator): small, rebuilt when their source changes.
+[ -z "$apt_changed" ] || apt-get update -qq
+# The project's own guest tools (AF_XDP generator, UDP GSO sender, instruction profiler plugin): small,
+# rebuilt when their source changes.
 make -s tools
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -16,6 +16,11 @@ static inline double clock_s(clockid_t id)
 static inline double now(void) { return clock_s(CLOCK_MONOTONIC); }
 static inline double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
+/* Markers for the lab's instruction profiler (tools/insn_plugin.c, a QEMU TCG plugin): no-ops on any x86
+ * CPU; the plugin counts the instructions executed between them, per translation block. */
+static inline void profile_open(void) { __asm__ volatile("xchg %%bx, %%bx" ::: "memory"); }
+static inline void profile_close(void) { __asm__ volatile("xchg %%cx, %%cx" ::: "memory"); }
+
 static inline void pace(int usec)
 {
 	struct timespec ts = { .tv_sec = usec / 1000000, .tv_nsec = (usec % 1000000) * 1000L };

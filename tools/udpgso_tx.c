@@ -150,6 +150,8 @@ int main(int argc, char **argv)
 	t0 = now();
 	c0 = cpu_now();
 	t_end = t0 + duration;
+	if (pace_us)
+		profile_open();
 	while (now() < t_end) {
 		ssize_t n = send(fd, buf, len, 0);
 
@@ -166,6 +168,8 @@ int main(int argc, char **argv)
 		bytes += n;
 		dgrams += gso ? (n + size - 1) / size : 1;
 	}
+	if (pace_us)
+		profile_close();
 	secs = now() - t0;
 	cpu = cpu_now() - c0;
 	if (pace_us) {	/* the sender's cost, not its rate: datagrams per CPU second */

@@ -191,6 +191,8 @@ int main(int argc, char **argv)
 	t0 = now();
 	c0 = cpu_now();
 	t1 = t0 + o.duration;
+	if (o.pace_us)
+		profile_open();
 	while (now() < t1) {
 		__u32 idx, n, cidx;
 
@@ -224,6 +226,8 @@ int main(int argc, char **argv)
 		}
 		pace(o.pace_us);
 	}
+	if (o.pace_us)
+		profile_close();
 	c1 = cpu_now() - c0;
 	t1 = now() - t0;
 	memset(&st, 0, sizeof(st));

@@ -13,6 +13,7 @@ from ..results.headline import headline
 from ..results.rundir import load_runs
 from ..results.stats import summarize
 from .reference import reference_rows
+from ..results.functions import MIN_INSN
 from .svg import bar_chart, forest_plot, line_chart
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -52,6 +53,22 @@ def _groups(items, key):
     return out
 
 
+def function_plot(p, top=15):
+    """Where a pair's change in instructions per packet lives: each function that moved, the rest, the total."""
+    if not p.functions:
+        return ""
+    f = p.functions
+    shown = f["functions"][:top]
+    rest = f["folded"].delta + sum(c.delta for c in f["functions"][top:])
+    word = lambda d: "more" if d > 0 else "fewer"
+    rows = [(c.name, c.delta, c.low, c.high, word(c.delta)) for c in shown]
+    rows += [(f["folded"].name, rest, None, None, "folded"),
+             ("total (the profiled window)", f["total"].delta, f["total"].low, f["total"].high, word(f["total"].delta))]
+    return forest_plot(rows, f"where the instructions went, {' '.join(f'{k}={v}' for k, v in p.context.items() if k != 'testcase')} "
+                       f"{p.a} → {p.b} (instructions per packet per function; red: more, green: fewer; shaded: under "
+                       f"{MIN_INSN:g}, folded)", MIN_INSN, unit=" insn")
+
+
 def testcase_section(name, recs, multi_run, by, references):
     """One testcase: its A/B pairs (forest plot per mode, threshold = the mode's minimum effect), bars and history
     by headline (instructions per packet never share an axis with a rate), and references."""
@@ -88,7 +105,8 @@ def testcase_section(name, recs, multi_run, by, references):
         if rows:
             refs.append({"source": ref["source"], "axis": ref["axis"], "rows": rows,
                          "context": ", ".join(f"{k}={v}" for k, v in ref.get("context", {}).items())})
-    return {"name": name, "pairs": [p.as_dict() for p in pairs], "forests": [f for f in forests if f],
+    return {"name": name, "pairs": [dict(p.as_dict(), function_plot=function_plot(p)) for p in pairs],
+            "forests": [f for f in forests if f],
             "charts": charts, "history": [h for h in history if h], "references": refs}
 
 

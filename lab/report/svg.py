@@ -8,7 +8,8 @@ import math
 from html import escape
 
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d"]
-VERDICT_COLOR = {"faster": "#1a7f37", "slower": "#c62828", "not significant": "#6b7280", "insufficient data": "#b0b5bd"}
+VERDICT_COLOR = {"faster": "#1a7f37", "slower": "#c62828", "not significant": "#6b7280", "insufficient data": "#b0b5bd",
+                 "fewer": "#1a7f37", "more": "#c62828", "folded": "#6b7280"}  # instructions of a function
 CHAR_W = 7.4   # px per character of 12 px system-ui, generous (widest glyphs included)
 TITLE_W = 8.6  # the same for 13 px bold titles
 LINE_H = 14
@@ -100,9 +101,10 @@ def bar_chart(bars, unit, title, width=760, bar_h=22):
     return "\n".join(out)
 
 
-def forest_plot(rows, title, threshold_pct, width=760):
-    """rows: [(label, change %, CI low %, CI high %, verdict)]: each pair's change with its interval, the zero line
-    and the band |change| < threshold (not significant however tight the interval), coloured by verdict."""
+def forest_plot(rows, title, threshold_pct, width=760, unit="%"):
+    """rows: [(label, change, CI low, CI high, verdict)]: each change with its interval, the zero line and the
+    band |change| < threshold (never a verdict however tight the interval), coloured by verdict. Changes in
+    `unit` (% for A/B pairs, " insn" for instructions per packet of a function)."""
     rows = [r for r in rows if r[1] is not None]
     if not rows:
         return ""
@@ -116,10 +118,10 @@ def forest_plot(rows, title, threshold_pct, width=760):
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img" aria-label="{escape(title)}">',
            title_block(title, width),
            f'<rect x="{x(-threshold_pct):.1f}" y="{top - 4}" width="{x(threshold_pct) - x(-threshold_pct):.1f}" '
-           f'height="{h - top - 26}" class="band"><title>|change| &lt; {threshold_pct:g} %: not significant</title></rect>']
+           f'height="{h - top - 26}" class="band"><title>|change| &lt; {threshold_pct:g}{escape(unit)}: not significant</title></rect>']
     for v in (-ext, -ext / 2, 0, ext / 2, ext):
         out.append(f'<line x1="{x(v):.1f}" y1="{top - 4}" x2="{x(v):.1f}" y2="{h - 26}" class="{"zero" if v == 0 else "grid"}"/>'
-                   + text_lines(x(v), h - 10, [f"{v:+.3g} %" if v else "0"], "tick", "middle"))
+                   + text_lines(x(v), h - 10, [f"{v:+.3g}{unit}" if v else "0"], "tick", "middle"))
     y = top
     for (label, change, lo, hi, verdict), lines, row in zip(rows, wrapped, heights):
         color = VERDICT_COLOR.get(verdict, "#6b7280")
@@ -130,9 +132,9 @@ def forest_plot(rows, title, threshold_pct, width=760):
                        f'<line x1="{x(lo):.1f}" y1="{cy - 5}" x2="{x(lo):.1f}" y2="{cy + 5}" stroke="{color}" stroke-width="2"/>'
                        f'<line x1="{x(hi):.1f}" y1="{cy - 5}" x2="{x(hi):.1f}" y2="{cy + 5}" stroke="{color}" stroke-width="2"/>')
         ci = f" [{lo:+.1f}, {hi:+.1f}]" if lo is not None else ""
-        out.append(f'<circle cx="{x(change):.1f}" cy="{cy}" r="5" fill="{color}"><title>{escape(label)}: {change:+.2f} %'
-                   f'{ci} {escape(verdict)}</title></circle>')
-        out.append(text_lines(width - right + 10, y + 14, [f"{change:+.1f} %{ci}", verdict], "val", fill=color))
+        out.append(f'<circle cx="{x(change):.1f}" cy="{cy}" r="5" fill="{color}"><title>{escape(label)}: {change:+.2f}'
+                   f'{escape(unit)}{ci} {escape(verdict)}</title></circle>')
+        out.append(text_lines(width - right + 10, y + 14, [f"{change:+.1f}{unit}{ci}", verdict], "val", fill=color))
         y += row
     out.append("</svg>")
     return "\n".join(out)

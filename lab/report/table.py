@@ -66,6 +66,21 @@ def render_table(records):
     return grid(head, body, right={3, 4, 6, 7, 8, 9, 10})
 
 
+def render_functions(p, top=12):
+    """Where a pair's change in instructions per packet lives, per kernel function; the rows sum to the total."""
+    f = p.functions
+    ci = lambda c: "-" if c.low is None else f"[{c.low:+.1f}, {c.high:+.1f}]"
+    rows = [[c.name, f"{c.a:.1f}", f"{c.b:.1f}", f"{c.delta:+.1f}", ci(c)] for c in f["functions"][:top]]
+    rest = f["folded"].delta + sum(c.delta for c in f["functions"][top:])
+    rows.append([f"{f['folded'].name} ({len(f['functions'][top:])} more moved)" if f["functions"][top:] else f["folded"].name,
+                 "", "", f"{rest:+.1f}", "-"])
+    rows.append(["total (the profiled window)", f"{f['total'].a:.1f}", f"{f['total'].b:.1f}", f"{f['total'].delta:+.1f}",
+                 ci(f["total"])])
+    ctx = " ".join(f"{k}={v}" for k, v in p.context.items())
+    return (f"where the instructions went, {ctx} {p.a} -> {p.b} (instructions per packet):\n"
+            + grid(["function", "A", "B", "change", "95% CI"], rows, right={1, 2, 3}))
+
+
 def render_pairs(pairs):
     """A/B pairs with verdicts, then the counters that moved; nothing cut."""
     if not pairs:
@@ -84,6 +99,9 @@ def render_pairs(pairs):
         for p in pairs if p.counters]
     if moved:
         lines += ["", "counters that moved (per packet; false discovery rate 5 %):"] + moved
+    for p in pairs:
+        if p.functions:
+            lines += ["", render_functions(p)]
     effects = "; ".join(f"{m.min_effect_pct:.0f}% in {m.name} mode" for m in MODES.values())
     lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= the mode's minimum effect "
               f"({effects}); noisy: CV > {stats.NOISY_CV_PCT:.0f}% on either side"]

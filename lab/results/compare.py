@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 from ..metrics.derived import is_host_time, record_per_packet
 from ..modes import record_mode
+from .functions import function_changes
 from .headline import headline
 from .stats import CONFIDENCE, Comparison, benjamini_hochberg, welch
 
@@ -48,10 +49,14 @@ class Pair:
     result: Comparison
     counters: list = field(default_factory=list)  # [(name, Comparison)] significant movers, largest first
     mode: str = "wallclock"  # the measurement mode of both sides (never mixed)
+    functions: dict | None = None  # per-function instruction changes (results/functions.py), if profiled
 
     def as_dict(self):
         return {"dimension": self.dimension, "a": self.a, "b": self.b, "context": self.context, "metric": self.metric,
                 "unit": self.unit, "mode": self.mode, **self.result.as_dict(),
+                "functions": None if not self.functions else {
+                    "total": self.functions["total"].as_dict(), "folded": self.functions["folded"].as_dict(),
+                    "functions": [c.as_dict() for c in self.functions["functions"]]},
                 "counters": [{"name": n, **c.as_dict()} for n, c in self.counters]}
 
 
@@ -118,7 +123,7 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
                         higher_is_better=h.higher_is_better, confidence=confidence,
                         min_effect_pct=min_effect(a_recs + b_recs), resolution_pct=resolution(a_recs + b_recs))
             pairs.append(Pair(by, base, v, dict(ctx), h.metric, h.unit, res, movers(a_recs, b_recs),
-                              record_mode(a_recs[0]).name))
+                              record_mode(a_recs[0]).name, function_changes(a_recs, b_recs)))
     return pairs
 
 

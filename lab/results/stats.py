@@ -155,6 +155,21 @@ class Comparison:
         return d
 
 
+def welch_interval(a, b, confidence=CONFIDENCE, floor=0.0):
+    """(difference of means B - A, half-width of its Welch interval, df, p) of two Summaries, each standard
+    deviation at least `floor` (absolute); None when the data cannot make an interval."""
+    if a.n < 2 or b.n < 2 or (a.stdev == 0 and b.stdev == 0 and min(a.n, b.n) < 3):
+        return None
+    sa, sb = max(a.stdev, floor), max(b.stdev, floor)
+    va, vb = sa ** 2 / a.n, sb ** 2 / b.n
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return None
+    df = (va + vb) ** 2 / ((va ** 2 / (a.n - 1) if va else 0) + (vb ** 2 / (b.n - 1) if vb else 0))
+    diff = b.mean - a.mean
+    return diff, t_quantile(1 - (1 - confidence) / 2, df) * se, df, t_pvalue(diff / se, df)
+
+
 def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_effect_pct=MIN_EFFECT_PCT,
           resolution_pct=0.0):
     """Welch's t interval for mean(B) - mean(A), expressed relative to mean(A), and a verdict.
@@ -165,17 +180,10 @@ def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_
     a, b = summarize(a_values), summarize(b_values)
     noisy = a.noisy or b.noisy
     change = 100 * (b.mean - a.mean) / abs(a.mean) if a.mean and b.mean is not None else None
-    if a.n < 2 or b.n < 2 or not a.mean or (a.stdev == 0 and b.stdev == 0 and min(a.n, b.n) < 3):
+    iv = welch_interval(a, b, confidence, abs(a.mean or 0) * resolution_pct / 100) if a.mean else None
+    if iv is None:
         return Comparison(a, b, change, None, None, None, "insufficient data", noisy)
-    floor = resolution_pct / 100
-    sa, sb = max(a.stdev, floor * abs(a.mean)), max(b.stdev, floor * abs(b.mean))
-    va, vb = sa ** 2 / a.n, sb ** 2 / b.n
-    diff = b.mean - a.mean
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return Comparison(a, b, change, None, None, None, "insufficient data", noisy)
-    df = (va + vb) ** 2 / ((va ** 2 / (a.n - 1) if va else 0) + (vb ** 2 / (b.n - 1) if vb else 0))
-    half = t_quantile(1 - (1 - confidence) / 2, df) * se
+    diff, half, df, p = iv
     rel = 100 / abs(a.mean)
     lo, hi = (diff - half) * rel, (diff + half) * rel
     significant = (lo > 0 or hi < 0) and abs(change) >= min_effect_pct
@@ -183,4 +191,4 @@ def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_
         verdict = "not significant"
     else:
         verdict = "faster" if (change > 0) == higher_is_better else "slower"
-    return Comparison(a, b, change, lo, hi, df, verdict, noisy, t_pvalue(diff / se, df))
+    return Comparison(a, b, change, lo, hi, df, verdict, noisy, p)

@@ -31,6 +31,7 @@ class BootSpec:
     boot_timeout: float = 180.0
     cpu_model: str | None = None
     extra_qemu: list = field(default_factory=list)
+    profile: bool | None = None  # None: the mode's default
 
 
 def vm_config(spec, kernel, say=print):
@@ -38,13 +39,18 @@ def vm_config(spec, kernel, say=print):
     mode = get_mode(spec.mode)
     if spec.accel and spec.accel not in mode.accels:
         raise ConfigError(f"--mode {mode.name} runs on {' or '.join(mode.accels)} only, not --accel {spec.accel}")
+    profile = mode.profiles if spec.profile is None else spec.profile
+    if profile and not mode.profiles:
+        raise ConfigError(f"--profile counts instructions under single-threaded TCG: use --mode deterministic, "
+                          f"not {mode.name}")
     if len(mode.accels) == 1:
         accel, info = mode.accels[0], {"mode": mode.name, "probe": None}
     else:
         accel, info = choose_accel(kernel, spec.accel, say=say)
     cfg = VMConfig(accel=accel, cpus=spec.cpus, memory=spec.memory, append=list(spec.append),
                    backend=check_backend(spec.backend or default_backend()), boot_timeout=spec.boot_timeout,
-                   cpu_model=spec.cpu_model, mode=mode, links=make_links(spec.links), extra_qemu=list(spec.extra_qemu))
+                   cpu_model=spec.cpu_model, mode=mode, links=make_links(spec.links), extra_qemu=list(spec.extra_qemu),
+                   profile=profile)
     return cfg, info
 
 

@@ -24,6 +24,7 @@ from .console import ConsoleWatcher
 from .hide import hidden_paths, masker
 from .links import HostNetwork, guest_setup_script
 
+PROFILER = ROOT / "tools" / "bin" / "libdplab-insn.so"
 BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "cryptomgr.notests=1",
                "8250.nr_uarts=1", "i8042.noaux", "i8042.nokbd", "tsc=reliable", "no_timer_check"]
 
@@ -42,6 +43,7 @@ class VMConfig:
     mode: Mode = DEFAULT
     links: list = field(default_factory=list)  # Link objects
     extra_qemu: list = field(default_factory=list)
+    profile: bool = False  # the instruction profiler plugin (single-threaded TCG only: deterministic mode)
 
     @property
     def vcpus(self):
@@ -53,6 +55,8 @@ class VMConfig:
 
     def describe(self):
         d = {k: v for k, v in asdict(self).items() if k not in ("mode", "links")}
+        if self.profile:
+            d["profiler"] = str(PROFILER)
         return {**d, "mode": self.mode.name, "cpus": self.vcpus, "cpu_model": self.cpu, "link_backend": self.backend,
                 "links": [link.describe() for link in self.links]}
 
@@ -80,6 +84,7 @@ class VM:
         self.tmp = None
         self.net = None
         self.boot_seconds = None
+        self.profile_path = rundir.path / "profiles" / f"{time.strftime('%H%M%S')}-{id(self) & 0xffff:04x}.txt"
         self.timings = {}  # phase -> seconds: initramfs, host_net, qemu_to_agent, shutdown, teardown
 
     # -- argv -------------------------------------------------------------------
@@ -104,6 +109,8 @@ class VM:
             argv += ["-fsdev", f"local,id=modules,path={self.kernel.modules_dir},security_model=none,readonly=on",
                      "-device", "virtio-9p-pci,fsdev=modules,mount_tag=modules"]
         argv += list(c.mode.qemu_args)
+        if c.profile:
+            argv += ["-plugin", f"file={PROFILER},out={self.profile_path}"]
         for link in c.links:
             argv += link.qemu_args(c.backend)
         return argv + list(c.extra_qemu)
@@ -148,6 +155,10 @@ class VM:
         initrd = build_initramfs(self.kernel, drivers=dict.fromkeys(link.model.driver for link in self.cfg.links))
         self._stage_run_dir()
         t = self._lap("initramfs", t)
+        if self.cfg.profile:
+            if not PROFILER.exists():
+                raise LabError(f"the instruction profiler {PROFILER} is not built: make tools")
+            self.profile_path.parent.mkdir(exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix="dplab-")
         sock = Path(self.tmp) / "ctl.sock"
         self.net = HostNetwork(self.cfg.links, self.cfg.backend, self.rundir.id).__enter__()
