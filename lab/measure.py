@@ -11,7 +11,7 @@ from .metrics import counters as ctr
 from .metrics.derived import check_expectations, derived
 from .metrics.parsers import PARSERS
 from .metrics.perf import parse_perf_csv, perf_argv
-from .metrics.profile import Symbols, attribute, parse_windows, per_packet
+from .metrics.profile import Symbols, attribute, parse_windows, per_packet, window_counts
 from .plan import fmt_params
 from .results.rundir import now_iso
 from .vm.links import guest_describe_script
@@ -96,10 +96,15 @@ class Measurer:
     """The cells of one boot: learns the guest (drivers, PMU), sets up perf events and kprobes, then
     measures each cell, retrying once after an ordinary failure (both records kept, the pair marked flaky)."""
 
-    def __init__(self, env, tc, kernel, rundir, say=print):
+    def __init__(self, env, tc, kernel, rundir, say=print, modules=()):
         self.env, self.tc, self.kernel, self.rundir, self.say = env, tc, kernel, rundir, say
         self.mode = env.cfg.mode
         say(f"dplab: {kernel.name} up in {env.boot_seconds:.1f}s")
+        if modules:  # options the testcase needs that this kernel builds as modules (runner.preflight)
+            res = env.run(["modprobe", "-a", *modules], timeout=60)
+            if res.returncode != 0:
+                raise GuestError(f"{kernel.name}: modprobe -a {' '.join(modules)} failed: {res.stderr.strip()[-300:]}")
+            say(f"dplab: {kernel.name}: loaded {', '.join(modules)}")
         facts = guest_facts(env)
         if not self.mode.perf_around_workload:
             say(f"dplab: {self.mode.name} mode: no perf stat or kprobes around the workload (their work would count as its instructions)")
@@ -184,7 +189,8 @@ class Measurer:
             rec["profile"] = prof
         rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
                    perf_unavailable=[] if self.facts["pmu"] else list(self.tc.hw_events),
-                   derived=derived(counters, perf, value), elapsed=round(elapsed, 3), flaky=attempt == 2)
+                   derived={**derived(counters, perf, value),
+                            **(window_counts(prof, self.env.cfg.mode.history_functions) if prof else {})}, elapsed=round(elapsed, 3), flaky=attempt == 2)
         bad = check_expectations(rec, self.tc.expect)
         if bad:
             rec.update(status="failed", error="expectation failed: " + "; ".join(bad))

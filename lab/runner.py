@@ -9,11 +9,13 @@ from .errors import ConfigError, GuestError
 from .host import which
 from .hostinfo import host_info
 from .kernel import resolve_kernel
+from .kernel.config import check_options
 from .measure import Measurer
 from .modes import get_mode
 from .plan import apply_overrides, plan, shard_cells
 from .results.rundir import RunDir, now_iso
 from .vm.env import BootSpec, GuestEnv, vm_config
+from .workloads.kconfig import testcase_needs
 
 MAX_REBOOTS = 2
 
@@ -63,6 +65,26 @@ def resume_mismatches(m, kernels, cfg):
     return bad
 
 
+def preflight(tc, kernels, links, say=print):
+    """The kernel options the planned cells need (workloads/kconfig.py), checked against each kernel's config
+    before any boot: a missing one is a ConfigError naming it, the kernel and the fix. Returns {kernel name:
+    [modules to load]} for options built as modules on a modular kernel."""
+    need = testcase_needs(tc, links)
+    out = {}
+    for k in kernels:
+        if not k.config:
+            say(f"dplab: {k.name}: no kernel config next to its image: options not checked before booting")
+            continue
+        missing, mods = check_options(k.config, need, modular=k.modules_dir is not None)
+        if missing:
+            lines = [f"  {o} ({', '.join(need[o].why)})" for o in missing]
+            raise ConfigError(f"kernel {k.name} ({k.config}) lacks options {tc.path} needs:\n" + "\n".join(lines)
+                              + f"\nfix: lab kconfig {tc.path} > need.config; lab build --kconfig kconfigs/lab.config "
+                              f"--kconfig need.config (or vng -b -f need.config)")
+        out[k.name] = list(dict.fromkeys(m for o in mods for m in need[o].modules))
+    return out
+
+
 class Run:
     """One `lab run` (or its --resume): every cell of the plan on every kernel, records on disk as they exist."""
 
@@ -80,6 +102,7 @@ class Run:
             say(f"dplab: {self.cfg.mode.name} mode: {self.cfg.mode.summary}")
         rounds = opts.rounds or (2 if len(self.kernels) > 1 else 1)
         self.cells = shard_cells(plan(tc, len(self.kernels), self.cfg.links, rounds), opts.shard)
+        self.modules = preflight(tc, self.kernels, self.cfg.links, say)
         self.status = "ok"
         if resume is None:
             self.rd = RunDir.create(opts.runs_root, tc.name)
@@ -100,6 +123,8 @@ class Run:
             self.cells = [c for c in self.cells if c.n not in done]
             resume.update_manifest(status="running", resumed=resume.manifest.get("resumed", []) + [now_iso()])
             say(f"dplab: resuming {resume.id}: {len(self.cells)} cells missing")
+        self.rd.update_manifest(preflight={"needs": {o: n.why for o, n in testcase_needs(tc, self.cfg.links).items()},
+                                           "modules": self.modules})
         say(f"dplab: run {self.rd.id}: kernels {', '.join(names)}, accel {self.cfg.accel}, "
             f"links {', '.join(l.name for l in self.cfg.links)}, backend {self.cfg.backend}, "
             f"{tc.repeat} repeats x {len(tc.cells())} cells x {len(self.cfg.links)} links")
@@ -130,7 +155,7 @@ class Run:
                 self.status = "partial"
                 self.say(f"dplab: {kernel.name}: guest died; booting again for the {len(todo)} remaining cells")
             with GuestEnv(kernel, self.cfg, self.rd, say=self.say) as env:
-                m = Measurer(env, self.tc, kernel, self.rd, self.say)
+                m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []))
                 while todo:
                     cell = todo.pop(0)
                     out = m.measure(cell, first=attempts.get(cell.n, 1))

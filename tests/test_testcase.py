@@ -209,3 +209,51 @@ def test_hostile_values_in_every_param_and_axis_of_every_shipped_testcase_stay_d
                     ran += 1
                     assert not marker.exists(), (p.name, step, mode, evil)
     assert ran > 250  # most steps rendered and ran (a few refuse a non-numeric value in arithmetic)
+
+
+def _kernel(tmp_path, name, config_text, modular=False):
+    from lab.kernel.image import Kernel
+    cfg = tmp_path / f"{name}.config"
+    cfg.write_text(config_text)
+    return Kernel(name=name, image=tmp_path / "bzImage", release="6.1.0", config=cfg,
+                  modules_dir=tmp_path if modular else None)
+
+
+def test_preflight_names_what_a_vng_default_config_lacks(tmp_path):
+    """A real `virtme-configkernel --defconfig` .config: ESP over virtio + e1000e needs E1000E and XFRM_USER."""
+    from lab.runner import preflight
+    from lab.vm.links import make_links
+    tc = load_testcase(ROOT / "testcases/ipsec.yaml")
+    vng = _kernel(tmp_path, "vng", (ROOT / "tests/data/vng-defconfig-6.1.config").read_text())
+    with pytest.raises(ConfigError) as e:
+        preflight(tc, [vng], make_links(["virtio", "e1000e"]), say=lambda *_: None)
+    msg = str(e.value)
+    assert "CONFIG_E1000E (link e1000e1)" in msg and "CONFIG_XFRM_USER (testcase)" in msg, msg
+    assert "CONFIG_VIRTIO_NET" not in msg and "lab kconfig" in msg and "vng -b -f" in msg, msg
+
+
+def test_preflight_loads_modules_on_a_modular_kernel_and_follows_the_axes(tmp_path):
+    from lab.plan import apply_overrides
+    from lab.runner import preflight
+    from lab.vm.links import make_links
+    tc = load_testcase(ROOT / "testcases/tunnel.yaml")
+    deb = _kernel(tmp_path, "deb", "CONFIG_VIRTIO_NET=m\nCONFIG_WIREGUARD=m\nCONFIG_VXLAN=m\nCONFIG_NET_FOU=m\n"
+                  "CONFIG_NET_FOU_IP_TUNNELS=y\nCONFIG_NET_IPIP=m\n", modular=True)
+    assert preflight(tc, [deb], make_links(["virtio"]), say=lambda *_: None) == \
+        {"deb": ["virtio_net", "wireguard", "vxlan", "fou", "ipip"]}
+    lab = _kernel(tmp_path, "lab", "CONFIG_VIRTIO_NET=y\nCONFIG_VXLAN=y\n# CONFIG_NET_FOU is not set\n")
+    apply_overrides(tc, [], {"tunnel": ["vxlan"]}, None, None)  # --axis tunnel=vxlan: FOU is not needed
+    assert preflight(tc, [lab], make_links(["virtio"]), say=lambda *_: None) == {"lab": []}
+    apply_overrides(tc, [], {"tunnel": ["fou"]}, None, None)
+    with pytest.raises(ConfigError, match="CONFIG_NET_FOU .tunnel=fou."):  # =m on a kernel without modules: missing
+        preflight(tc, [_kernel(tmp_path, "mods", "CONFIG_VIRTIO_NET=y\nCONFIG_NET_FOU=m\n")], make_links(["virtio"]),
+                  say=lambda *_: None)
+
+
+def test_kconfig_entries_are_validated_with_their_line(tmp_path):
+    bad = (ROOT / "testcases/xsk.yaml").read_text().replace("need: [XDP_SOCKETS, BPF_SYSCALL]", "need: [xdp sockets]")
+    with pytest.raises(ConfigError, match=r"xsk.yaml:\d+: kconfig.0.need: 'xdp sockets' is not a kernel option name"):
+        load_testcase(ROOT / "testcases/xsk.yaml", text=bad)
+    bad = (ROOT / "testcases/tunnel.yaml").read_text().replace("when: {tunnel: fou}", "when: {tunel: fou}")
+    with pytest.raises(ConfigError, match=r"kconfig.2.when.tunel: not an axis or param"):
+        load_testcase(ROOT / "testcases/tunnel.yaml", text=bad)

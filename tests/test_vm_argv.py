@@ -99,6 +99,18 @@ def test_bzimage_release_from_setup_header(tmp_path):
     p = tmp_path / "bzImage"
     p.write_bytes(bytes(data))
     assert bzimage_release(p) == "6.1.192-lab"
+    tree = tmp_path / "linux"  # a tree `vng -b` built: bzImage, .config, modules under .virtme_mods
+    (tree / "arch/x86/boot").mkdir(parents=True)
+    (tree / "arch/x86/boot/bzImage").write_bytes(bytes(data))
+    (tree / ".config").write_text("CONFIG_VIRTIO_NET=m\n")
+    from lab.kernel.image import from_path
+    assert from_path(tree).modules_dir is None  # no modules installed: a monolithic kernel
+    mods = tree / ".virtme_mods/lib/modules/0.0.0"
+    mods.mkdir(parents=True)
+    (mods / "modules.dep").write_text("kernel/drivers/net/virtio_net.ko:\n")
+    k = from_path(tree)
+    assert (k.release, k.modules_dir, k.config) == ("6.1.192-lab", mods, tree / ".config")
+    assert k.spec() == str(tree)  # --resume and the manifest resolve it back to the tree
     (tmp_path / "junk").write_bytes(b"\0" * 0x400)
     with pytest.raises(ConfigError, match="not an x86 bzImage"):
         bzimage_release(tmp_path / "junk")
@@ -113,6 +125,15 @@ def test_argv_deterministic_mode(tmp_path):
     assert argv[argv.index("-accel") + 1] == "tcg,thread=single" and argv[argv.index("-smp") + 1] == "1"
     assert argv[argv.index("-icount") + 1] == "shift=0,sleep=off" and argv[argv.index("-cpu") + 1] == "max"
     assert vm.cfg.describe()["mode"] == "deterministic" and vm.cfg.describe()["cpus"] == 1
+    # virtio's transmit drains on a virtual-clock timer, kicked from the vCPU thread: fixed instruction counts
+    assert "virtio-net-pci,netdev=n0a,mac=52:54:00:d1:00:0a,romfile=,tx=timer,ioeventfd=off" in argv
+
+
+def test_argv_wallclock_keeps_devices_as_they_are(tmp_path):
+    rd = RunDir.create(tmp_path, "t")
+    vm = VM(fake_kernel(tmp_path), rd, VMConfig(accel="tcg", cpus=2, backend="hub", links=make_links(["virtio", "e1000e"])))
+    s = " ".join(vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock"))
+    assert "tx=timer" not in s and "ioeventfd" not in s and "e1000e,netdev=n1a,mac=52:54:00:d1:01:0a,romfile= " in s + " "
 
 
 def test_compare_never_mixes_modes():
@@ -124,3 +145,24 @@ def test_compare_never_mixes_modes():
     with pytest.raises(ConfigError, match="never compares across measurement modes"):
         compare(recs, by="mode")
     assert compare(recs) == []  # no dimension pairs a wallclock record with a deterministic one
+
+
+def test_headline_is_the_window_count_and_never_pairs_with_the_senders():
+    """Deterministic records headline the profiler's window (slab slow paths out); without a profile the sender's
+    CPU time, a different measure: the two are never compared."""
+    from lab.metrics.profile import window_counts
+    from lab.results.compare import compare
+    from lab.results.headline import headline
+    prof = {"window_insns": 2_600_000, "packets": 1000, "functions": {"__slab_free": 60.0, "___slab_alloc": 20.0, "f": 9.0}}
+    d = window_counts(prof, DETERMINISTIC.history_functions)
+    assert d == {"insn/pkt": 2520.0, "slab-slow insn/pkt": 80.0}
+    base = {"run_id": "r", "link": "virtio0", "params": {}, "status": "ok", "mode": "deterministic", "unit": "pkts/cpu-s"}
+    win = [dict(base, kernel={"name": k}, cell=i, value=4e5, derived={"insn/pkt": v, "sender-cpu-ns/pkt": 2400.0})
+           for i, (k, v) in enumerate([("a", 2520.0), ("a", 2521.0), ("b", 2600.0), ("b", 2601.0)])]
+    h = headline(win[0])
+    assert (h.metric, h.unit, h.value, h.higher_is_better) == ("instructions per packet", "insn/pkt", 2520.0, False)
+    snd = [dict(r, derived={"sender-cpu-ns/pkt": 2400.0}) for r in win]
+    assert headline(snd[0]).metric == "sender instructions per packet" and headline(snd[0]).value == 2400.0
+    [p] = compare(win, by="kernel", baseline="a")
+    assert p.result.verdict == "slower" and p.unit == "insn/pkt"
+    assert compare([win[0], win[1], snd[2], snd[3]], by="kernel", baseline="a") == []  # window vs sender: no pair

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+VNG = "vng --exec true"
 PHASES = ["cli_start", "resolve", "initramfs", "host_net", "qemu_to_agent", "wire", "command", "shutdown", "teardown"]
 
 
@@ -31,13 +32,25 @@ def lab_boot(kernel, links, runs, extra=()):
     return e2e, json.loads((newest / "manifest.json").read_text()).get("timings", {})
 
 
+def vng_boot(kernel, runs, extra=()):
+    """(end-to-end seconds, {"rc": exit status}) of `vng --run BZIMAGE --disable-kvm --force-9p --exec true`, the
+    same kernel image (virtme-ng's own init, 9p root and script channel)."""
+    from lab.kernel.resolve import resolve_kernel
+    vng = Path(sys.executable).parent / "vng"
+    argv = [str(vng), "--run", str(resolve_kernel(kernel, say=lambda *_: None).image), "--disable-kvm", "--force-9p",
+            "--exec", "true"]
+    t0 = time.monotonic()
+    p = subprocess.run(argv, cwd=runs, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return time.monotonic() - t0, {"rc": p.returncode}
+
+
 def measure(variants, n):
     """{variant name: {"e2e": [..], phase: [..]}} over n alternating rounds."""
     out = {name: {} for name, *_ in variants}
     with tempfile.TemporaryDirectory() as runs:
         for _ in range(n):
             for name, kernel, links in variants:
-                e2e, t = lab_boot(kernel, links, runs)
+                e2e, t = vng_boot(kernel, runs) if links is None else lab_boot(kernel, links, runs)
                 out[name].setdefault("e2e", []).append(e2e)
                 for k, v in t.items():
                     out[name].setdefault(k, []).append(v)
@@ -55,6 +68,11 @@ def table(res):
         for n in names))
     lines.append(f"{'end to end':16s}" + "".join(f"{med(res[n]['e2e']):>18s}" for n in names))
     lines.append(f"{'(range)':16s}" + "".join(f"{min(res[n]['e2e']):8.2f}-{max(res[n]['e2e']):<9.2f}" for n in names))
+    rcs = {n: sorted(set(res[n]["rc"])) for n in names if "rc" in res[n]}
+    lines += [f"{n}: exit status {', '.join(map(str, rc))}" for n, rc in rcs.items()]
+    if "no links" in res and VNG in res:
+        ratio = statistics.median(res["no links"]["e2e"]) / statistics.median(res[VNG]["e2e"])
+        lines.append(f"lab boot / vng, end to end (medians): {ratio:.2f}")
     return "\n".join(lines)
 
 
@@ -64,7 +82,10 @@ def main():
     ap.add_argument("-n", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    res = measure([("no links", a.kernel, ""), ("virtio,e1000e", a.kernel, "virtio,e1000e")], a.n)
+    variants = [("no links", a.kernel, ""), ("virtio,e1000e", a.kernel, "virtio,e1000e")]
+    if (Path(sys.executable).parent / "vng").exists():
+        variants.append((VNG, a.kernel, None))
+    res = measure(variants, a.n)
     print(json.dumps(res, indent=1) if a.json else f"lab boot --kernel {a.kernel} -- true, seconds, median of {a.n}\n"
           + table(res))
 

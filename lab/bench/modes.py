@@ -1,10 +1,15 @@
-"""`make bench-modes`: the same cells in wall-clock and deterministic mode, CV of each, in one run.
+"""`make bench-modes`: the same cells in wall-clock and deterministic mode, CV of each, in one run; then
+the deterministic cells again with every host core busy (quiet vs loaded).
 
 XSK generic xmit (virtio-net, stock lab kernel, 64 and 1500 B) and iperf3 TCP (virtio-net), N repeats
-each; prints per-cell median and CV for both modes, and for XSK the instructions per packet."""
+each; prints per-cell median and CV for both modes, and for XSK the instructions per packet (the headline)."""
 import argparse
 import json
+import os
+import subprocess
+import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,15 +25,29 @@ def measure(name, axes, mode, repeat, duration, runs, kernel="stock"):
     return [r for r in run_testcase(tc, opts, say=lambda *_: None).results() if r.get("status") == "ok"]
 
 
+@contextmanager
+def busy_host():
+    """Every host core spinning (a busy loop each) while the block runs."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for p in loops:
+            p.kill()
+            p.wait()
+
+
 def rows(records):
+    from lab.results.headline import headline
     from lab.results.stats import summarize
     groups = {}
     for r in records:
-        groups.setdefault((r["testcase"], r["mode"], json.dumps(r["params"], sort_keys=True)), []).append(r)
+        groups.setdefault((r["testcase"], r["mode"] + r.get("_host", ""), json.dumps(r["params"], sort_keys=True)), []).append(r)
     out = []
     for (tc, mode, params), recs in sorted(groups.items()):
         s = summarize([r["value"] for r in recs])
-        insn = summarize([r["derived"].get("sender-cpu-ns/pkt") for r in recs])
+        h = headline(recs[0])
+        insn = summarize([headline(r).value if h.instructions else None for r in recs])
         out.append({"testcase": tc, "mode": mode, "params": json.loads(params), "n": s.n, "unit": recs[0]["unit"],
                     "median": s.median, "cv_pct": s.cv_pct, "insn_per_pkt": insn.median, "insn_cv_pct": insn.cv_pct})
     return out
@@ -41,22 +60,29 @@ def main():
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     recs = []
-    from lab.modes import MODES
+    from lab.modes import DETERMINISTIC, MODES
     with tempfile.TemporaryDirectory() as runs:
         for name, axes in CELLS:
             for mode in MODES:
                 recs += measure(name, axes, mode, a.n, a.duration, runs)
+        with busy_host():
+            recs += [dict(r, _host="+loaded") for r in measure("xsk", CELLS[0][1], DETERMINISTIC.name, a.n, a.duration, runs)]
     res = rows(recs)
     if a.json:
         print(json.dumps(res, indent=2))
         return
-    print(f"{'testcase':10s} {'mode':13s} {'params':14s} {'n':>2s} {'median':>10s} {'unit':6s} {'CV%':>5s} "
-          f"{'snd ns/pkt':>10s} {'CV%':>5s}")  # sender CPU ns per packet: instructions in deterministic mode
+    print(f"{'testcase':10s} {'mode':20s} {'params':14s} {'n':>2s} {'median':>10s} {'unit':6s} {'CV%':>5s} "
+          f"{'insn/pkt':>10s} {'CV%':>5s}")  # the headline's instructions per packet (deterministic mode)
     for r in res:
         p = ",".join(f"{k}={v}" for k, v in r["params"].items())
         f = lambda v, fmt: "-" if v is None else fmt.format(v)
-        print(f"{r['testcase']:10s} {r['mode']:13s} {p:14s} {r['n']:2d} {f(r['median'], '{:.4g}'):>10s} {r['unit']:6s} "
-              f"{f(r['cv_pct'], '{:.2f}'):>5s} {f(r['insn_per_pkt'], '{:.0f}'):>10s} {f(r['insn_cv_pct'], '{:.2f}'):>5s}")
+        print(f"{r['testcase']:10s} {r['mode']:20s} {p:14s} {r['n']:2d} {f(r['median'], '{:.4g}'):>10s} {r['unit']:6s} "
+              f"{f(r['cv_pct'], '{:.2f}'):>5s} {f(r['insn_per_pkt'], '{:.1f}'):>10s} {f(r['insn_cv_pct'], '{:.3f}'):>5s}")
+    quiet = {json.dumps(r["params"]): r for r in res if r["mode"] == DETERMINISTIC.name and r["testcase"] == "xsk"}
+    for r in res:
+        q = quiet.get(json.dumps(r["params"]))
+        if r["mode"].endswith("+loaded") and q and q["insn_per_pkt"]:
+            print(f"xsk {json.dumps(r['params'])}: loaded vs quiet level {100 * (r['insn_per_pkt'] / q['insn_per_pkt'] - 1):+.3f} %")
 
 
 if __name__ == "__main__":

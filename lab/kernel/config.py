@@ -117,3 +117,17 @@ def merge(srctree, out, fragments, base="tinyconfig", make_env=None, log=None):
     text = (out / ".config").read_text()
     verify(text, fragments, srctree)
     return text
+
+
+def check_options(config_path, options, modular):
+    """(missing, as_modules) of `options` in the kernel config at `config_path`: missing are unset, =n, or =m on
+    a kernel without modules; as_modules are =m on a modular kernel (to load before the cells)."""
+    have = parse_config(Path(config_path).read_text())
+    missing, mods = [], []
+    for opt in options:
+        v = have.get(opt, "n")
+        if v == "m" and modular:
+            mods.append(opt)
+        elif v in ("n", "m") or v == "":
+            missing.append(opt)
+    return missing, mods

@@ -30,6 +30,8 @@ class Kernel:
         """A --kernel value that resolves back to this kernel (its artifact or unpacked dir, or its image)."""
         if self.build:
             return str(self.image.parent)
+        if self.image.parts[-4:-1] == ("arch", "x86", "boot"):  # a build tree (vng's modules live inside it)
+            return str(self.image.parents[3])
         if self.modules_dir:
             return str(Path(self.modules_dir).parents[2])
         return str(self.image)
@@ -69,8 +71,12 @@ def from_path(path):
                       config=p / "config" if (p / "config").exists() else None, build=info)
     for cand in (p / "arch/x86/boot/bzImage", p / "bzImage"):
         if cand.exists():
+            # a tree built by `vng -b`: its modules installed under .virtme_mods (version dir 0.0.0, symlinks
+            # into the tree; the guest sees the host's / so they resolve), shared as /lib/modules/<release>
+            vng_mods = p / ".virtme_mods/lib/modules/0.0.0"
             return Kernel(name=p.name, image=cand, release=bzimage_release(cand),
-                          config=p / ".config" if (p / ".config").exists() else None)
+                          config=p / ".config" if (p / ".config").exists() else None,
+                          modules_dir=vng_mods if (vng_mods / "modules.dep").exists() else None)
     images = sorted((p / "boot").glob("vmlinuz-*"))
     if images:
         img = images[-1]

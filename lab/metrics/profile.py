@@ -85,3 +85,13 @@ def per_packet(counts, packets, floor=0.05):
     if rest:
         out["(other)"] = round(rest, 3)
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def window_counts(profile, history):
+    """Derived values of a profile: "insn/pkt", the window's instructions per packet without the `history`
+    functions (state from before the window: modes.py), and "slab-slow insn/pkt", theirs."""
+    if not profile.get("packets"):
+        return {}
+    fns = profile["functions"]
+    slow = sum(fns.get(f, 0.0) for f in history)
+    return {"insn/pkt": round(profile["window_insns"] / profile["packets"] - slow, 3), "slab-slow insn/pkt": round(slow, 3)}

@@ -63,7 +63,10 @@ def function_plot(p, top=15):
     word = lambda d: "more" if d > 0 else "fewer"
     rows = [(c.name, c.delta, c.low, c.high, word(c.delta)) for c in shown]
     rows += [(f["folded"].name, rest, None, None, "folded"),
-             ("total (the profiled window)", f["total"].delta, f["total"].low, f["total"].high, word(f["total"].delta))]
+             ("total (the headline)", f["total"].delta, f["total"].low, f["total"].high, word(f["total"].delta))]
+    if f.get("history"):
+        h = f["history"]
+        rows.append((h.name, h.delta, h.low, h.high, "folded"))
     return forest_plot(rows, f"where the instructions went, {' '.join(f'{k}={v}' for k, v in p.context.items() if k != 'testcase')} "
                        f"{p.a} → {p.b} (instructions per packet per function; red: more, green: fewer; shaded: under "
                        f"{MIN_INSN:g}, folded)", MIN_INSN, unit=" insn")

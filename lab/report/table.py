@@ -74,8 +74,11 @@ def render_functions(p, top=12):
     rest = f["folded"].delta + sum(c.delta for c in f["functions"][top:])
     rows.append([f"{f['folded'].name} ({len(f['functions'][top:])} more moved)" if f["functions"][top:] else f["folded"].name,
                  "", "", f"{rest:+.1f}", "-"])
-    rows.append(["total (the profiled window)", f"{f['total'].a:.1f}", f"{f['total'].b:.1f}", f"{f['total'].delta:+.1f}",
+    rows.append(["total (the headline)", f"{f['total'].a:.1f}", f"{f['total'].b:.1f}", f"{f['total'].delta:+.1f}",
                  ci(f["total"])])
+    if f.get("history"):
+        h = f["history"]
+        rows.append([h.name, f"{h.a:.1f}", f"{h.b:.1f}", f"{h.delta:+.1f}", ci(h)])
     ctx = " ".join(f"{k}={v}" for k, v in p.context.items())
     return (f"where the instructions went, {ctx} {p.a} -> {p.b} (instructions per packet):\n"
             + grid(["function", "A", "B", "change", "95% CI"], rows, right={1, 2, 3}))

@@ -12,7 +12,8 @@ from .stats import CONFIDENCE, Comparison, benjamini_hochberg, welch
 TOP_COUNTERS = 8
 FDR_Q = 0.05  # false discovery rate for "counters that moved" (Benjamini-Hochberg over every counter of a pair)
 # Dimensions a pair never spans: records of different modes, accelerators or CPU models measure different things.
-NEVER_ACROSS = {"testcase": "testcases", "mode": "measurement modes", "accel": "accelerators", "cpu": "CPU models"}
+NEVER_ACROSS = {"testcase": "testcases", "mode": "measurement modes", "accel": "accelerators", "cpu": "CPU models",
+                "measure": "headline measures (the profiler's window vs the sender's CPU time)"}
 # A kernel's content (sha256) goes with its name along `kernel`, and changes between runs (nights) by design.
 TIED = {"kernel": {"kernel_id"}, "run": {"kernel_id"}}
 
@@ -30,6 +31,7 @@ def dims(rec, with_run=False):
         d["kernel_id"] = kernel_id(rec)
     d.update({k: str(v) for k, v in rec.get("params", {}).items()})
     d["mode"] = record_mode(rec).name
+    d["measure"] = headline(rec).metric
     for k, field_ in (("accel", "accel"), ("cpu", "cpu_model")):
         if rec.get(field_):
             d[k] = rec[field_]
@@ -56,7 +58,8 @@ class Pair:
                 "unit": self.unit, "mode": self.mode, **self.result.as_dict(),
                 "functions": None if not self.functions else {
                     "total": self.functions["total"].as_dict(), "folded": self.functions["folded"].as_dict(),
-                    "functions": [c.as_dict() for c in self.functions["functions"]]},
+                    "functions": [c.as_dict() for c in self.functions["functions"]],
+                    "history": self.functions["history"] and self.functions["history"].as_dict()},
                 "counters": [{"name": n, **c.as_dict()} for n, c in self.counters]}
 
 

@@ -3,10 +3,12 @@
 Each function's instructions per packet is compared across the repeats like the headline (Welch, difference
 of means, 95 % interval, in instructions per packet). Functions that moved (interval excludes 0 and at
 least MIN_INSN) are listed, largest first; the rest are folded into one row, so the rows sum to the change
-of the total (the window's instructions per packet).
+of the total (the headline: the window's instructions per packet without the mode's history functions,
+SLUB's slow paths, whose count is state from before the window; they get a row of their own, "history").
 """
 from dataclasses import asdict, dataclass
 
+from ..modes import record_mode
 from .stats import CONFIDENCE, summarize, welch_interval
 
 MIN_INSN = 0.5      # instructions per packet: a smaller change is folded however tight its interval
@@ -27,14 +29,14 @@ class FunctionChange:
         return asdict(self)
 
 
-def _per_packet_total(rec):
+def _per_packet_total(rec, history):
     p = rec["profile"]
-    return p["window_insns"] / p["packets"] if p.get("packets") else None
+    return p["window_insns"] / p["packets"] - sum(p["functions"].get(n, 0.0) for n in history)
 
 
 def function_changes(a_recs, b_recs, confidence=CONFIDENCE):
-    """{"total": FunctionChange, "functions": [FunctionChange], "folded": FunctionChange} or None without
-    profiles on both sides (or fewer than 2 repeats a side)."""
+    """{"total", "functions": [...], "folded", "history"} (FunctionChanges) or None without profiles on both
+    sides (or fewer than 2 repeats a side)."""
     a = [r for r in a_recs if r.get("profile", {}).get("packets")]
     b = [r for r in b_recs if r.get("profile", {}).get("packets")]
     if len(a) < 2 or len(b) < 2:
@@ -46,8 +48,11 @@ def function_changes(a_recs, b_recs, confidence=CONFIDENCE):
         diff = sb.mean - sa.mean
         return FunctionChange(name, sa.mean, sb.mean, diff, iv and diff - iv[1], iv and diff + iv[1])
 
-    names = dict.fromkeys(n for r in a + b for n in r["profile"]["functions"])
-    total = change("total", [_per_packet_total(r) for r in a], [_per_packet_total(r) for r in b])
+    history = record_mode(a[0]).history_functions
+    names = dict.fromkeys(n for r in a + b for n in r["profile"]["functions"] if n not in history)
+    total = change("total", [_per_packet_total(r, history) for r in a], [_per_packet_total(r, history) for r in b])
+    hist = [sum(r["profile"]["functions"].get(n, 0.0) for n in history) for r in a], \
+        [sum(r["profile"]["functions"].get(n, 0.0) for n in history) for r in b]
     moved = []
     for n in names:
         c = change(n, [r["profile"]["functions"].get(n, 0.0) for r in a], [r["profile"]["functions"].get(n, 0.0) for r in b])
@@ -56,4 +61,5 @@ def function_changes(a_recs, b_recs, confidence=CONFIDENCE):
     moved.sort(key=lambda c: -abs(c.delta))
     rest = total.delta - sum(c.delta for c in moved)
     folded = FunctionChange(FOLDED, total.a - sum(c.a for c in moved), total.b - sum(c.b for c in moved), rest, None, None)
-    return {"total": total, "functions": moved, "folded": folded}
+    return {"total": total, "functions": moved, "folded": folded,
+            "history": change("slab slow paths (state before the window, not in the total)", *hist) if history else None}

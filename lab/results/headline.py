@@ -10,6 +10,9 @@ from ..modes import record_mode
 
 # a rate per CPU second (the tools' unit) -> the unit its reciprocal counts per
 PER = {"pkts/cpu-s": ("packet", "pkt"), "dgrams/cpu-s": ("datagram", "dgram")}
+# a mode's headline derived value -> what it counts: the profiler's window (every guest instruction between the
+# workload's marks, allocator slow paths out: modes.py) or, without the profiler, the sender's own CPU time
+COUNTS = {"insn/pkt": "instructions per {}", "sender-cpu-ns/pkt": "sender instructions per {}"}
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,9 @@ class Headline:
 
 
 def headline(rec):
-    mode = record_mode(rec)
-    value = (rec.get("derived") or {}).get(mode.headline) if mode.headline else None
-    if value is not None and rec.get("unit") in PER:
+    derived = rec.get("derived") or {}
+    name = next((h for h in record_mode(rec).headlines if derived.get(h) is not None), None)
+    if name and rec.get("unit") in PER:
         word, short = PER[rec["unit"]]
-        return Headline(f"instructions per {word}", f"insn/{short}", False, value, True)
+        return Headline(COUNTS[name].format(word), f"insn/{short}", False, derived[name], True)
     return Headline(rec.get("metric", "value"), rec.get("unit", ""), rec.get("higher_is_better", True), rec.get("value"))

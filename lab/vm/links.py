@@ -27,11 +27,19 @@ class NicModel:
     kconfig: str   # the guest kernel option of its driver
     no_linear: bool  # sets IFF_TX_SKB_NO_LINEAR upstream (AF_XDP generic xmit takes the page path)
     carrier_s: float  # measured here: seconds from `ip link set up` to carrier under TCG
+    # -device options that make the model's transmit run at fixed guest instruction counts (modes with
+    # sync_devices): work the vCPU thread does itself or on virtual-clock timers, never the host's main loop
+    sync_opts: str = ""
 
 
 NIC_MODELS = {m.name: m for m in (
-    NicModel("virtio", "virtio-net-pci", "virtio_net", "CONFIG_VIRTIO_NET", no_linear=True, carrier_s=0.23),
-    # e1000e: QEMU completes autonegotiation in 0.5 s, but the driver sees the link at its next watchdog run (2 s)
+    # virtio: by default a kick wakes the main loop (ioeventfd) whose bottom half drains the ring at a host
+    # moment; ioeventfd=off runs the kick in the vCPU thread and tx=timer drains on a virtual-clock timer
+    # (150 us of guest time), which icount fires at a fixed instruction count
+    NicModel("virtio", "virtio-net-pci", "virtio_net", "CONFIG_VIRTIO_NET", no_linear=True, carrier_s=0.23,
+             sync_opts="tx=timer,ioeventfd=off"),
+    # e1000e: QEMU completes autonegotiation in 0.5 s, but the driver sees the link at its next watchdog run (2 s);
+    # its transmit runs in the vCPU thread at the tail-register write already
     NicModel("e1000e", "e1000e", "e1000e", "CONFIG_E1000E", no_linear=False, carrier_s=2.24),
 )}
 
@@ -78,8 +86,9 @@ class Link:
     def tap(self, side):
         return f"dl{self.index}{side}"
 
-    def qemu_args(self, backend):
-        """-netdev/-device pairs for both NICs of this link on `backend`."""
+    def qemu_args(self, backend, sync=False):
+        """-netdev/-device pairs for both NICs of this link on `backend` (`sync`: the model's sync_opts)."""
+        extra = f",{self.model.sync_opts}" if sync and self.model.sync_opts else ""
         args = []
         for side in "ab":
             nid = self.netdev_id(side)
@@ -87,7 +96,7 @@ class Link:
                 args += ["-netdev", f"tap,id={nid},ifname={self.tap(side)},script=no,downscript=no,vhost=off,vnet_hdr=on"]
             else:
                 args += ["-netdev", f"hubport,id={nid},hubid={self.index}"]
-            args += ["-device", f"{self.model.qemu_device},netdev={nid},mac={self.mac(side)},romfile="]
+            args += ["-device", f"{self.model.qemu_device},netdev={nid},mac={self.mac(side)},romfile={extra}"]
         return args
 
     def describe(self):

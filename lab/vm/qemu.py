@@ -112,7 +112,7 @@ class VM:
         if c.profile:
             argv += ["-plugin", f"file={PROFILER},out={self.profile_path}"]
         for link in c.links:
-            argv += link.qemu_args(c.backend)
+            argv += link.qemu_args(c.backend, sync=c.mode.sync_devices)
         return argv + list(c.extra_qemu)
 
     # -- lifecycle --------------------------------------------------------------

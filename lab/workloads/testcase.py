@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from .kconfig import option_name
 from ..vm.links import nic_model
 from .schema import SCALAR, Key, _is, compose, line_of, validate
 
@@ -45,6 +46,12 @@ SCHEMA = {
     "kernels": Key((list,), default=(), items=(str,), help="kernels to run on when --kernel is not given"),
     "expect": Key((list,), default=(), items=(dict,), help="checks on each record: [{when: {...}, counter: NAME, min/max: N}]"),
     "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, ratios}"),
+    "kconfig": Key((list,), default=(), items=(dict,), help="kernel options the cells need: [{when: {...}, need: [...], modules: [...]}]"),
+}
+KCONFIG_SCHEMA = {
+    "when": Key((dict,), default={}, items=SCALAR, help="axis or param values the entry holds for (default: always)"),
+    "need": Key((list,), required=True, items=(str,), help="kernel options, CONFIG_ prefix optional"),
+    "modules": Key((list,), default=(), items=(str,), help="modules to load where an option is =m (modular kernels)"),
 }
 AXIS_SCHEMA = {
     "values": Key((list,), required=True, items=SCALAR, help="the axis' values, in order"),
@@ -117,6 +124,7 @@ class Testcase:
     kernels: list = field(default_factory=list)
     expect: list = field(default_factory=list)
     reference: dict = field(default_factory=dict)
+    kconfig: list = field(default_factory=list)  # validated `kconfig:` entries (workloads/kconfig.py)
     declared_axes: dict = field(default_factory=dict)  # the file's axes (tc.axes may be narrowed by --axis)
     open_axes: set = field(default_factory=set)
 
@@ -219,10 +227,18 @@ def load_testcase(path, text=None):
     if reference and reference["baseline"] not in reference["variants"]:
         raise ConfigError(f"{path}:{line_of(marks, ('reference', 'baseline'))}: reference.baseline: "
                           f"{reference['baseline']!r} is not one of the variants ({', '.join(reference['variants'])})")
+    kconfig = []
+    for i, e in enumerate(d["kconfig"]):
+        e = validate(e, KCONFIG_SCHEMA, path, marks, ("kconfig", i))
+        where = f"{path}:{line_of(marks, ('kconfig', i))}: kconfig.{i}"
+        for k in e["when"]:
+            if k not in axes and k not in d["params"]:
+                raise ConfigError(f"{where}.when.{k}: not an axis or param; axes: {', '.join(axes) or '(none)'}")
+        kconfig.append(dict(e, need=[option_name(o, f"{where}.need") for o in e["need"]]))
     for i, k in enumerate(perf["kprobes"]):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
             raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
-    return Testcase(path=path, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=links,
+    return Testcase(path=path, kconfig=kconfig, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or 3 * d["duration"] + 60,
                     params=d["params"], axes=axes, declared_axes={k: list(v) for k, v in axes.items()}, open_axes=open_axes,
                     exclude=d["exclude"], requires=d["requires"], setup=d["setup"], run=d["run"],

@@ -6,8 +6,10 @@ import signal
 import sys
 import time
 
-from .errors import ConfigError, LabError
-from .modes import DEFAULT, MODES
+from ..errors import ConfigError, LabError
+from ..modes import DEFAULT, MODES
+from .kconfig import add_parser as kconfig_parser
+from .results import cmd_compare, cmd_gate, cmd_report
 
 
 def _sigterm(signum, frame):
@@ -28,9 +30,9 @@ def add_vm_options(p, many_kernels=False):
 
 
 def cmd_run(a):
-    from .results.rundir import RunDir
-    from .runner import RunOptions, run_testcase
-    from .workloads import load_testcase
+    from ..results.rundir import RunDir
+    from ..runner import RunOptions, run_testcase
+    from ..workloads import load_testcase
     resume = None
     if a.resume:
         resume = RunDir(a.resume)
@@ -39,7 +41,7 @@ def cmd_run(a):
             raise ConfigError(f"--resume {a.resume}: not a `lab run` directory (manifest has no options/testcase)")
         tc = load_testcase(m["testcase"]["path"], text=m["testcase"]["text"])
         opts = RunOptions(**m["options"])
-        rd = run_testcase(tc, opts, resume=resume)
+        rd = run_testcase(tc, opts, say=_progress(a), resume=resume)
         return _print_run(a, rd, tc, opts)
     if not a.testcase:
         raise ConfigError("lab run needs a testcase file (or --resume RUN_DIR)")
@@ -49,9 +51,14 @@ def cmd_run(a):
                       axes=dict(_axis(x) for x in a.axis),
                       cpus=a.cpus, memory=a.memory,
                       append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
-                      boot_timeout=a.boot_timeout)
-    rd = run_testcase(tc, opts)
+                      boot_timeout=a.boot_timeout, profile=a.profile)
+    rd = run_testcase(tc, opts, say=_progress(a))
     return _print_run(a, rd, tc, opts)
+
+
+def _progress(a):
+    """Progress lines: stdout for the table, stderr when stdout carries --json (it stays one JSON document)."""
+    return (lambda m: print(m, file=sys.stderr)) if a.json else print
 
 
 def _axis(text):
@@ -63,9 +70,9 @@ def _axis(text):
 
 
 def _print_run(a, rd, tc, opts):
-    from .report.table import render_pairs, render_table
-    from .results.compare import compare, dims
-    from .results.rundir import final_attempts
+    from ..report.table import render_pairs, render_table
+    from ..results.compare import compare, dims
+    from ..results.rundir import final_attempts
     recs = rd.results()
     pairs = compare(recs) if len({json.dumps(dims(r), sort_keys=True) for r in recs if r.get("status") == "ok"}) > 1 else []
     if a.json:
@@ -78,7 +85,7 @@ def _print_run(a, rd, tc, opts):
             print()
             print(render_pairs(pairs))
         if tc.reference:
-            from .report.reference import render_reference
+            from ..report.reference import render_reference
             print()
             print(render_reference(recs, tc.reference))
         print(f"\nresults: {rd.path}/results.jsonl  manifest: {rd.path}/manifest.json  console: {rd.console_log}")
@@ -88,8 +95,8 @@ def _print_run(a, rd, tc, opts):
 
 def cmd_boot(a):
     """Boot a fresh guest, run one command (like `vng --exec`), print its output, exit with its code."""
-    from .results.rundir import RunDir
-    from .vm.env import BootSpec, boot
+    from ..results.rundir import RunDir
+    from ..vm.env import BootSpec, boot
     command = a.command[1:] if a.command[:1] == ["--"] else a.command
     rd = RunDir.create(a.runs, "boot")
     rd.update_manifest(command=command)
@@ -111,14 +118,14 @@ def cmd_boot(a):
 
 
 def cmd_kernel(a):
-    from .kernel import resolve_kernel
+    from ..kernel import resolve_kernel
     k = resolve_kernel(a.kernel, say=lambda m: print(m, file=sys.stderr))
     print(json.dumps(k.describe(), indent=2))
     return 0
 
 
 def cmd_build(a):
-    from .kernel import store
+    from ..kernel import store
     if a.list:
         rows = store.list_builds()
         if a.json:
@@ -133,59 +140,11 @@ def cmd_build(a):
         for p in store.prune():
             print(f"removed {p}")
         return 0
-    from .kernel.build import BuildRequest, build
+    from ..kernel.build import BuildRequest, build
     art = build(BuildRequest(source=a.source, patches=a.patches, fragments=a.kconfig, name=a.name, jobs=a.jobs,
                              ccache=not a.no_ccache), say=lambda m: print(m, file=sys.stderr))
     print(art)
     return 0
-
-
-def _run_records(paths):
-    from .results.rundir import load_runs
-    return load_runs(paths)
-
-
-def cmd_compare(a):
-    from .report.table import render_pairs
-    from .results.compare import compare
-    runs, recs = _run_records(a.runs_dirs)
-    pairs = compare(recs, by=a.by, baseline=a.baseline, confidence=a.confidence)
-    if a.json:
-        print(json.dumps([p.as_dict() for p in pairs], indent=2, default=str))
-    else:
-        print(render_pairs(pairs))
-    return 0
-
-
-def cmd_report(a):
-    from .report.html import render_report
-    from .report.table import render_table
-    runs, recs = _run_records(a.runs_dirs)
-    if a.html:
-        render_report(a.runs_dirs, a.html, by=a.by)
-        print(f"report: {a.html}")
-        if a.screenshot:
-            from .report.screenshot import screenshot
-            print(f"screenshot: {screenshot(a.html, a.screenshot)}")
-    if a.json:
-        print(json.dumps(recs, indent=2, default=str))
-    elif not a.html:
-        print(render_table(recs))
-    return 0
-
-
-def cmd_gate(a):
-    from .gate import gate
-    from .results.rundir import atomic_write
-    _, current = _run_records(a.runs_dirs)
-    _, previous = _run_records(a.previous) if a.previous else ([], [])
-    _, pinned = _run_records(a.pinned) if a.pinned else ([], [])
-    res = gate(current, previous, pinned, gate_wallclock=a.gate_wallclock)
-    print("\n".join(res.lines))
-    print("gate: " + ("pass" if res.ok else "FAIL"))
-    if a.verdict:
-        atomic_write(a.verdict, json.dumps(res.as_dict(), indent=2) + "\n")
-    return 0 if res.ok else 1
 
 
 def build_parser():
@@ -197,6 +156,8 @@ def build_parser():
     r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
     r.add_argument("--mode", choices=list(MODES), default=DEFAULT.name,
                    help="; ".join(f"{m.name}: {m.summary}" for m in MODES.values()))
+    r.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
+                   help="instructions per packet per kernel function (QEMU plugin; default: on in deterministic mode)")
     r.add_argument("--cpu-model", help="QEMU -cpu (default: max under TCG, in both modes; see the calibration in README)")
     r.add_argument("--shard", metavar="I/N", help="measure only shard I of N (every N-th cell); merge with lab report")
     r.add_argument("--duration", type=float, help="seconds per measurement (overrides the testcase)")
@@ -254,6 +215,7 @@ def build_parser():
     gt.add_argument("--verdict", metavar="FILE", help="write the verdict as JSON (scripts/nightly.sh: <night>/gate.json)")
     gt.set_defaults(func=cmd_gate)
 
+    kconfig_parser(sub)
     k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")
     k.add_argument("kernel", nargs="?", default=None)
     k.set_defaults(func=cmd_kernel)
@@ -289,6 +251,3 @@ def main(argv=None):
         print("lab: interrupted; results so far are kept", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())
