@@ -53,9 +53,9 @@ def setup_kprobes(env, symbols):
 def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     """One measurement: (value-dict, counters, perf, host seconds) or raises. Templates see `mode`
     (its name), so a testcase can measure differently where instructions, not seconds, are counted."""
-    cell_guest = f"/lab/cells/{cell_no}"
     cell_host = rundir.guest_dir / "cells" / str(cell_no)
     cell_host.mkdir(parents=True, exist_ok=True)
+    cell_guest = env.cell_dir(cell_no)  # where the cell's files are, as the commands see it
     ctx = {"link": link.template_vars(), "params": {**tc.params, **params}, "duration": tc.duration,
            "cell_dir": cell_guest, "links": [link.template_vars()], "mode": mode.name}
     scripts = {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in ("setup", "run", "teardown")}
@@ -77,6 +77,7 @@ def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     finally:
         if tc.teardown.strip():
             env.sh(scripts["teardown"], timeout=tc.timeout, check=False)
+        env.fetch_cell(cell_no, cell_host)
     (cell_host / "run.stdout").write_text(res.stdout)
     value = PARSERS[tc.parser](res.stdout)
     perf = parse_perf_csv((cell_host / "perf.csv").read_text()) if events else {}
@@ -102,7 +103,7 @@ class Measurer:
         say(f"dplab: {kernel.name} up in {env.boot_seconds:.1f}s")
         if modules:  # options the testcase needs that this kernel builds as modules (runner.preflight)
             res = env.run(["modprobe", "-a", *modules], timeout=60)
-            if res.returncode != 0:
+            if res.rc != 0:
                 raise GuestError(f"{kernel.name}: modprobe -a {' '.join(modules)} failed: {res.stderr.strip()[-300:]}")
             say(f"dplab: {kernel.name}: loaded {', '.join(modules)}")
         facts = guest_facts(env)
@@ -126,10 +127,14 @@ class Measurer:
             say(f"dplab: guest has no PMU ({env.cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
         self.facts = facts
 
+    def link(self, cell):
+        """The environment's link of `cell` (a hardware target learns its ports' MACs and driver at connect)."""
+        return next((l for l in self.env.links if l.index == cell.link.index), cell.link)
+
     def record(self, cell, attempt):
         tc, k = self.tc, self.kernel
-        return {"run_id": self.rundir.id, "cell": cell.n, "testcase": tc.name, "link": cell.link.name,
-                "nic_model": cell.link.model.name, "params": cell.params, "repeat_index": cell.rep,
+        return {"run_id": self.rundir.id, "cell": cell.n, "testcase": tc.name, "link": self.link(cell).name,
+                "nic_model": self.link(cell).model.name, "params": cell.params, "repeat_index": cell.rep,
                 "kernel": {"name": k.name, "release": k.release, "sha256": k.sha256, "build_key": k.build.get("key"),
                            "patches": k.build.get("inputs", {}).get("patches", []), "variant": k.variant},
                 "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
@@ -138,11 +143,11 @@ class Measurer:
 
     def measure(self, cell, first=1):
         """Measure `cell` (attempt `first`, and a retry if that was the first); every record is appended."""
-        label = f"  cell {cell.n:3d} {self.kernel.name[:14]:14s} {cell.link.name:8s} {fmt_params(cell.params):24s}"
+        label = f"  cell {cell.n:3d} {self.kernel.name[:14]:14s} {self.link(cell).name:8s} {fmt_params(cell.params):24s}"
         for attempt in range(first, 3):
             rec = self.record(cell, attempt)
             try:
-                value, counters, perf, elapsed = measure_cell(self.env, self.tc, cell.link, cell.params, cell.n,
+                value, counters, perf, elapsed = measure_cell(self.env, self.tc, self.link(cell), cell.params, cell.n,
                                                               self.rundir, self.facts["events"], self.mode)
             except GuestCrash as e:
                 rec.update(status="crash", error=str(e), fingerprint=e.report.fingerprint)

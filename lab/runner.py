@@ -11,8 +11,10 @@ from .hostinfo import host_info
 from .kernel import resolve_kernel
 from .kernel.config import check_options
 from .measure import Measurer
-from .modes import get_mode
+from .modes import WALLCLOCK, get_mode
 from .plan import apply_overrides, plan, shard_cells
+from .remote.env import HardwareEnv, hardware_config, hardware_kernel
+from .remote.hosts import get_target
 from .results.rundir import RunDir, now_iso
 from .vm.env import BootSpec, GuestEnv, vm_config
 from .workloads.kconfig import testcase_needs
@@ -39,6 +41,8 @@ class RunOptions:
     links: list = field(default_factory=list)  # NIC models instead of the testcase's `links`
     axes: dict = field(default_factory=dict)   # axis -> values, replacing the testcase's (a subset run)
     profile: bool | None = None  # per-function instruction counts; None: the mode's default
+    target: str | None = None    # a hardware target in the hosts file instead of a guest (lab/remote)
+    hosts: str = "hosts/lab.yaml"
 
     def boot_spec(self, links):
         return BootSpec(links=links, mode=self.mode, accel=self.accel, cpus=self.cpus, memory=self.memory,
@@ -63,6 +67,17 @@ def resume_mismatches(m, kernels, cfg):
     if cpu and cpu != cfg.cpu:
         bad.append(f"CPU model: {cpu} in the manifest, {cfg.cpu} now")
     return bad
+
+
+def target_of(opts):
+    """The hosts file's target `opts.target` (None without one); it runs wall clock only, on its own kernel."""
+    if not opts.target:
+        return None
+    t = get_target(opts.hosts, opts.target)
+    if get_mode(opts.mode).name != WALLCLOCK.name or opts.kernels:
+        raise ConfigError(f"--target {t.name}: runs in wall-clock mode on the host's own kernel "
+                          f"(no --mode {opts.mode}, no --kernel)")
+    return t
 
 
 def preflight(tc, kernels, links, say=print):
@@ -93,11 +108,16 @@ class Run:
         get_mode(opts.mode)
         apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
         self.tc, self.opts, self.say = tc, opts, say
-        self.kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
+        self.target = target_of(opts)
+        if self.target:  # the host's own kernel and ports, wall clock
+            self.kernels = [hardware_kernel(self.target)]
+            self.cfg, self.accel_info = hardware_config(self.target), {"target": self.target.name, "kind": self.target.kind}
+        else:
+            self.kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
+            self.cfg, self.accel_info = vm_config(opts.boot_spec(tc.links), self.kernels[0], say=say)
         names = [k.name for k in self.kernels]
         if len(set(names)) != len(names):
             raise ConfigError(f"two --kernel options name the same kernel: {', '.join(names)}")
-        self.cfg, self.accel_info = vm_config(opts.boot_spec(tc.links), self.kernels[0], say=say)
         if self.cfg.mode.qemu_args:
             say(f"dplab: {self.cfg.mode.name} mode: {self.cfg.mode.summary}")
         rounds = opts.rounds or (2 if len(self.kernels) > 1 else 1)
@@ -153,8 +173,11 @@ class Run:
                                  f"(lab run --resume {self.rd.path} measures them later)")
             if boots > 1:
                 self.status = "partial"
-                self.say(f"dplab: {kernel.name}: guest died; booting again for the {len(todo)} remaining cells")
-            with GuestEnv(kernel, self.cfg, self.rd, say=self.say) as env:
+                self.say(f"dplab: {kernel.name}: " + ("connection lost; connecting again" if self.target else "guest died; booting again")
+                         + f" for the {len(todo)} remaining cells")
+            env = HardwareEnv(self.target, self.cfg, self.rd, say=self.say) if self.target else \
+                GuestEnv(kernel, self.cfg, self.rd, say=self.say)
+            with env:
                 m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []))
                 while todo:
                     cell = todo.pop(0)

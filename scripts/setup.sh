@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 PKGS="qemu-system-x86 qemu-utils busybox-static iproute2 iperf3 ethtool linux-perf kmod cpio procps
       ccache bc bison flex libelf-dev libssl-dev make gcc libc6-dev patch xz-utils rsync dwarves
-      iputils-ping linux-source wireguard-tools libxdp-dev libbpf-dev xdp-tools nftables python3-venv git chromium"
+      iputils-ping linux-source wireguard-tools libxdp-dev libbpf-dev xdp-tools nftables python3-venv git chromium
+      openssh-server openssh-client"  # sshd: only the tests start one, in a netns of their own
 # The lab's own apt sources, pinned (scripts/apt): Debian's 6.12 line and source packages (QEMU's plugin API).
 apt_changed=""
 if ! cmp -s scripts/apt/dplab.sources /etc/apt/sources.list.d/dplab.sources || ! cmp -s scripts/apt/dplab.pref /etc/apt/preferences.d/dplab; then
@@ -25,7 +26,13 @@ if [ -n "$missing" ]; then
   apt-get update -qq
   apt_changed=""
   # --no-install-recommends: wireguard-tools would otherwise pull a whole kernel image and initramfs-tools.
+  # openssh-server is for the tests' own sshd (in a netns they make): never started as a system service here
+  rcd=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    rcd=/usr/sbin/policy-rc.d; printf '#!/bin/sh\nexit 101\n' > $rcd; chmod +x $rcd
+  fi
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  [ -z "$rcd" ] || rm -f "$rcd"
 fi
 [ -z "$apt_changed" ] || apt-get update -qq
 # The project's own guest tools (AF_XDP generator, UDP GSO sender, instruction profiler plugin): small,

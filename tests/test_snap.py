@@ -1,5 +1,4 @@
 """The agent's in-process counter snapshot (lab/guest/snap.py) reads what ethtool, ip and /proc report."""
-import json
 import os
 import secrets
 import subprocess

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.errors import ConfigError
 from lab.runner import RunOptions, run_testcase
 from lab.workloads import load_testcase
 
@@ -34,14 +35,27 @@ def test_esp_gcm_carries_iperf3_traffic(tmp_path, accel):
 def test_esp_tunnel_mode_and_a_missing_algorithm_names_its_kconfig_option(tmp_path, accel):
     [r] = run(tmp_path / "tunnel", accel, "ipsec", alg=["null"], esp_mode=["tunnel"])
     assert r["value"] > 0 and r["counters"]["x.collect.sa_bytes"] > 0.9 * r["extra"]["bytes"]
-    # AES-CCM is not in kconfigs/lab.config: the cell fails and says which option to build in
+    # AES-CCM is not in kconfigs/lab.config: the preflight names the option before anything boots
     tc = load_testcase(ROOT / "testcases/ipsec.yaml")
-    rd = run_testcase(tc, RunOptions(kernels=["stock"], repeat=1, duration=1, accel=accel, links=["virtio"],
-                                     axes={"alg": ["ccm"], "esp_mode": ["transport"]}, runs_root=str(tmp_path / "ccm")),
-                      say=print)
-    recs = rd.results()
-    assert recs and all(r["status"] == "failed" for r in recs)
-    assert "CONFIG_CRYPTO_CCM" in recs[-1]["error"] and "rfc4309(ccm(aes))" in recs[-1]["error"], recs[-1]["error"]
+    with pytest.raises(ConfigError, match=r"lacks options .*\n  CONFIG_CRYPTO_CCM \(alg=ccm\)") as e:
+        run_testcase(tc, RunOptions(kernels=["stock"], repeat=1, duration=1, accel=accel, links=["virtio"],
+                                    axes={"alg": ["ccm"], "esp_mode": ["transport"]}, runs_root=str(tmp_path / "ccm")),
+                     say=print)
+    assert "CONFIG_CRYPTO_AES" not in str(e.value) and not (tmp_path / "ccm").exists()  # no run dir: nothing ran
+
+
+def test_fou_on_debians_modular_kernel_loads_its_modules(tmp_path, accel):
+    """Debian builds fou and ipip as modules (the lab kernel builds them in): the run loads what the cells need."""
+    [on] = run(tmp_path, accel, "tunnel", kernel="debian", tunnel=["fou"], gso=["on"])
+    assert on["value"] > 0 and on["counters"]["a.link.tx_bytes"] > 0.9 * on["extra"]["bytes"]
+    mods = next(iter(_manifest(tmp_path)["preflight"]["modules"].values()))
+    assert {"fou", "ipip", "virtio_net"} <= set(mods), mods
+
+
+def _manifest(root):
+    import json
+    [path] = Path(root).glob("*/manifest.json")
+    return json.loads(path.read_text())
 
 
 def test_udp_gso_sends_superpackets_and_the_sink_receives_v4_and_v6(tmp_path, accel):

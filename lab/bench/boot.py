@@ -6,6 +6,7 @@ hits all alike. Medians of N, measured in one run; never a timed test.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,8 @@ def vng_boot(kernel, runs, extra=()):
     argv = [str(vng), "--run", str(resolve_kernel(kernel, say=lambda *_: None).image), "--disable-kvm", "--force-9p",
             "--exec", "true"]
     t0 = time.monotonic()
-    p = subprocess.run(argv, cwd=runs, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    env = {**os.environ, "PATH": f"{vng.parent}:{os.environ.get('PATH', '')}"}  # vng runs virtme-run by name
+    p = subprocess.run(argv, cwd=runs, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
     return time.monotonic() - t0, {"rc": p.returncode}
 
 
@@ -70,7 +72,9 @@ def table(res):
     lines.append(f"{'(range)':16s}" + "".join(f"{min(res[n]['e2e']):8.2f}-{max(res[n]['e2e']):<9.2f}" for n in names))
     rcs = {n: sorted(set(res[n]["rc"])) for n in names if "rc" in res[n]}
     lines += [f"{n}: exit status {', '.join(map(str, rc))}" for n, rc in rcs.items()]
-    if "no links" in res and VNG in res:
+    if VNG in res and set(res[VNG]["rc"]) != {0}:
+        lines.append("vng did not run the command (see its exit status): no ratio")
+    elif "no links" in res and VNG in res:
         ratio = statistics.median(res["no links"]["e2e"]) / statistics.median(res[VNG]["e2e"])
         lines.append(f"lab boot / vng, end to end (medians): {ratio:.2f}")
     return "\n".join(lines)

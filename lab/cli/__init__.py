@@ -51,7 +51,7 @@ def cmd_run(a):
                       axes=dict(_axis(x) for x in a.axis),
                       cpus=a.cpus, memory=a.memory,
                       append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
-                      boot_timeout=a.boot_timeout, profile=a.profile)
+                      boot_timeout=a.boot_timeout, profile=a.profile, target=a.target, hosts=a.hosts)
     rd = run_testcase(tc, opts, say=_progress(a))
     return _print_run(a, rd, tc, opts)
 
@@ -156,6 +156,8 @@ def build_parser():
     r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
     r.add_argument("--mode", choices=list(MODES), default=DEFAULT.name,
                    help="; ".join(f"{m.name}: {m.summary}" for m in MODES.values()))
+    r.add_argument("--target", help="run on this hardware target of the hosts file (its two ports, over SSH)")
+    r.add_argument("--hosts", default="hosts/lab.yaml", help="hosts file for --target (default hosts/lab.yaml)")
     r.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                    help="instructions per packet per kernel function (QEMU plugin; default: on in deterministic mode)")
     r.add_argument("--cpu-model", help="QEMU -cpu (default: max under TCG, in both modes; see the calibration in README)")

@@ -1,4 +1,5 @@
-"""dplab guest agent: runs in the guest (stdlib only), serves commands over a virtio-serial port.
+"""dplab guest agent: runs in the guest (stdlib only), serves commands over a virtio-serial port, or with
+--stdio over its standard input and output (one SSH channel to a hardware host: lab/remote).
 
 Protocol: one JSON object per line each way.
   host -> guest  {"id": 1, "op": "run", "argv": [...], "timeout": 30, "env": {...}}
@@ -111,7 +112,8 @@ def links(req):
     """Wait for stage 1's link wiring and for carrier in every namespace (netlink, no processes)."""
     import snap
     t0 = time.monotonic()
-    snap.wait_links({ns: ns for ns in req["namespaces"]}, req.get("dev", "eth0"), req.get("timeout", 15))
+    snap.wait_links({ns: ns for ns in req["namespaces"]}, req.get("dev", "eth0"), req.get("timeout", 15),
+                    **({"status": None} if req.get("wired") else {}))
     return {"rc": 0, "stdout": "", "stderr": "", "elapsed": round(time.monotonic() - t0, 6), "timed_out": False}
 
 
@@ -145,12 +147,14 @@ def main():
     pid1 = os.getpid() == 1
     if pid1:
         init()
-    fd = os.open(find_port(), os.O_RDWR)
+    stdio = "--stdio" in sys.argv[1:]
+    fd = 0 if stdio else os.open(find_port(), os.O_RDWR)
+    out = 1 if stdio else fd
 
     def send(obj):
         data = (dumps(obj) + "\n").encode()
         while data:
-            n = os.write(fd, data)
+            n = os.write(out, data)
             data = data[n:]
 
     with open("/proc/uptime") as f:
@@ -159,7 +163,9 @@ def main():
     buf = b""
     while True:
         chunk = os.read(fd, 65536)
-        if not chunk:  # host not connected: virtio_console reads EOF
+        if not chunk:  # host not connected: virtio_console reads EOF; on stdio the channel closed
+            if stdio:
+                return 0
             time.sleep(0.05)
             continue
         buf += chunk

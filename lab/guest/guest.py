@@ -68,7 +68,7 @@ class Guest:
             rep = self.vm.console.fatal(settle=0)
             if rep:
                 raise GuestCrash(rep)
-            raise GuestError(f"QEMU exited (rc={self.vm.returncode()}) while {doing}", self._tail())
+            raise GuestError(f"{getattr(self.vm, 'what', 'QEMU')} exited (rc={self.vm.returncode()}) while {doing}", self._tail())
 
     def _recv(self, deadline, doing):
         while b"\n" not in self.buf:
@@ -154,10 +154,10 @@ class Guest:
         return self._op("snapshot", f"reading counters of {', '.join(namespaces.values())}", timeout,
                         namespaces=namespaces, dev=dev)
 
-    def wait_links(self, namespaces, dev="eth0", timeout=15):
-        """Stage 1 wired the links: wait for it, and for carrier in every namespace."""
+    def wait_links(self, namespaces, dev="eth0", timeout=15, wired=False):
+        """Stage 1 wired the links (or, `wired`, the caller did): wait for it, and for carrier in every namespace."""
         self._op("links", "waiting for the links' carrier", timeout + 15, namespaces=list(namespaces), dev=dev,
-                 timeout=timeout)
+                 timeout=timeout, wired=wired)
 
     def sh(self, script, timeout=60, check=True, env=None):
         """Run a script we generated (templates quote every value) with /bin/sh -e."""

@@ -140,9 +140,10 @@ def in_namespaces(namespaces, fn):
 
 
 def wait_links(namespaces, dev="eth0", timeout=15.0, status="/run/dplab-links"):
-    """Wait for stage 1's wiring (status.rc, its log in status.log) and for carrier on `dev` in every namespace."""
+    """Wait for stage 1's wiring (status.rc, its log in status.log; None: wired by the caller) and for carrier on
+    `dev` in every namespace."""
     deadline = time.monotonic() + timeout
-    rc = _read(f"{status}.rc").strip()
+    rc = _read(f"{status}.rc").strip() if status else "0"
     if rc != "0":
         raise RuntimeError(f"link wiring {'failed (rc=' + rc + ')' if rc else 'did not run'}:\n{_read(status + '.log')[-1500:]}")
 

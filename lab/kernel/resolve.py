@@ -4,13 +4,14 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..paths import ROOT
 from .build import DEFAULT_FRAGMENTS, BuildRequest, build
-from .debian import debian_kernel
+from .debian import debian_kernel, meta_package
 from .image import from_path
 from .store import find_build
 
 
 def resolve_kernel(spec=None, say=print):
-    """None or 'debian' -> the Debian prebuilt default; a path -> from_path; else the name of a `lab build`.
+    """None or 'debian' -> the Debian prebuilt default, 'debian:6.12' another line; a path -> from_path; else the
+    name of a `lab build`.
 
     'stock' (the lab base config), the name of a series under patches/ and the name of a fragment
     kconfigs/<name>.config (lab base + that fragment) are built on first use. The checkout's own kernels
@@ -18,6 +19,8 @@ def resolve_kernel(spec=None, say=print):
     that may point at a build of older fragments."""
     if spec in (None, "", "debian", "default"):
         return debian_kernel()
+    if spec.startswith("debian:"):
+        return debian_kernel(meta_package(spec.split(":", 1)[1]))
     if "/" in spec or Path(spec).exists():
         return from_path(spec)
     if spec == "stock" or (ROOT / "patches" / spec / "series").exists():

@@ -3,6 +3,7 @@
 The pristine source is unpacked once into the cache and never modified; builds get hardlink farms.
 """
 import hashlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import cache_root
-from ..errors import ConfigError
+from ..errors import ConfigError, LabError
+from ..host import cmd
 from ..hashing import file_sha256_cached
 
 DEBIAN_TARBALLS = "/usr/src/linux-source-*.tar.xz"
@@ -53,8 +55,31 @@ def _from_tree(tree):
     return Source(tree, ident, str(tree))
 
 
+def debian_source(line):
+    """Debian's linux-source-<line> tarball: the installed one, or fetched once with apt-get download."""
+    if not re.fullmatch(r"\d+\.\d+", line):
+        raise ConfigError(f"--source debian:{line}: expected a kernel line like debian:6.12")
+    installed = Path(f"/usr/src/linux-source-{line}.tar.xz")
+    if installed.exists():
+        return installed
+    dest = cache_root() / "debian-source" / line
+    tarball = dest / f"usr/src/linux-source-{line}.tar.xz"
+    if not tarball.exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+            try:
+                cmd(["apt-get", "download", f"linux-source-{line}"], cwd=tmp, timeout=1800)
+            except LabError as e:
+                raise ConfigError(f"--source debian:{line}: apt-get download linux-source-{line} failed "
+                                  f"(make setup adds Debian's sources): {e}") from None
+            cmd(["dpkg-deb", "-x", next(Path(tmp).glob("*.deb")), dest], timeout=600)
+    return tarball
+
+
 def resolve_source(spec=None):
-    """None -> Debian's linux-source tarball; a tarball path; or a kernel tree path."""
+    """None -> Debian's linux-source tarball; 'debian:6.12' -> that line's; a tarball path; or a kernel tree path."""
+    if spec is not None and spec.startswith("debian:"):
+        return _from_tarball(debian_source(spec.split(":", 1)[1]))
     if spec is None:
         found = sorted(Path("/").glob(DEBIAN_TARBALLS.lstrip("/")))
         if not found:

@@ -136,7 +136,8 @@ def build_context(runs, recs, out_path, by=None):
             fingerprints[r["fingerprint"]] = fingerprints.get(r["fingerprint"], 0) + 1
     return {"version": __version__, "sections": sections, "runs": run_info, "records": recs, "n_ok": len(ok),
             "failures": failures, "fingerprints": fingerprints, "comparability": comparability(runs),
-            "testcases": sorted({r["testcase"] for r in recs}), "headline": headline, "json": json}
+            "testcases": sorted({r["testcase"] for r in recs}), "headline": headline, "json": json,
+            "min_effects": ", ".join(f"{m.min_effect_pct:g} % {m.name}" for m in MODES.values())}
 
 
 def render_report(paths, out_path, by=None):

@@ -105,7 +105,7 @@ def render_pairs(pairs):
     for p in pairs:
         if p.functions:
             lines += ["", render_functions(p)]
-    effects = "; ".join(f"{m.min_effect_pct:.0f}% in {m.name} mode" for m in MODES.values())
+    effects = "; ".join(f"{m.min_effect_pct:g}% in {m.name} mode" for m in MODES.values())
     lines += ["", f"verdict: the 95% Welch CI of the change excludes 0 and |change| >= the mode's minimum effect "
               f"({effects}); noisy: CV > {stats.NOISY_CV_PCT:.0f}% on either side"]
     return "\n".join(lines)

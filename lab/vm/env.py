@@ -90,6 +90,13 @@ class GuestEnv:
     def ns_run(self, ns, argv, **kw):
         return self.vm.guest.ns_run(ns, argv, **kw)
 
+    def cell_dir(self, n):
+        """A cell's directory as guest commands see it: the run dir's guest/cells/N, shared over 9p."""
+        return f"/lab/cells/{n}"
+
+    def fetch_cell(self, n, host_dir):
+        """Nothing to fetch: the guest wrote into the host's run dir."""
+
     def snapshot(self, link):
         """Counter sections of both ends of `link` (lab/metrics/counters.py parses them)."""
         return self.vm.guest.snapshot({side: link.ns(side) for side in "ab"}, link.dev("a"))

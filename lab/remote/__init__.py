@@ -1,0 +1,1 @@
+"""Targets beyond the local guest: hardware hosts over SSH (paramiko)."""

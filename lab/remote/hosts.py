@@ -1,0 +1,97 @@
+"""Targets in a hosts file (YAML, validated like testcases: errors name file:line).
+
+    targets:
+      bench1:
+        kind: hardware                    # one host, two ports cabled back to back (the lab's link a and b)
+        ssh: ssh://root@bench1.example:22
+        key: ~/.ssh/dplab_ed25519         # never a password in a file; never agent forwarding
+        known_hosts: hosts/known_hosts    # pinned host keys: an unknown or changed key is refused
+        ports: {a: enp1s0f0, b: enp1s0f1}
+        jump: ssh://me@gateway.example    # optional: reached through this host (direct-tcpip channel)
+"""
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..workloads.schema import Key, compose, line_of, validate
+
+KINDS = ("hardware",)
+URL = re.compile(r"ssh://(?:(?P<user>[^@/:\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^@/:\s\[\]]+)(?::(?P<port>\d+))?/?")
+TARGET_SCHEMA = {
+    "kind": Key((str,), required=True, help="hardware (two ports of one host, cabled back to back)"),
+    "ssh": Key((str,), required=True, help="ssh://user@host[:port]"),
+    "key": Key((str,), required=True, help="private key file (relative: to the hosts file)"),
+    "known_hosts": Key((str,), required=True, help="known_hosts file pinning the host keys (relative: to the hosts file)"),
+    "jump": Key((str,), default=None, help="ssh://user@host[:port] to reach the target through (same key)"),
+    "ports": Key((dict,), default={}, items=(str,), help="hardware: {a: IFNAME, b: IFNAME}"),
+    "keepalive": Key((int, float), default=30, min=1, max=3600, help="seconds between SSH keepalives"),
+    "connect_timeout": Key((int, float), default=10, min=1, max=600),
+    "python": Key((str,), default="python3", help="the host's Python 3 (runs the lab's agent)"),
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    user: str
+    host: str
+    port: int
+
+    def __str__(self):
+        return f"ssh://{self.user}@{self.host}:{self.port}"
+
+
+@dataclass
+class Target:
+    name: str
+    kind: str
+    ssh: Endpoint
+    key: Path
+    known_hosts: Path
+    jump: Endpoint | None = None
+    ports: dict = field(default_factory=dict)
+    keepalive: float = 30
+    connect_timeout: float = 10
+    python: str = "python3"
+    where: str = ""  # file:line, for errors about this target
+
+
+def endpoint(url, where):
+    m = URL.fullmatch(url)
+    if not m:
+        raise ConfigError(f"{where}: {url!r} is not ssh://user@host[:port]")
+    return Endpoint(m["user"] or "root", m["host"].strip("[]"), int(m["port"] or 22))
+
+
+def load_hosts(path):
+    """{name: Target} of a hosts file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read hosts file: {e.strerror}") from e
+    data, marks = compose(path, text)
+    top = validate(data or {}, {"targets": Key((dict,), required=True, items=(dict,))}, path, marks)
+    out = {}
+    for name, spec in top["targets"].items():
+        t = validate(spec, TARGET_SCHEMA, path, marks, ("targets", name))
+        where = lambda *k: f"{path}:{line_of(marks, ('targets', name) + k)}: targets.{name}" + "".join(f".{x}" for x in k)
+        if t["kind"] not in KINDS:
+            raise ConfigError(f"{where('kind')}: unknown kind {t['kind']!r}; known: {', '.join(KINDS)}")
+        if t["kind"] == "hardware" and set(t["ports"]) != {"a", "b"}:
+            raise ConfigError(f"{where('ports')}: a hardware target names its two ports: {{a: IFNAME, b: IFNAME}}")
+        files = {k: (path.parent / Path(t[k]).expanduser()) for k in ("key", "known_hosts")}
+        for k, f in files.items():
+            if not f.is_file():
+                raise ConfigError(f"{where(k)}: no such file {f}")
+        out[name] = Target(name, t["kind"], endpoint(t["ssh"], where("ssh")), files["key"], files["known_hosts"],
+                           endpoint(t["jump"], where("jump")) if t["jump"] else None, dict(t["ports"]),
+                           t["keepalive"], t["connect_timeout"], t["python"], where())
+    return out
+
+
+def get_target(path, name):
+    targets = load_hosts(path)
+    if name not in targets:
+        raise ConfigError(f"{path}: no target {name!r}; targets: {', '.join(targets) or '(none)'}")
+    return targets[name]

@@ -1,0 +1,142 @@
+"""SSH to a target with paramiko: pinned host keys, a key file, keepalives, an optional jump host; and the
+lab's agent (guest/agent.py --stdio) on one persistent channel, so a command costs a JSON line each way
+instead of an exec_command (a new channel, a shell, an environment).
+
+The agent is the guest's: the same protocol, the same process-group kill on timeout, the same counter
+snapshots; `lab.guest.Guest` drives it through `AgentHost`, which stands where the VM stands for a guest.
+"""
+import base64
+import hashlib
+import shlex
+from pathlib import Path
+
+from ..errors import ConfigError, GuestError
+
+AGENT_FILES = ("agent.py", "snap.py")
+GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
+TOOLS = Path(__file__).resolve().parents[2] / "tools" / "bin"
+TOOL_FILES = ("xsk_tx", "udpgso_tx")  # the project's traffic tools, on the agent's PATH as in a guest (/lab/bin)
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def fingerprint(key):
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+
+
+def _known_name(ep):
+    return ep.host if ep.port == 22 else f"[{ep.host}]:{ep.port}"
+
+
+def _refuse_unknown(known_hosts):
+    import paramiko
+
+    class Refuse(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            raise ConfigError(f"{hostname}: host key not in {known_hosts} ({key.get_name()} {fingerprint(key)}); "
+                              f"if that is the host's key, add this line:\n{hostname} {key.get_name()} {key.get_base64()}")
+    return Refuse()
+
+
+def _client(ep, target, sock=None):
+    import paramiko
+    c = paramiko.SSHClient()
+    c.load_host_keys(str(target.known_hosts))  # only these: never ~/.ssh/known_hosts, never saved back
+    c.set_missing_host_key_policy(_refuse_unknown(target.known_hosts))
+    try:
+        c.connect(ep.host, port=ep.port, username=ep.user, key_filename=str(target.key), timeout=target.connect_timeout,
+                  banner_timeout=target.connect_timeout, auth_timeout=target.connect_timeout, sock=sock,
+                  allow_agent=False, look_for_keys=False)
+    except paramiko.BadHostKeyException as e:
+        raise ConfigError(f"{_known_name(ep)}: host key CHANGED: {target.known_hosts} pins {fingerprint(e.expected_key)}, "
+                          f"the host offers {e.key.get_name()} {fingerprint(e.key)}; refusing (fix the file if the "
+                          f"change is known)") from None
+    except paramiko.AuthenticationException as e:
+        raise ConfigError(f"{ep}: authentication with {target.key} failed: {e}") from None
+    except (OSError, paramiko.SSHException) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise GuestError(f"{ep} ({target.where}): cannot connect: {e}") from None
+    c.get_transport().set_keepalive(int(target.keepalive))
+    return c
+
+
+def connect(target):
+    """An SSHClient to `target`, through its jump host if it names one (a direct-tcpip channel)."""
+    if target.jump is None:
+        return _client(target.ssh, target), None
+    jump = _client(target.jump, target)
+    chan = jump.get_transport().open_channel("direct-tcpip", (target.ssh.host, target.ssh.port), ("127.0.0.1", 0))
+    return _client(target.ssh, target, sock=chan), jump
+
+
+class AgentHost:
+    """What lab.guest.Guest needs of the thing its agent runs in (for a guest: the VM), for an SSH channel."""
+
+    class _Console:
+        reports = ()
+
+        def fatal(self, settle=0):
+            return None
+
+        def reports_since(self, n):
+            return []
+
+        def tail_text(self):
+            return ""
+
+        def wait_eof(self, timeout):
+            pass
+
+    def __init__(self, target):
+        self.target = target
+        self.what = f"the agent's SSH channel to {target.ssh}"  # in Guest's errors, where a guest says QEMU
+        self.console = self._Console()
+        self.client = self.jump = self.chan = None
+
+    def start(self):
+        """Connect, copy the agent (SFTP, into a directory named by its content), start it on one channel."""
+        self.client, self.jump = connect(self.target)
+        blobs = {n: (GUEST_DIR / n).read_bytes() for n in AGENT_FILES}
+        blobs.update({f"bin/{n}": (TOOLS / n).read_bytes() for n in TOOL_FILES if (TOOLS / n).exists()})
+        tag = hashlib.sha256(b"".join(hashlib.sha256(b).digest() for b in blobs.values())).hexdigest()[:16]
+        self.rdir = rdir = f"/tmp/dplab-agent-{tag}"  # by content: sent once per version
+        sftp = self.client.open_sftp()
+        try:
+            try:
+                sftp.stat(f"{rdir}/.ready")
+            except OSError:
+                for d in (rdir, f"{rdir}/bin"):
+                    try:
+                        sftp.mkdir(d, 0o700)
+                    except OSError:
+                        pass
+                for n, data in blobs.items():
+                    with sftp.open(f"{rdir}/{n}.tmp", "wb") as f:
+                        f.write(data)
+                    sftp.chmod(f"{rdir}/{n}.tmp", 0o755)
+                    sftp.posix_rename(f"{rdir}/{n}.tmp", f"{rdir}/{n}")
+                with sftp.open(f"{rdir}/.ready", "w") as f:
+                    f.write(tag)
+        finally:
+            sftp.close()
+        self.chan = self.client.get_transport().open_session()
+        self.chan.exec_command(f"cd / && exec env PATH={rdir}/bin:{PATH} LANG=C.UTF-8 "
+                               f"{shlex.quote(self.target.python)} -u {rdir}/agent.py --stdio")
+        self.chan.settimeout(0.2)
+        return self.chan
+
+    def alive(self):
+        return self.chan is not None and not self.chan.exit_status_ready() and self.client.get_transport().is_active()
+
+    def returncode(self):
+        return self.chan.recv_exit_status() if self.chan is not None and self.chan.exit_status_ready() else None
+
+    def kill(self):
+        """The agent stopped answering: close its channel (sshd ends the session and the agent with it)."""
+        if self.chan is not None:
+            self.chan.close()
+
+    def close(self):
+        for c in (self.chan, self.client, self.jump):
+            if c is not None:
+                c.close()

@@ -1,0 +1,224 @@
+"""Hardware targets over SSH, against a real sshd the test starts in a network namespace of its own, with
+two veth pairs standing in for cabled NIC ports: host keys pinned, one agent channel, testcases unchanged."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.errors import ConfigError, GuestError
+
+ROOT = Path(__file__).resolve().parent.parent
+SSHD = "/usr/sbin/sshd"
+HOST_IP, NS_IP, PORT = "198.18.250.1", "198.18.250.2", 2222
+pytestmark = [pytest.mark.slow,  # a real sshd and traffic over veth: not a unit test
+              pytest.mark.skipif(not os.path.exists(SSHD) or os.geteuid() != 0, reason="needs root and openssh-server")]
+
+
+def sh(*argv, **kw):
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
+
+
+class Sshd:
+    """sshd -D in netns `ns` on NS_IP:PORT (a veth to the host), its own keys and config; veth ports pa0/pb0."""
+
+    def __init__(self, tmp):
+        self.tmp, self.ns = tmp, f"dlssh{os.getpid() % 100000}"
+        self.veth = f"dlsh{os.getpid() % 100000}"
+
+    def start(self):
+        t = self.tmp
+        for name in ("host_key", "client_key", "other_key"):
+            sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(t / name))
+        shutil.copy(t / "client_key.pub", t / "authorized_keys")
+        (t / "sshd_config").write_text(
+            f"Port {PORT}\nListenAddress {NS_IP}\nHostKey {t}/host_key\nAuthorizedKeysFile {t}/authorized_keys\n"
+            f"PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            f"UsePAM no\nStrictModes no\nPidFile {t}/sshd.pid\nSubsystem sftp internal-sftp\n")
+        host_pub = (t / "host_key.pub").read_text().split()
+        (t / "known_hosts").write_text(f"[{NS_IP}]:{PORT} {host_pub[0]} {host_pub[1]}\n")
+        os.makedirs("/run/sshd", exist_ok=True)
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "ssh0", "netns", self.ns)
+        sh("ip", "addr", "add", f"{HOST_IP}/30", "dev", self.veth)
+        sh("ip", "link", "set", self.veth, "up")
+        for c in (f"addr add {NS_IP}/30 dev ssh0", "link set ssh0 up", "link set lo up",
+                  "link add pa0 type veth peer name pb0"):
+            sh("ip", "-n", self.ns, *c.split())
+        return self.listen()
+
+    def listen(self):
+        t = self.tmp
+        # nsenter, not `ip netns exec`: the host's mount namespace, as a host's sshd has (the namespaces the agent
+        # makes outlive its session, as they would on a real host)
+        self.proc = subprocess.Popen(["nsenter", f"--net=/run/netns/{self.ns}", SSHD, "-D", "-e", "-f", str(t / "sshd_config")],
+                                     stderr=open(t / "sshd.log", "a"))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((NS_IP, PORT), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"sshd did not start: {(t / 'sshd.log').read_text()}")
+                time.sleep(0.1)
+        return self
+
+    def hosts(self, known_hosts="known_hosts", key="client_key"):
+        f = self.tmp / f"hosts-{known_hosts}-{key}.yaml"
+        f.write_text(f"targets:\n  veth:\n    kind: hardware\n    ssh: ssh://root@{NS_IP}:{PORT}\n    key: {key}\n"
+                     f"    known_hosts: {known_hosts}\n    ports: {{a: pa0, b: pb0}}\n")
+        return f
+
+    def target(self, **kw):
+        from lab.remote.hosts import get_target
+        return get_target(self.hosts(**kw), "veth")
+
+    def kill_all(self):
+        """sshd and every session it serves (the agent's channel with them)."""
+        subprocess.run(["pkill", "-KILL", "-f", f"sshd.*{self.tmp}/sshd_config"], capture_output=True)
+        subprocess.run(["pkill", "-KILL", "-f", "dplab-agent-.*/agent.py --stdio"], capture_output=True)
+        self.proc.wait()
+
+    def stop(self):
+        if getattr(self, "proc", None):
+            self.proc.kill()
+            self.proc.wait()
+        subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
+        for ns in ("port0a", "port0b", self.ns):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    s = Sshd(tmp_path)
+    try:
+        yield s.start()
+    finally:
+        s.stop()
+
+
+def test_unknown_and_changed_host_keys_are_refused(sshd):
+    from lab.remote.ssh import connect
+    (sshd.tmp / "empty").write_text("")
+    with pytest.raises(ConfigError, match=r"host key not in .*empty \(ssh-ed25519 SHA256:.*add this line:\n\[198"):
+        connect(sshd.target(known_hosts="empty"))
+    other = (sshd.tmp / "other_key.pub").read_text().split()
+    (sshd.tmp / "changed").write_text(f"[{NS_IP}]:{PORT} {other[0]} {other[1]}\n")
+    with pytest.raises(ConfigError, match="host key CHANGED"):
+        connect(sshd.target(known_hosts="changed"))
+    with pytest.raises(ConfigError, match="authentication with .*other_key failed"):
+        connect(sshd.target(key="other_key"))
+
+
+def test_one_agent_channel_costs_less_per_command_than_exec_command_and_kills_on_timeout(sshd):
+    from lab.guest.guest import Guest
+    from lab.remote.ssh import AgentHost
+    host = AgentHost(sshd.target())
+    g = Guest(None, host)
+    g.sock = host.start()
+    try:
+        assert g.wait_hello(time.monotonic() + 30)["event"] == "hello"
+        n = 20
+        t0 = time.monotonic()
+        for _ in range(n):
+            assert g.run(["true"]).rc == 0
+        agent = (time.monotonic() - t0) / n
+        t0 = time.monotonic()
+        for _ in range(n):
+            _, out, _ = host.client.exec_command("true")
+            assert out.channel.recv_exit_status() == 0
+        per_exec = (time.monotonic() - t0) / n
+        print(f"per command: agent channel {agent * 1e3:.1f} ms, exec_command {per_exec * 1e3:.1f} ms")
+        assert agent < per_exec, (agent, per_exec)
+        # a command that outlives its timeout: its whole process group is killed on the host
+        with pytest.raises(GuestError, match="timed out after 1s"):
+            g.sh("sleep 300 & echo $! > /tmp/dplab-remote-sleep; wait", timeout=1)
+        pid = int(Path("/tmp/dplab-remote-sleep").read_text())
+        time.sleep(0.2)
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    finally:
+        host.close()
+
+
+def host_has_esp_gcm():
+    """Whether this machine's kernel takes an AES-GCM ESP state (the hardware target here is this machine)."""
+    ns = f"dlesp{os.getpid() % 100000}"
+    sh("ip", "netns", "add", ns)
+    try:
+        return subprocess.run(["ip", "-n", ns, "xfrm", "state", "add", "src", "198.18.251.1", "dst", "198.18.251.2",
+                               "proto", "esp", "spi", "0x100", "mode", "transport", "aead", "rfc4106(gcm(aes))",
+                               "0x" + "11" * 20, "128"], capture_output=True).returncode == 0
+    finally:
+        sh("ip", "netns", "del", ns)
+
+
+def test_hardware_kind_runs_shipped_testcases_unchanged_on_veth_ports(sshd, tmp_path):
+    from lab.runner import RunOptions, run_testcase
+    from lab.workloads import load_testcase
+    hosts = sshd.hosts()
+    runs = {}
+    cases = [("throughput", {"protocol": ["tcp"]}), ("xsk", {"size": [64]})]
+    if host_has_esp_gcm():
+        cases.append(("ipsec", {"alg": ["gcm"], "esp_mode": ["transport"]}))
+    else:
+        print("this machine's kernel has no ESP with AES-GCM: the ipsec cell is not run through the hardware kind")
+    for name, axes in cases:
+        tc = load_testcase(ROOT / "testcases" / f"{name}.yaml")
+        rd = run_testcase(tc, RunOptions(target="veth", hosts=str(hosts), axes=axes, repeat=1, duration=1,
+                                         runs_root=str(tmp_path / name)), say=print)
+        [r] = [r for r in rd.results() if not r.get("retried")]
+        assert r["status"] == "ok", r.get("error")
+        assert r["nic_model"] == "veth" and r["link"] == "port0" and r["accel"] == "none (hardware)"
+        assert rd.manifest["accel_info"] == {"target": "veth", "kind": "hardware"}
+        runs[name] = r
+    c = runs["throughput"]["counters"]
+    assert runs["throughput"]["value"] > 0 and c["a.link.tx_bytes"] > 0.9 * runs["throughput"]["extra"]["bytes"]
+    x = runs["xsk"]
+    assert x["value"] > 0 and x["counters"]["a.link.tx_packets"] >= 0.9 * x["extra"]["packets"]
+    if "ipsec" in runs:
+        e = runs["ipsec"]["counters"]
+        assert e["x.collect.sa_bytes"] > 0.9 * runs["ipsec"]["extra"]["bytes"] and e["x.collect.sa_rx_failed"] == 0
+    # the ports went back under their names, the namespaces are gone
+    names = [l.split("@")[0] for l in sh("ip", "-n", sshd.ns, "-br", "link").stdout.splitlines()]
+    assert "pa0" in names and "pb0" in names, names
+    assert "port0a" not in sh("ip", "netns", "list").stdout
+
+
+def test_sshd_killed_mid_run_keeps_results_and_resume_completes(sshd, tmp_path):
+    import threading
+    from lab.results.rundir import RunDir
+    from lab.runner import RunOptions, run_testcase
+    from lab.workloads import load_testcase
+    tc = load_testcase(ROOT / "testcases/throughput.yaml")
+    opts = RunOptions(target="veth", hosts=str(sshd.hosts()), axes={"protocol": ["tcp"]}, repeat=4, duration=1,
+                      runs_root=str(tmp_path))
+    err = []
+    t = threading.Thread(target=lambda: err.append(_catch(lambda: run_testcase(tc, opts, say=print))))
+    t.start()
+    deadline = time.monotonic() + 120
+    while not any(p.read_text().count("\n") >= 1 for p in tmp_path.glob("*/results.jsonl")):
+        assert time.monotonic() < deadline and t.is_alive(), err
+        time.sleep(0.05)
+    sshd.kill_all()
+    t.join(120)
+    assert err and isinstance(err[0], GuestError) and "cannot connect" in str(err[0]), err
+    [rd_path] = tmp_path.glob("*-throughput-*")
+    recs = RunDir(rd_path).results()
+    assert recs[0]["status"] == "ok" and len({r["cell"] for r in recs if r["status"] == "ok"}) < 4, recs
+    sshd.listen()
+    rd = run_testcase(load_testcase(ROOT / "testcases/throughput.yaml"), RunOptions(**RunDir(rd_path).manifest["options"]),
+                      say=print, resume=RunDir(rd_path))
+    ok = {r["cell"] for r in rd.results() if r["status"] == "ok"}
+    assert ok == {1, 2, 3, 4} and rd.manifest["status"] in ("ok", "partial"), rd.results()
+
+
+def _catch(fn):
+    try:
+        fn()
+    except Exception as e:  # the run's error, for the test to look at
+        return e
+    return None
