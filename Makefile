@@ -64,6 +64,8 @@ report: setup ## HTML report (+ PNG screenshot) of the latest runs: make report 
 offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off must be slower)
 	$(LAB) run testcases/offload.yaml $(RUN_ARGS)
 
+
+.PHONY: line
 .PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot bench-modes bench-gate nightly
 xsk: setup ## seed 003: AF_XDP generic xmit, page vs copy path, 64-1500 B, virtio-net and e1000e
 	$(LAB) run testcases/xsk.yaml $(if $(REPEAT),--repeat $(REPEAT))
@@ -96,6 +98,11 @@ bench-gate: setup ## the nightly gate's false FAIL rate and detection power, sim
 	$(VENV)/bin/python -m lab.bench.gate_sim
 
 bench: bench-boot bench-build bench-modes bench-gate ## all benchmarks (figures measured in one run; never timed tests)
+
+LINE ?= debian:6.12
+line: setup ## every testcase once, small, on another kernel line (LINE=debian:6.12 default; also a lab build name)
+	@for t in testcases/*.yaml; do echo "== $$t on $(LINE)"; \
+	  $(LAB) run $$t --kernel $(LINE) --links virtio --repeat 1 --duration 1 || exit 1; done
 
 NIGHTLY_OUT ?= runs/nightly-$(shell date +%Y%m%d-%H%M)
 nightly: setup ## the nightly job on one machine: every testcase + deterministic legs, report, gate vs the last passing night
