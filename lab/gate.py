@@ -45,6 +45,10 @@ def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA)
     modes = tuple(MODES) if gate_wallclock else GATING_MODES
     res = GateResult(ok=True)
     for r in final_attempts(current).values():
+        if r.get("kind") == "selftest":  # lab selftest: a failing kernel selftest fails the night, a skip does not
+            if r["status"] == "fail":
+                res.regressions.append(f"FAIL {r['testcase']}: {r['test']} on {r['kernel']['name']}")
+            continue
         if r.get("status") != "ok":
             res.regressions.append(f"FAIL {r['testcase']} {r['link']} {r.get('params')} {r['kernel']['name']}: "
                                    f"{(r.get('error') or r.get('status')).splitlines()[0][:160]}")

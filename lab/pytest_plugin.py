@@ -5,7 +5,8 @@ Fixtures
   lab_vm       a booted guest with a virtio-net and an e1000e link, one per session and kernel
   lab_link     one link of lab_vm (virtio by default; parametrise indirectly with "e1000e")
   lab_measure  run a testcase (path or YAML text) on lab_kernel, get records and A/B pairs back
-Options: --lab-kernel, --lab-accel, --lab-repeat. Markers: vm, build, slow.
+  lab_target   the hardware target (--lab-target NAME in --lab-hosts): lab_vm and lab_measure run there
+Options: --lab-kernel, --lab-accel, --lab-repeat, --lab-target, --lab-hosts. Markers: vm, build, slow.
 A failing test that used a guest gets the guest's console tail in its report; a KTAP-like summary
 closes the session when --lab-ktap is given.
 """
@@ -22,6 +23,8 @@ def pytest_addoption(parser):
     g.addoption("--lab-accel", default=None, choices=["kvm", "tcg"], help="skip the KVM probe")
     g.addoption("--lab-repeat", type=int, default=None, help="repeats per cell for lab_measure (default: the testcase's)")
     g.addoption("--lab-ktap", action="store_true", help="print a KTAP-like summary at the end")
+    g.addoption("--lab-target", default=None, help="a hardware target: lab_vm and lab_measure use its two ports over SSH")
+    g.addoption("--lab-hosts", default="hosts/lab.yaml", help="hosts file for --lab-target (default hosts/lab.yaml)")
 
 
 def pytest_configure(config):
@@ -31,6 +34,8 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def lab_kernel(request):
+    if request.config.getoption("--lab-target"):
+        return None  # a hardware target runs its own kernel
     from lab.kernel import resolve_kernel
     spec = getattr(request, "param", None) or request.config.getoption("--lab-kernel")
     return resolve_kernel(spec)
@@ -38,17 +43,36 @@ def lab_kernel(request):
 
 @pytest.fixture(scope="session")
 def lab_accel(request, lab_kernel):
+    if lab_kernel is None:
+        return None
     from lab.vm.accel import choose_accel
     return choose_accel(lab_kernel, request.config.getoption("--lab-accel"))[0]
 
 
 @pytest.fixture(scope="session")
-def lab_vm(request, lab_kernel, lab_accel):
-    """A booted guest (GuestEnv) with a virtio-net and an e1000e link wired."""
+def lab_target(request):
+    """The --lab-target of --lab-hosts (lab/remote/hosts.py), or None."""
+    name = request.config.getoption("--lab-target")
+    if not name:
+        return None
+    from lab.remote.hosts import get_target
+    return get_target(request.config.getoption("--lab-hosts"), name)
+
+
+@pytest.fixture(scope="session")
+def lab_vm(request, lab_target, lab_kernel, lab_accel):
+    """A booted guest (GuestEnv) with a virtio-net and an e1000e link wired; with --lab-target, the target's
+    two ports (HardwareEnv), the same surface."""
     from lab.results.rundir import RunDir
-    from lab.vm.env import BootSpec, boot
     rd = RunDir.create(Path(tempfile.mkdtemp(prefix="dplab-pytest-")), "pytest")
-    with boot(BootSpec(kernel=lab_kernel, links=["virtio", "e1000e"], accel=lab_accel), rd, say=lambda m: None) as env:
+    if lab_target:
+        from lab.remote.env import HardwareEnv, hardware_config
+        with HardwareEnv(lab_target, hardware_config(lab_target), rd, say=lambda m: None) as env:
+            yield env
+        return
+    from lab.vm.env import BootSpec, boot
+    spec = BootSpec(kernel=lab_kernel, links=["virtio", "e1000e"], accel=lab_accel)
+    with boot(spec, rd, say=lambda m: None) as env:
         request.config._dplab_vms = getattr(request.config, "_dplab_vms", []) + [env]
         yield env
 
@@ -83,6 +107,8 @@ class LinkHandle:
 @pytest.fixture
 def lab_link(request, lab_vm):
     model = getattr(request, "param", "virtio")
+    if request.config.getoption("--lab-target"):  # a target has one link: its two ports
+        return LinkHandle(lab_vm, lab_vm.links[0])
     for link in lab_vm.links:
         if link.model.name == model:
             return LinkHandle(lab_vm, link)
@@ -107,7 +133,7 @@ class Measurement:
 
 
 @pytest.fixture
-def lab_measure(request, lab_kernel, lab_accel, tmp_path):
+def lab_measure(request, lab_target, lab_kernel, lab_accel, tmp_path):
     from lab.runner import RunOptions, run_testcase
     from lab.workloads import load_testcase
 
@@ -120,7 +146,11 @@ def lab_measure(request, lab_kernel, lab_accel, tmp_path):
         for k, v in overrides.items():
             setattr(tc, k, v)
         repeat = request.config.getoption("--lab-repeat")
-        opts = RunOptions(kernels=[lab_kernel.spec()], accel=lab_accel, repeat=repeat, runs_root=str(tmp_path / "runs"))
+        if lab_target:
+            opts = RunOptions(target=lab_target.name, hosts=request.config.getoption("--lab-hosts"), repeat=repeat,
+                              runs_root=str(tmp_path / "runs"))
+        else:
+            opts = RunOptions(kernels=[lab_kernel.spec()], accel=lab_accel, repeat=repeat, runs_root=str(tmp_path / "runs"))
         rd = run_testcase(tc, opts, say=lambda m: None)
         return Measurement(rd, rd.results())
 

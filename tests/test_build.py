@@ -2,6 +2,8 @@
 import shutil
 from pathlib import Path
 
+import time
+
 import pytest
 
 from lab.errors import ConfigError, LabError
@@ -58,6 +60,30 @@ def test_build_merges_verifies_and_caches(env):
     assert from_path(art).build["key"] == art.name
     assert [b["names"] for b in store.list_builds()] == [["stock"]]
     assert store.find_build("stock") == art
+
+
+def test_two_processes_building_one_key_build_it_once(env, monkeypatch):
+    """The second waits for the first (a lock per key) and takes its artifact: it never removes a tree that is
+    being built (two `lab run --kernel stock` at once did, and the first build failed)."""
+    import threading
+    import lab.kernel.build as kb
+    make = kb._make
+    monkeypatch.setattr(kb, "_make", lambda *a, **k: (time.sleep(0.5), make(*a, **k))[1])  # a build that takes a while
+    tmp, src, frag = env
+    said, arts = [], []
+    first = threading.Thread(target=lambda: arts.append(build(BuildRequest(source=str(src), fragments=[frag], ccache=False),
+                                                              say=lambda m: said.append(("first", m)))))
+    first.start()
+    lock = Path(env[0]) / "cache" / "locks"
+    while not (lock.exists() and any(lock.iterdir())) and first.is_alive():  # the first holds the key's lock
+        time.sleep(0.01)
+    time.sleep(0.1)
+    arts.append(build(BuildRequest(source=str(src), fragments=[frag], ccache=False), say=lambda m: said.append(("second", m))))
+    first.join()
+    assert arts[0] == arts[1] and (arts[0] / "build.json").exists()
+    second = [m for who, m in said if who == "second"]
+    assert any("another process is building" in m for m in second) and any("cache hit" in m for m in second), said
+    assert not any(" in " in m and "-> " in m for m in second), second  # the second did not build
 
 
 def test_dropped_option_is_named_with_its_dependency(env):

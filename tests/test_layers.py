@@ -9,7 +9,7 @@ RANK = {"errors": 0, "paths": 0, "hashing": 0, "host": 0, "hostinfo": 0, "modes"
         "kernel": 2, "report": 2,
         "vm": 3,
         "workloads": 4, "remote": 4,
-        "plan": 5, "measure": 5, "runner": 5, "gate": 5,
+        "plan": 5, "measure": 5, "runner": 5, "gate": 5, "selftest": 5,
         "cli": 6, "pytest_plugin": 6, "bench": 6}
 MAX_LINES = 300
 

@@ -222,3 +222,27 @@ def _catch(fn):
     except Exception as e:  # the run's error, for the test to look at
         return e
     return None
+
+
+PLUGIN_TEST = '''
+def test_ports_pass_traffic(lab_link):
+    assert lab_link.model == "veth"
+    lab_link.ns_run("a", ["ping", "-c", "1", "-W", "2", lab_link.addr("b")])
+
+
+def test_a_testcase_on_the_target(lab_measure):
+    m = lab_measure("{root}/testcases/throughput.yaml", duration=1, axes={{"protocol": ["tcp"]}})
+    [r] = m.records
+    assert r["status"] == "ok" and r["accel"] == "none (hardware)" and r["value"] > 0
+'''
+
+
+def test_pytest_plugin_runs_on_a_target(sshd, tmp_path):
+    """`pytest --lab-target NAME --lab-hosts FILE`: the fixtures hand out the target's ports, no guest boots."""
+    import sys
+    (tmp_path / "test_on_target.py").write_text(PLUGIN_TEST.format(root=ROOT))
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "/dev/null",
+                        "--rootdir", str(tmp_path), str(tmp_path / "test_on_target.py"),
+                        "--lab-target", "veth", "--lab-hosts", str(sshd.hosts())],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0 and "2 passed" in p.stdout, p.stdout[-3000:] + p.stderr[-2000:]

@@ -9,6 +9,7 @@ import time
 from ..errors import ConfigError, LabError
 from ..modes import DEFAULT, MODES
 from .kconfig import add_parser as kconfig_parser
+from .selftest import add_parser as selftest_parser
 from .results import cmd_compare, cmd_gate, cmd_report
 
 
@@ -218,6 +219,7 @@ def build_parser():
     gt.set_defaults(func=cmd_gate)
 
     kconfig_parser(sub)
+    selftest_parser(sub)
     k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")
     k.add_argument("kernel", nargs="?", default=None)
     k.set_defaults(func=cmd_kernel)

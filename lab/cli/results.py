@@ -33,7 +33,12 @@ def cmd_report(a):
     if a.json:
         print(json.dumps(recs, indent=2, default=str))
     elif not a.html:
-        print(render_table(recs))
+        tests = [r for r in recs if r.get("kind") == "selftest"]
+        measured = [r for r in recs if r.get("kind") != "selftest"]
+        if measured or not tests:
+            print(render_table(measured))
+        for r in tests:
+            print(f"{r['kernel']['name']:24s} {r['testcase']}: {r['test']:32s} {r['status']:4s} {r['seconds']:8.1f} s")
     return 0
 
 

@@ -50,6 +50,8 @@ mount -t tmpfs -o mode=1777 tmp tmp
 mount -t tmpfs -o mode=0700 root root
 mount -t tmpfs -o mode=0755 home home
 mkdir -p dev/pts dev/shm run/netns
+# What udev makes on any system (devtmpfs does not): without them `>> /dev/stdout` writes a regular file
+ln -sf /proc/self/fd dev/fd; ln -sf /proc/self/fd/0 dev/stdin; ln -sf /proc/self/fd/1 dev/stdout; ln -sf /proc/self/fd/2 dev/stderr
 mount -t devpts devpts dev/pts
 mount -t tmpfs shm dev/shm
 mount -t debugfs debugfs sys/kernel/debug 2>/dev/null

@@ -24,7 +24,8 @@ from ..paths import ROOT, cache_root
 from .config import merge
 from .patches import apply_patch, load_series, touched_files
 from .source import resolve_source
-from .store import artifact_dir, builds_root
+from .store import artifact_dir, builds_root, key_lock
+from .tree import hardlink_farm, rebase_paths, unshare
 
 DEFAULT_FRAGMENTS = [ROOT / "kconfigs" / "lab.config"]
 ERROR_LINE = re.compile(r"(error:|Error \d|\*\*\*|undefined reference|No rule to make target)")
@@ -113,33 +114,6 @@ def find_seed(sid):
     return (best[1], best[2]) if best else (None, [])
 
 
-def rebase_paths(out, old_tree, new_tree):
-    """tools/objtool's build records absolute paths in its .cmd files: point them at the new tree, or objtool
-    is rebuilt and, since every object depends on it, so is everything."""
-    files = subprocess.run(["grep", "-rlI", "--include=*.cmd", "--include=*.d", str(old_tree), str(out)],
-                           capture_output=True, text=True).stdout.split()
-    for f in files:
-        p = Path(f)
-        p.write_text(p.read_text().replace(str(old_tree), str(new_tree)))
-
-
-def hardlink_farm(src, dst):
-    """cp -al: a full tree in ~1-2 s, sharing file data with the pristine source."""
-    subprocess.run(["cp", "-al", str(src), str(dst)], check=True)
-
-
-def unshare(tree, rel_paths):
-    """Replace hardlinks by real copies before patching, so the pristine source never changes."""
-    for rel in rel_paths:
-        p = tree / rel
-        if p.exists():
-            data = p.read_bytes()
-            mode = p.stat().st_mode
-            p.unlink()
-            p.write_bytes(data)
-            p.chmod(mode)
-
-
 class Progress:
     """Stage, elapsed time and objects compiled, on one refreshed line (or a line per 15 s off a tty)."""
 
@@ -189,11 +163,17 @@ def build(req: BuildRequest, say=print, announce_hit=True):
     key = build_key(src.identity, fragments, patches, compiler, req.base)
     name = req.name or (sdir.name if sdir else "stock")
     art = artifact_dir(key)
-    if (art / "build.json").exists():
-        _name(name, key)
-        if announce_hit:
-            say(f"build: cache hit {key} ({name})")
-        return art
+    with key_lock(key, lambda: say(f"build: {name}: another process is building key {key}; waiting for it")):
+        if (art / "build.json").exists():  # also when another process built it while this one waited
+            _name(name, key)
+            if announce_hit:
+                say(f"build: cache hit {key} ({name})")
+            return art
+        return _build(req, src, patches, fragments, compiler, key, name, art, say)
+
+
+def _build(req, src, patches, fragments, compiler, key, name, art, say):
+    """Build key `key` (the caller holds its lock): tree, patches, config, make, artifact."""
     tree = cache_root() / "trees" / key
     if tree.exists():
         shutil.rmtree(tree)

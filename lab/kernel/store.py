@@ -1,7 +1,9 @@
 """The build cache: builds/<key>/ holds bzImage, config, System.map, build.log, build.json; names are symlinks."""
+import fcntl
 import json
 import shutil
 import time
+from contextlib import contextmanager
 
 from ..paths import cache_root
 
@@ -58,3 +60,21 @@ def prune(keep_named=True):
                 shutil.rmtree(t)
                 removed.append(str(t))
     return removed
+
+
+@contextmanager
+def key_lock(key, waiting=lambda: None):
+    """Exclusive lock of one build key across processes (two runs needing the same kernel build it once);
+    `waiting` is called if another process holds it."""
+    d = cache_root() / "locks"
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / f"{key}.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -114,6 +114,8 @@ def testcase_section(name, recs, multi_run, by, references):
 
 
 def build_context(runs, recs, out_path, by=None):
+    selftests = [r for r in recs if r.get("kind") == "selftest"]  # lab selftest: pass/fail/skip, no measurement
+    recs = [r for r in recs if r.get("kind") != "selftest"]
     ok = [r for r in recs if r.get("status") == "ok"]
     refs = {}  # testcase -> its validated reference, as the runner recorded it in the manifest
     for rd in runs:
@@ -135,6 +137,7 @@ def build_context(runs, recs, out_path, by=None):
         if r.get("fingerprint"):
             fingerprints[r["fingerprint"]] = fingerprints.get(r["fingerprint"], 0) + 1
     return {"version": __version__, "sections": sections, "runs": run_info, "records": recs, "n_ok": len(ok),
+            "selftests": selftests,
             "failures": failures, "fingerprints": fingerprints, "comparability": comparability(runs),
             "testcases": sorted({r["testcase"] for r in recs}), "headline": headline, "json": json,
             "min_effects": ", ".join(f"{m.min_effect_pct:g} % {m.name}" for m in MODES.values())}
