@@ -106,3 +106,24 @@ def test_xdp_drops_before_the_stack_nft_in_it(tmp_path, accel):
     assert xdp["b.link.rx_packets"] > 1000 and stack["b.link.rx_packets"] > 1000
     assert xdp["b.snmp.IpInReceives"] < 0.01 * xdp["b.link.rx_packets"]      # XDP: never reached IP
     assert stack["x.collect.nft_drops"] >= 0.95 * stack["b.snmp.IpInReceives"] > 0  # stack: IP saw them, nft dropped
+
+
+@pytest.mark.slow
+def test_kernel_selftests_run_in_the_guest_as_records(tmp_path, accel):
+    """lab selftest: kselftest's own runner in the guest, one record per test; a test that cannot pass on this
+    kernel (ipsec needs veth, which the lab kernel leaves out) is reported failing with its output."""
+    import json
+    from lab.report.html import render_report
+    from lab.selftest import run_selftests
+    rd = run_selftests("stock", "net:udpgso.sh,ipsec", runs_root=str(tmp_path), accel=accel, say=print)
+    recs = {r["test"]: r for r in rd.results()}
+    ktap_text = (rd.path / "selftests.ktap").read_text()
+    assert recs["udpgso.sh"]["status"] == "pass" and "ipv4 tx:1472" in ktap_text, recs["udpgso.sh"]
+    assert recs["ipsec"]["status"] == "fail" and "veth" in recs["ipsec"]["output_tail"], recs["ipsec"]
+    ktap = ktap_text.splitlines()
+    assert ktap[:2] == ["TAP version 13", "1..2"] and "ok 1 selftests: net: udpgso.sh" in ktap
+    assert "not ok 2 selftests: net: ipsec" in ktap
+    assert json.loads((rd.path / "manifest.json").read_text())["kind"] == "selftest"
+    render_report([rd.path], tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="selftests"' in html and "udpgso.sh" in html and "Failed to create veth device" in html
