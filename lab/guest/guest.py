@@ -70,6 +70,14 @@ class Guest:
                 raise GuestCrash(rep)
             raise GuestError(f"{getattr(self.vm, 'what', 'QEMU')} exited (rc={self.vm.returncode()}) while {doing}", self._tail())
 
+    def _settle(self, wait=2.0):
+        """The channel closed: give the process behind it time to be reaped (a killed QEMU closes its
+        sockets and console before its exit status exists), so the error says what happened."""
+        self.vm.console.wait_eof(wait)
+        end = time.monotonic() + wait
+        while self.vm.alive() and time.monotonic() < end:
+            time.sleep(0.02)
+
     def _recv(self, deadline, doing):
         while b"\n" not in self.buf:
             self._check_vm(doing)
@@ -80,7 +88,7 @@ class Guest:
             except socket.timeout:
                 continue
             if not chunk:
-                self.vm.console.wait_eof(2)
+                self._settle()
                 self._check_vm(doing)
                 raise GuestError(f"control channel closed while {doing}", self._tail())
             self.buf += chunk
@@ -96,6 +104,7 @@ class Guest:
         try:
             self.sock.sendall((json.dumps(req) + "\n").encode())
         except OSError as e:
+            self._settle()
             self._check_vm(doing)
             raise GuestError(f"control channel closed ({e.strerror}) while {doing}", self._tail()) from e
         deadline = time.monotonic() + timeout

@@ -95,13 +95,20 @@ class HardwareEnv:
 
     def fetch_cell(self, n, host_dir):
         """The cell's files, brought back into the run dir (SFTP) and removed from the host."""
+        import paramiko
         d = f"{self.host.rdir}/runs/{self.rundir.id}/cells/{n}"
-        sftp = self.host.client.open_sftp()
+        if not self.alive():  # the connection is gone (the cell fails for that): its files stay on the host
+            return
         try:
-            for name in sftp.listdir(d):
-                sftp.get(f"{d}/{name}", str(host_dir / name))
-        finally:
-            sftp.close()
+            sftp = self.host.client.open_sftp()
+            try:
+                for name in sftp.listdir(d):
+                    sftp.get(f"{d}/{name}", str(host_dir / name))
+            finally:
+                sftp.close()
+        except (OSError, EOFError, paramiko.SSHException) as e:
+            self.say(f"dplab: {self.target.name}: cell {n}'s files stay in {d} on the host: {e}")
+            return
         self.run(["rm", "-rf", d], timeout=30, check=False)
 
     def snapshot(self, link):
