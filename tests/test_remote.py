@@ -67,10 +67,11 @@ class Sshd:
                 time.sleep(0.1)
         return self
 
-    def hosts(self, known_hosts="known_hosts", key="client_key"):
-        f = self.tmp / f"hosts-{known_hosts}-{key}.yaml"
+    def hosts(self, known_hosts="known_hosts", key="client_key", jump=False):
+        f = self.tmp / f"hosts-{known_hosts}-{key}-{jump}.yaml"
         f.write_text(f"targets:\n  veth:\n    kind: hardware\n    ssh: ssh://root@{NS_IP}:{PORT}\n    key: {key}\n"
-                     f"    known_hosts: {known_hosts}\n    ports: {{a: pa0, b: pb0}}\n")
+                     f"    known_hosts: {known_hosts}\n    ports: {{a: pa0, b: pb0}}\n"
+                     + (f"    jump: ssh://root@{NS_IP}:{PORT}\n" if jump else ""))
         return f
 
     def target(self, **kw):
@@ -112,6 +113,20 @@ def test_unknown_and_changed_host_keys_are_refused(sshd):
         connect(sshd.target(known_hosts="changed"))
     with pytest.raises(ConfigError, match="authentication with .*other_key failed"):
         connect(sshd.target(key="other_key"))
+
+
+def test_a_jump_host_carries_the_connection(sshd):
+    """jump: the target is reached through a direct-tcpip channel of the jump host's connection (here the
+    jump host is the same sshd, which forwards to itself: two SSH sessions, one inside the other)."""
+    from lab.remote.ssh import connect
+    client, jump = connect(sshd.target(jump=True))
+    try:
+        assert jump is not None and client.get_transport().sock.__class__.__name__ == "Channel"
+        _, out, _ = client.exec_command("echo through")
+        assert out.read().decode().strip() == "through"
+    finally:
+        client.close()
+        jump.close()
 
 
 def test_one_agent_channel_costs_less_per_command_than_exec_command_and_kills_on_timeout(sshd):
