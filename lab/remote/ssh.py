@@ -52,9 +52,7 @@ def _client(ep, target, sock=None):
                           f"change is known)") from None
     except paramiko.AuthenticationException as e:
         raise ConfigError(f"{ep}: authentication with {target.key} failed: {e}") from None
-    except (OSError, paramiko.SSHException) as e:
-        if isinstance(e, ConfigError):
-            raise
+    except (OSError, paramiko.SSHException) as e:  # (an unknown key raised ConfigError above, through connect)
         raise GuestError(f"{ep} ({target.where}): cannot connect: {e}") from None
     c.get_transport().set_keepalive(int(target.keepalive))
     return c
