@@ -3,6 +3,7 @@
 What explains a change is often a count per packet. Packets are the sender NIC's tx_packets
 (a GSO superpacket on virtio counts once).
 """
+from ..match import matches
 from ..modes import record_mode
 
 PACKETS = "a.link.tx_packets"
@@ -78,7 +79,7 @@ def check_expectations(rec, expect):
     values = record_per_packet(rec)
     bad = []
     for e in expect:
-        if any(str(fields.get(k)) != str(v) for k, v in e["when"].items()):
+        if not matches(fields, e["when"]):
             continue
         v = values.get(e["counter"])
         where = ", ".join(f"{k}={v}" for k, v in e["when"].items()) or "every record"

@@ -10,6 +10,7 @@ import statistics
 
 from ..hashing import file_sha256
 from ..kernel.patches import load_series
+from ..match import matches
 from ..paths import ROOT
 from ..results.compare import dims
 from ..results.headline import headline
@@ -30,7 +31,7 @@ def variant_of(rec, identities):
 
 def in_context(rec, context):
     fields = {"nic_model": rec.get("nic_model"), "link": rec.get("link"), **{k: str(v) for k, v in rec.get("params", {}).items()}}
-    return all(str(fields.get(k)) == str(v) for k, v in context.items())
+    return matches(fields, context)
 
 
 def reference_rows(records, ref, root=ROOT):

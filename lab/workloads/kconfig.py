@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..match import matches
 
 NAME = re.compile(r"(CONFIG_)?[A-Z0-9_]+")
 
@@ -43,8 +44,7 @@ def needs(entries, cells, links):
     for link in links:
         add(link.model.kconfig, f"link {link.name}", [link.model.driver])
     for e in entries:
-        hits = [c for c in cells if all(str(c.get(k)) == str(v) for k, v in e["when"].items())]
-        if not hits:
+        if not any(matches(c, e["when"]) for c in cells):
             continue
         why = ",".join(f"{k}={v}" for k, v in e["when"].items()) or "testcase"
         for opt in e["need"]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..match import matches
 from .kconfig import option_name
 from ..vm.links import nic_model
 from .schema import SCALAR, Key, _is, compose, line_of, validate
@@ -150,7 +151,7 @@ class Testcase:
         """Axis points in order (cartesian product of `axes`), each a dict of params."""
         names = list(self.axes)
         cells = [dict(zip(names, combo)) for combo in itertools.product(*(self.axes[n] for n in names))]
-        return [c for c in cells if not any(all(str(c.get(k)) == str(v) for k, v in ex.items()) for ex in self.exclude)]
+        return [c for c in cells if not any(matches(c, ex) for ex in self.exclude)]
 
 
 def _typed_like(declared, v, axis):
