@@ -87,11 +87,16 @@ def per_packet(counts, packets, floor=0.05):
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
+def split_history(profile, history):
+    """(the window's instructions per packet without the `history` functions, theirs): state from before the
+    window (modes.py) kept out of the headline."""
+    slow = sum(profile["functions"].get(f, 0.0) for f in history)
+    return profile["window_insns"] / profile["packets"] - slow, slow
+
+
 def window_counts(profile, history):
-    """Derived values of a profile: "insn/pkt", the window's instructions per packet without the `history`
-    functions (state from before the window: modes.py), and "slab-slow insn/pkt", theirs."""
+    """Derived values of a profile: "insn/pkt" and "slab-slow insn/pkt" (split_history)."""
     if not profile.get("packets"):
         return {}
-    fns = profile["functions"]
-    slow = sum(fns.get(f, 0.0) for f in history)
-    return {"insn/pkt": round(profile["window_insns"] / profile["packets"] - slow, 3), "slab-slow insn/pkt": round(slow, 3)}
+    headline, slow = split_history(profile, history)
+    return {"insn/pkt": round(headline, 3), "slab-slow insn/pkt": round(slow, 3)}

@@ -8,6 +8,7 @@ SLUB's slow paths, whose count is state from before the window; they get a row o
 """
 from dataclasses import asdict, dataclass
 
+from ..metrics.profile import split_history
 from ..modes import record_mode
 from .stats import CONFIDENCE, summarize, welch_interval
 
@@ -29,11 +30,6 @@ class FunctionChange:
         return asdict(self)
 
 
-def _per_packet_total(rec, history):
-    p = rec["profile"]
-    return p["window_insns"] / p["packets"] - sum(p["functions"].get(n, 0.0) for n in history)
-
-
 def function_changes(a_recs, b_recs, confidence=CONFIDENCE):
     """{"total", "functions": [...], "folded", "history"} (FunctionChanges) or None without profiles on both
     sides (or fewer than 2 repeats a side)."""
@@ -50,9 +46,9 @@ def function_changes(a_recs, b_recs, confidence=CONFIDENCE):
 
     history = record_mode(a[0]).history_functions
     names = dict.fromkeys(n for r in a + b for n in r["profile"]["functions"] if n not in history)
-    total = change("total", [_per_packet_total(r, history) for r in a], [_per_packet_total(r, history) for r in b])
-    hist = [sum(r["profile"]["functions"].get(n, 0.0) for n in history) for r in a], \
-        [sum(r["profile"]["functions"].get(n, 0.0) for n in history) for r in b]
+    split_a, split_b = ([split_history(r["profile"], history) for r in side] for side in (a, b))
+    total = change("total", [t for t, _ in split_a], [t for t, _ in split_b])
+    hist = [h for _, h in split_a], [h for _, h in split_b]
     moved = []
     for n in names:
         c = change(n, [r["profile"]["functions"].get(n, 0.0) for r in a], [r["profile"]["functions"].get(n, 0.0) for r in b])
