@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: kconfigs/, patches/, testcases/, tools/
+TOOLS_BIN = ROOT / "tools" / "bin"  # the project's guest tools and the profiler plugin (make tools)
 
 
 def cache_root():

@@ -1,4 +1,9 @@
 """The guest side: the agent that runs inside, and the host's handle on it."""
+from pathlib import Path
+
 from .guest import Guest
 
-__all__ = ["Guest"]
+GUEST_DIR = Path(__file__).resolve().parent
+AGENT_FILES = ("agent.py", "snap.py")  # what the agent runs from, in a guest's /lab or on a hardware target
+
+__all__ = ["AGENT_FILES", "GUEST_DIR", "Guest"]

@@ -7,10 +7,10 @@ import hashlib
 import io
 from pathlib import Path
 
+from ..guest import GUEST_DIR
 from ..paths import cache_root
 from ..host import which
 
-GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
 # Modules stage 1 loads (with their dependencies) when the kernel has them as modules, to reach the 9p root;
 # the callers add their NIC drivers (stage 1 wires the links).
 BOOT_MODULES = ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay"]

@@ -8,13 +8,11 @@ snapshots; `lab.guest.Guest` drives it through `AgentHost`, which stands where t
 import base64
 import hashlib
 import shlex
-from pathlib import Path
 
 from ..errors import ConfigError, GuestError
+from ..guest import AGENT_FILES, GUEST_DIR
+from ..paths import TOOLS_BIN
 
-AGENT_FILES = ("agent.py", "snap.py")
-GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
-TOOLS = Path(__file__).resolve().parents[2] / "tools" / "bin"
 TOOL_FILES = ("xsk_tx", "udpgso_tx")  # the project's traffic tools, on the agent's PATH as in a guest (/lab/bin)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -95,7 +93,7 @@ class AgentHost:
         """Connect, copy the agent (SFTP, into a directory named by its content), start it on one channel."""
         self.client, self.jump = connect(self.target)
         blobs = {n: (GUEST_DIR / n).read_bytes() for n in AGENT_FILES}
-        blobs.update({f"bin/{n}": (TOOLS / n).read_bytes() for n in TOOL_FILES if (TOOLS / n).exists()})
+        blobs.update({f"bin/{n}": (TOOLS_BIN / n).read_bytes() for n in TOOL_FILES if (TOOLS_BIN / n).exists()})
         tag = hashlib.sha256(b"".join(hashlib.sha256(b).digest() for b in blobs.values())).hexdigest()[:16]
         self.rdir = rdir = f"/tmp/dplab-agent-{tag}"  # by content: sent once per version
         sftp = self.client.open_sftp()

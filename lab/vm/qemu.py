@@ -17,14 +17,15 @@ from pathlib import Path
 from ..errors import LabError
 from ..guest.guest import Guest
 from ..host import which
-from ..kernel.initramfs import GUEST_DIR, build_initramfs
+from ..guest import AGENT_FILES, GUEST_DIR
+from ..kernel.initramfs import build_initramfs
 from ..modes import DEFAULT, Mode
-from ..paths import ROOT
+from ..paths import TOOLS_BIN
 from .console import ConsoleWatcher
 from .hide import hidden_paths, masker
 from .links import HostNetwork, guest_setup_script
 
-PROFILER = ROOT / "tools" / "bin" / "libdplab-insn.so"
+PROFILER = TOOLS_BIN / "libdplab-insn.so"
 BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "cryptomgr.notests=1",
                "8250.nr_uarts=1", "i8042.noaux", "i8042.nokbd", "tsc=reliable", "no_timer_check"]
 
@@ -139,11 +140,10 @@ class VM:
         """What the guest finds at /lab: the agent, the project's tools (on PATH) and, with links, the wiring
         script stage 1 runs at boot (the NICs' carrier comes up while the rest boots: e1000e takes ~2.2 s)."""
         g = self.rundir.guest_dir
-        for f in ("agent.py", "snap.py"):
+        for f in AGENT_FILES:
             shutil.copy(GUEST_DIR / f, g / f)
-        tools = ROOT / "tools" / "bin"
-        if tools.is_dir():
-            shutil.copytree(tools, g / "bin", dirs_exist_ok=True)
+        if TOOLS_BIN.is_dir():
+            shutil.copytree(TOOLS_BIN, g / "bin", dirs_exist_ok=True)
         links = g / "links.sh"
         if self.cfg.links:
             links.write_text(guest_setup_script(self.cfg.links))
