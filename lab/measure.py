@@ -50,18 +50,27 @@ def setup_kprobes(env, symbols):
     return [f"dplab:{kprobe_event(s)}" for s in symbols if s not in missing], missing
 
 
+STEPS = ("setup", "run", "teardown")
+
+
+def render_cell(tc, link, params, cell_guest, mode):
+    """A cell's scripts {setup, run, teardown, collect}, rendered as the guest runs them (`cell_guest`: the
+    cell's directory as guest commands see it); `lab debug` hands the same ones to a developer."""
+    ctx = {"link": link.template_vars(), "params": {**tc.params, **params}, "duration": tc.duration,
+           "cell_dir": cell_guest, "links": [link.template_vars()], "mode": mode.name}
+    return {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in (*STEPS, "collect")}
+
+
 def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     """One measurement: (value-dict, counters, perf, host seconds) or raises. Templates see `mode`
     (its name), so a testcase can measure differently where instructions, not seconds, are counted."""
     cell_host = rundir.guest_dir / "cells" / str(cell_no)
     cell_host.mkdir(parents=True, exist_ok=True)
     cell_guest = env.cell_dir(cell_no)  # where the cell's files are, as the commands see it
-    ctx = {"link": link.template_vars(), "params": {**tc.params, **params}, "duration": tc.duration,
-           "cell_dir": cell_guest, "links": [link.template_vars()], "mode": mode.name}
-    scripts = {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in ("setup", "run", "teardown")}
-    for step, text in scripts.items():
-        (cell_host / f"{step}.sh").write_text(text)
-    collect = ctr.collect_script(render(tc.collect, ctx, f"{tc.path}:collect")) if tc.collect.strip() else ""
+    scripts = render_cell(tc, link, params, cell_guest, mode)
+    for step in STEPS:
+        (cell_host / f"{step}.sh").write_text(scripts[step])
+    collect = ctr.collect_script(scripts["collect"]) if tc.collect.strip() else ""
 
     def snapshot():
         return ctr.parse_snapshot(env.snapshot(link) + (env.sh(collect, timeout=60).stdout if collect else ""))

@@ -15,6 +15,7 @@ from .modes import WALLCLOCK, get_mode
 from .plan import apply_overrides, plan, shard_cells
 from .remote.env import HardwareEnv, hardware_config, hardware_kernel
 from .remote.hosts import get_target
+from .remote.lab import run_remote
 from .results.rundir import RunDir, now_iso
 from .vm.env import BootSpec, GuestEnv, vm_config
 from .workloads.kconfig import testcase_needs
@@ -70,11 +71,12 @@ def resume_mismatches(m, kernels, cfg):
 
 
 def target_of(opts):
-    """The hosts file's target `opts.target` (None without one); it runs wall clock only, on its own kernel."""
+    """The hosts file's target `opts.target` (None without one); a hardware target runs wall clock only, on its
+    own kernel; a remote-lab target runs whatever a local run would."""
     if not opts.target:
         return None
     t = get_target(opts.hosts, opts.target)
-    if get_mode(opts.mode).name != WALLCLOCK.name or opts.kernels:
+    if t.kind == "hardware" and (get_mode(opts.mode).name != WALLCLOCK.name or opts.kernels):
         raise ConfigError(f"--target {t.name}: runs in wall-clock mode on the host's own kernel "
                           f"(no --mode {opts.mode}, no --kernel)")
     return t
@@ -194,5 +196,10 @@ class Run:
 def run_testcase(tc, opts: RunOptions, say=print, resume=None):
     """Run every cell of `tc` on every kernel (or, with `resume`, the cells that run dir lacks).
 
-    Returns the RunDir. Records are on disk the moment they exist, whatever happens after."""
+    Returns the RunDir. Records are on disk the moment they exist, whatever happens after. On a remote-lab
+    target the whole run happens there (remote/lab.py) and its run directory comes back."""
+    if opts.target and resume is None:
+        t = target_of(opts)
+        if t.kind == "remote-lab":
+            return run_remote(tc, opts, t, say=say)
     return Run(tc, opts, say=say, resume=resume).execute()

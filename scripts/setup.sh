@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 PKGS="qemu-system-x86 qemu-utils busybox-static iproute2 iperf3 ethtool linux-perf kmod cpio procps
       ccache bc bison flex libelf-dev libssl-dev make gcc libc6-dev patch xz-utils rsync dwarves
       iputils-ping linux-source wireguard-tools libxdp-dev libbpf-dev xdp-tools nftables python3-venv git chromium
-      openssh-server openssh-client iptables"  # sshd: only the tests start one, in a netns of their own; iptables: kselftests
+      openssh-server openssh-client iptables udev"  # sshd: only the tests start one, in a netns of their own; iptables: kselftests
+# udev: virtme-ng's guest runs the host's udevd to name its script ports (/dev/virtio-ports/virtme.*); never started here
 # The lab's own apt sources, pinned (scripts/apt): Debian's 6.12 line and source packages (QEMU's plugin API).
 apt_changed=""
 if ! cmp -s scripts/apt/dplab.sources /etc/apt/sources.list.d/dplab.sources || ! cmp -s scripts/apt/dplab.pref /etc/apt/preferences.d/dplab; then

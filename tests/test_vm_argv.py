@@ -166,3 +166,44 @@ def test_headline_is_the_window_count_and_never_pairs_with_the_senders():
     [p] = compare(win, by="kernel", baseline="a")
     assert p.result.verdict == "slower" and p.unit == "insn/pkt"
     assert compare([win[0], win[1], snd[2], snd[3]], by="kernel", baseline="a") == []  # window vs sender: no pair
+
+
+def _qemu_opts(argv):
+    """What vng hands QEMU: it shlex-splits its --qemu-opts string (virtme_ng/run.py)."""
+    import shlex
+    opts = [a for a in argv if a.startswith("--qemu-opts=")]
+    return shlex.split(opts[0].split("=", 1)[1]) if opts else []
+
+
+def test_vng_command_carries_the_lab_nics_mode_and_run_dir(tmp_path):
+    from lab.vm.vng import VngBoot
+    links = make_links(["virtio", "e1000e"])
+    cfg = VMConfig(accel="tcg", cpus=2, memory="1G", mode=DETERMINISTIC, links=links, backend="hub")
+    argv = VngBoot(tmp_path / "bzImage", cfg, share=tmp_path / "guest", exec_cmd="sh /lab/debug.sh && true").argv()
+    assert argv[1:4] == ["--run", str(tmp_path / "bzImage"), "--force-9p"] and "--disable-kvm" in argv
+    assert argv[argv.index("--cpus") + 1] == "1" and argv[argv.index("--memory") + 1] == "1G"  # the mode's 1 vCPU
+    assert f"--rwdir=/tmp/lab={tmp_path / 'guest'}" in argv and argv[argv.index("--exec") + 1] == "sh /lab/debug.sh && true"
+    assert "--debug" not in argv and argv[-1].startswith("--qemu-opts=")  # virtme-run's --qemu-opts takes the rest: last
+    # exactly the lab's own QEMU arguments for the mode, CPU and links (the same Link.qemu_args)
+    assert _qemu_opts(argv) == ["-accel", "tcg,thread=single", "-cpu", "max", "-icount", "shift=0,sleep=off",
+                                *links[0].qemu_args("hub", sync=True), *links[1].qemu_args("hub", sync=True)]
+    assert "mac=52:54:00:d1:01:0b" in " ".join(_qemu_opts(argv)) and "tx=timer,ioeventfd=off" in " ".join(_qemu_opts(argv))
+
+
+def test_vng_command_on_kvm_with_gdb(tmp_path):
+    from lab.vm.vng import VngBoot
+    cfg = VMConfig(accel="kvm", cpus=4, links=make_links(["virtio"]), backend="tap")
+    argv = VngBoot(tmp_path / "bzImage", cfg, gdb=True).argv()
+    assert "--disable-kvm" not in argv and "--debug" in argv and "--exec" not in argv
+    assert _qemu_opts(argv)[:2] == ["-cpu", "host"] and "-accel" not in _qemu_opts(argv)  # vng chooses KVM itself
+    assert "tap,id=n0a,ifname=dl0a,script=no,downscript=no,vhost=off,vnet_hdr=on" in _qemu_opts(argv)
+    bare = VngBoot(tmp_path / "bzImage", exec_cmd="true").argv()  # make bench-boot: vng's own defaults
+    assert _qemu_opts(bare) == [] and "--disable-kvm" in bare and bare[-2:] == ["--exec", "true"]
+
+
+def test_host_network_shell_is_what_it_runs(tmp_path):
+    net = HostNetwork(make_links(["virtio"]), "tap", "20261124-000000-x-abcd")
+    sh = net.shell_setup()
+    assert sh[0] == f"ip netns add {net.netns}" and sh[2] == net.batch().rstrip("\n")
+    assert "tuntap add dev dl0a mode tap vnet_hdr" in net.batch() and net.shell_teardown() == [f"ip netns del {net.netns}"]
+    assert HostNetwork(make_links(["virtio"]), "hub", "x").shell_setup() == []

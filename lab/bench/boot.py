@@ -6,7 +6,6 @@ hits all alike. Medians of N, measured in one run; never a timed test.
 """
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,15 +33,13 @@ def lab_boot(kernel, links, runs, extra=()):
 
 
 def vng_boot(kernel, runs, extra=()):
-    """(end-to-end seconds, {"rc": exit status}) of `vng --run BZIMAGE --disable-kvm --force-9p --exec true`, the
-    same kernel image (virtme-ng's own init, 9p root and script channel)."""
+    """(end-to-end seconds, {"rc": exit status}) of `vng --run BZIMAGE --force-9p --disable-kvm --exec true`, the
+    same kernel image (virtme-ng's own init, 9p root and script channel; vm/vng.py builds the command)."""
     from lab.kernel.resolve import resolve_kernel
-    vng = Path(sys.executable).parent / "vng"
-    argv = [str(vng), "--run", str(resolve_kernel(kernel, say=lambda *_: None).image), "--disable-kvm", "--force-9p",
-            "--exec", "true"]
+    from lab.vm.vng import VngBoot, vng_env
+    argv = VngBoot(resolve_kernel(kernel, say=lambda *_: None).image, exec_cmd="true").argv()
     t0 = time.monotonic()
-    env = {**os.environ, "PATH": f"{vng.parent}:{os.environ.get('PATH', '')}"}  # vng runs virtme-run by name
-    p = subprocess.run(argv, cwd=runs, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
+    p = subprocess.run(argv, cwd=runs, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env=vng_env())
     return time.monotonic() - t0, {"rc": p.returncode}
 
 

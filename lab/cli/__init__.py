@@ -8,6 +8,7 @@ import time
 
 from ..errors import ConfigError, LabError
 from ..modes import DEFAULT, MODES
+from .debug import add_parser as debug_parser
 from .kconfig import add_parser as kconfig_parser
 from .selftest import add_parser as selftest_parser
 from .results import cmd_compare, cmd_gate, cmd_report
@@ -47,14 +48,19 @@ def cmd_run(a):
     if not a.testcase:
         raise ConfigError("lab run needs a testcase file (or --resume RUN_DIR)")
     tc = load_testcase(a.testcase)
-    opts = RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds, shard=a.shard,
-                      mode=a.mode, cpu_model=a.cpu_model, links=[m for m in a.links.split(",") if m],
-                      axes=dict(_axis(x) for x in a.axis),
-                      cpus=a.cpus, memory=a.memory,
-                      append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
-                      boot_timeout=a.boot_timeout, profile=a.profile, target=a.target, hosts=a.hosts)
+    opts = run_options(a)
     rd = run_testcase(tc, opts, say=_progress(a))
     return _print_run(a, rd, tc, opts)
+
+
+def run_options(a):
+    """RunOptions of parsed `lab run` arguments (remote/lab.run_flags is its inverse)."""
+    from ..runner import RunOptions
+    return RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds,
+                      shard=a.shard, mode=a.mode, cpu_model=a.cpu_model, links=[m for m in a.links.split(",") if m],
+                      axes=dict(_axis(x) for x in a.axis), cpus=a.cpus, memory=a.memory,
+                      append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
+                      boot_timeout=a.boot_timeout, profile=a.profile, target=a.target, hosts=a.hosts)
 
 
 def _progress(a):
@@ -98,7 +104,7 @@ def cmd_boot(a):
     """Boot a fresh guest, run one command (like `vng --exec`), print its output, exit with its code."""
     from ..results.rundir import RunDir
     from ..vm.env import BootSpec, boot
-    command = a.command[1:] if a.command[:1] == ["--"] else a.command
+    command = a.rest if a.rest is not None else a.command
     rd = RunDir.create(a.runs, "boot")
     rd.update_manifest(command=command)
     spec = BootSpec(kernel=a.kernel, links=[m for m in a.links.split(",") if m], accel=a.accel, cpus=a.cpus,
@@ -220,6 +226,7 @@ def build_parser():
 
     kconfig_parser(sub)
     selftest_parser(sub)
+    debug_parser(sub)
     k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")
     k.add_argument("kernel", nargs="?", default=None)
     k.set_defaults(func=cmd_kernel)
@@ -241,7 +248,12 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _sigterm)
     sys.stdout.reconfigure(line_buffering=True)  # progress lines show as they happen, also into a file or CI log
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a parent shell ignored it
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest = None  # after `--`: a command for the guest (lab boot, lab debug), never options of ours
+    if "--" in argv:
+        argv, rest = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     a = build_parser().parse_args(argv)
+    a.rest = rest
     a.started = started
     try:
         return a.func(a)

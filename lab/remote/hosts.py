@@ -8,6 +8,13 @@
         known_hosts: hosts/known_hosts    # pinned host keys: an unknown or changed key is refused
         ports: {a: enp1s0f0, b: enp1s0f1}
         jump: ssh://me@gateway.example    # optional: reached through this host (direct-tcpip channel)
+      kvm1:
+        kind: remote-lab                  # the whole lab runs there (remote/lab.py): KVM, its own cores
+        ssh: ssh://root@kvm1.example
+        key: ~/.ssh/dplab_ed25519
+        known_hosts: hosts/known_hosts
+        python: /srv/dplab/.venv/bin/python  # a Python with the lab's dependencies (make setup in a checkout there)
+        dir: /srv/dplab-remote            # checkouts, kernels and runs, each by content
 """
 import re
 from dataclasses import dataclass, field
@@ -16,10 +23,10 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..workloads.schema import Key, compose, line_of, validate
 
-KINDS = ("hardware",)
+KINDS = ("hardware", "remote-lab")
 URL = re.compile(r"ssh://(?:(?P<user>[^@/:\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^@/:\s\[\]]+)(?::(?P<port>\d+))?/?")
 TARGET_SCHEMA = {
-    "kind": Key((str,), required=True, help="hardware (two ports of one host, cabled back to back)"),
+    "kind": Key((str,), required=True, help="hardware (two ports of one host, cabled back to back) or remote-lab"),
     "ssh": Key((str,), required=True, help="ssh://user@host[:port]"),
     "key": Key((str,), required=True, help="private key file (relative: to the hosts file)"),
     "known_hosts": Key((str,), required=True, help="known_hosts file pinning the host keys (relative: to the hosts file)"),
@@ -27,7 +34,8 @@ TARGET_SCHEMA = {
     "ports": Key((dict,), default={}, items=(str,), help="hardware: {a: IFNAME, b: IFNAME}"),
     "keepalive": Key((int, float), default=30, min=1, max=3600, help="seconds between SSH keepalives"),
     "connect_timeout": Key((int, float), default=10, min=1, max=600),
-    "python": Key((str,), default="python3", help="the host's Python 3 (runs the lab's agent)"),
+    "python": Key((str,), default="python3", help="the host's Python 3 (runs the lab's agent; remote-lab: the lab)"),
+    "dir": Key((str,), default="dplab-remote", help="remote-lab: directory for checkouts, kernels, runs (relative: home)"),
 }
 
 
@@ -53,6 +61,7 @@ class Target:
     keepalive: float = 30
     connect_timeout: float = 10
     python: str = "python3"
+    dir: str = "dplab-remote"
     where: str = ""  # file:line, for errors about this target
 
 
@@ -86,7 +95,7 @@ def load_hosts(path):
                 raise ConfigError(f"{where(k)}: no such file {f}")
         out[name] = Target(name, t["kind"], endpoint(t["ssh"], where("ssh")), files["key"], files["known_hosts"],
                            endpoint(t["jump"], where("jump")) if t["jump"] else None, dict(t["ports"]),
-                           t["keepalive"], t["connect_timeout"], t["python"], where())
+                           t["keepalive"], t["connect_timeout"], t["python"], t["dir"], where())
     return out
 
 

@@ -65,6 +65,45 @@ def connect(target):
     return _client(target.ssh, target, sock=chan), jump
 
 
+def put_once(sftp, rdir, blobs, tag, mode=0o755):
+    """Files {relative name: bytes or local Path} into `rdir` (named by their content), unless a finished copy
+    is there (`.ready`, written last; each file renamed into place). Returns whether anything was sent."""
+    try:
+        sftp.stat(f"{rdir}/.ready")
+        return False
+    except OSError:
+        pass
+    dirs = sorted({rdir} | {f"{rdir}/{d}" for n in blobs for d in _parents(n)}, key=len)
+    for d in dirs:
+        _mkdir_p(sftp, d)
+    for n, data in blobs.items():
+        if isinstance(data, bytes):
+            with sftp.open(f"{rdir}/{n}.tmp", "wb") as f:
+                f.write(data)
+        else:
+            sftp.put(str(data), f"{rdir}/{n}.tmp")
+        sftp.chmod(f"{rdir}/{n}.tmp", mode)
+        sftp.posix_rename(f"{rdir}/{n}.tmp", f"{rdir}/{n}")
+    with sftp.open(f"{rdir}/.ready", "w") as f:
+        f.write(tag)
+    return True
+
+
+def _parents(name):
+    parts = name.split("/")[:-1]
+    return ["/".join(parts[:i + 1]) for i in range(len(parts))]
+
+
+def _mkdir_p(sftp, d):
+    parts = d.split("/")
+    for i in range(1, len(parts) + 1):
+        if parts[i - 1]:
+            try:
+                sftp.mkdir("/".join(parts[:i]), 0o700)
+            except OSError:  # there already
+                pass
+
+
 class AgentHost:
     """What lab.guest.Guest needs of the thing its agent runs in (for a guest: the VM), for an SSH channel."""
 
@@ -98,21 +137,7 @@ class AgentHost:
         self.rdir = rdir = f"/tmp/dplab-agent-{tag}"  # by content: sent once per version
         sftp = self.client.open_sftp()
         try:
-            try:
-                sftp.stat(f"{rdir}/.ready")
-            except OSError:
-                for d in (rdir, f"{rdir}/bin"):
-                    try:
-                        sftp.mkdir(d, 0o700)
-                    except OSError:
-                        pass
-                for n, data in blobs.items():
-                    with sftp.open(f"{rdir}/{n}.tmp", "wb") as f:
-                        f.write(data)
-                    sftp.chmod(f"{rdir}/{n}.tmp", 0o755)
-                    sftp.posix_rename(f"{rdir}/{n}.tmp", f"{rdir}/{n}")
-                with sftp.open(f"{rdir}/.ready", "w") as f:
-                    f.write(tag)
+            put_once(sftp, rdir, blobs, tag)
         finally:
             sftp.close()
         self.chan = self.client.get_transport().open_session()

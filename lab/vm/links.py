@@ -135,20 +135,32 @@ class HostNetwork:
         """QEMU must open its taps inside the run's namespace."""
         return ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
 
+    def batch(self):
+        """`ip -batch` lines making each link's bridge and taps: one process instead of seven per link."""
+        lines = []
+        for link in self.links:
+            br = f"br{link.index}"
+            lines.append(f"link add {br} type bridge stp_state 0 forward_delay 0")
+            for side in "ab":
+                lines += [f"tuntap add dev {link.tap(side)} mode tap vnet_hdr", f"link set {link.tap(side)} master {br} up"]
+            lines.append(f"link set {br} up")
+        return "\n".join(lines) + "\n"
+
+    def shell_setup(self):
+        """The same set-up as shell lines (`lab debug --print`)."""
+        if not self.netns:
+            return []
+        return [f"ip netns add {self.netns}", f"ip -n {self.netns} -batch - <<'EOF'", self.batch().rstrip("\n"), "EOF"]
+
+    def shell_teardown(self):
+        return [f"ip netns del {self.netns}"] if self.netns else []
+
     def __enter__(self):
         if not self.netns:  # hub backend, or no links at all
             return self
         cmd(["ip", "netns", "add", self.netns])
         try:
-            batch = []
-            for link in self.links:
-                br = f"br{link.index}"
-                batch.append(f"link add {br} type bridge stp_state 0 forward_delay 0")
-                for side in "ab":
-                    batch += [f"tuntap add dev {link.tap(side)} mode tap vnet_hdr", f"link set {link.tap(side)} master {br} up"]
-                batch.append(f"link set {br} up")
-            if batch:  # one `ip -batch` for every link: one process instead of seven per link
-                cmd(["ip", "-n", self.netns, "-batch", "-"], input="\n".join(batch) + "\n")
+            cmd(["ip", "-n", self.netns, "-batch", "-"], input=self.batch())
         except Exception:
             self.__exit__(None, None, None)
             raise

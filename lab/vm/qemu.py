@@ -71,6 +71,20 @@ def _preexec(mask):
     return run
 
 
+def stage_guest_dir(g, links):
+    """What a guest finds at /lab: the agent, the project's tools (on PATH) and, with links, the wiring
+    script stage 1 runs at boot (the NICs' carrier comes up while the rest boots: e1000e takes ~2.2 s)."""
+    for f in AGENT_FILES:
+        shutil.copy(GUEST_DIR / f, g / f)
+    if TOOLS_BIN.is_dir():
+        shutil.copytree(TOOLS_BIN, g / "bin", dirs_exist_ok=True)
+    script = g / "links.sh"
+    if links:
+        script.write_text(guest_setup_script(links))
+    elif script.exists():
+        script.unlink()
+
+
 class VM:
     """Context manager: boots on enter (returns self, with .guest ready), always tears down on exit."""
 
@@ -136,24 +150,10 @@ class VM:
         self.timings[phase] = round(now - t0, 3)
         return now
 
-    def _stage_run_dir(self):
-        """What the guest finds at /lab: the agent, the project's tools (on PATH) and, with links, the wiring
-        script stage 1 runs at boot (the NICs' carrier comes up while the rest boots: e1000e takes ~2.2 s)."""
-        g = self.rundir.guest_dir
-        for f in AGENT_FILES:
-            shutil.copy(GUEST_DIR / f, g / f)
-        if TOOLS_BIN.is_dir():
-            shutil.copytree(TOOLS_BIN, g / "bin", dirs_exist_ok=True)
-        links = g / "links.sh"
-        if self.cfg.links:
-            links.write_text(guest_setup_script(self.cfg.links))
-        elif links.exists():
-            links.unlink()
-
     def _start(self):
         t = time.monotonic()
         initrd = build_initramfs(self.kernel, drivers=dict.fromkeys(link.model.driver for link in self.cfg.links))
-        self._stage_run_dir()
+        stage_guest_dir(self.rundir.guest_dir, self.cfg.links)
         t = self._lap("initramfs", t)
         if self.cfg.profile:
             if not PROFILER.exists():

@@ -1,0 +1,213 @@
+"""Kind `remote-lab`: the whole lab on a remote host (typically one where KVM works), driven over SSH.
+
+- the checkout: git's files as they are in the working tree (untracked ones too, not ignored ones) and the built
+  guest tools, in one tar named by its content, sent over SFTP and unpacked once into <dir>/src/<tag>;
+- kernels: a `lab build` artifact (or a bare image) goes as its files into <dir>/kernels/<sha256>/, once: a
+  kernel already there is not sent again; Debian specs (debian, debian:6.12) the host fetches itself;
+- `lab run` runs there with the same options (its own accelerator probe: KVM where it works), its output
+  streamed here; Ctrl-C sends SIGINT to its process group (the remote run stops and keeps its records);
+- its run directory comes back over SFTP into the local runs root, with a `remote` section in the manifest.
+"""
+import gzip
+import hashlib
+import io
+import os
+import re
+import shlex
+import stat
+import subprocess
+import tarfile
+import time
+import uuid
+from pathlib import Path
+
+from ..errors import ConfigError, GuestError
+from ..kernel import resolve_kernel
+from ..paths import ROOT, TOOLS_BIN
+from ..results.rundir import RunDir
+from .ssh import connect, put_once
+
+ARTIFACT_FILES = ("bzImage", "config", "build.json", "System.map")  # what a lab build's kernel dir holds for a run
+PASS_THROUGH = re.compile(r"debian(:[\w.+-]+)?$")  # specs the remote resolves with its own apt
+
+
+def checkout_tar(root=ROOT):
+    """(tag, tar.gz bytes) of the project: deterministic (sorted, mtime 0), so the same files give the same tag."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise ConfigError(f"{root}: remote-lab sends a git checkout's files; git ls-files failed: {e}") from None
+    files = {f for f in out.decode().split("\0") if f and (root / f).is_file()}
+    files |= {str(p.relative_to(root)) for p in TOOLS_BIN.glob("*") if p.is_file()}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in sorted(files):
+            data = (root / f).read_bytes()
+            ti = tarfile.TarInfo(f)
+            ti.size, ti.mtime, ti.mode = len(data), 0, 0o755 if os.access(root / f, os.X_OK) else 0o644
+            tar.addfile(ti, io.BytesIO(data))
+    raw = buf.getvalue()
+    return hashlib.sha256(raw).hexdigest()[:16], gzip.compress(raw, mtime=0)
+
+
+def kernel_upload(spec, say=print):
+    """(remote spec or None, {name: Path} to send, sha256 or None) for one --kernel spec."""
+    if spec is None or PASS_THROUGH.match(str(spec)):
+        return spec, {}, None
+    k = resolve_kernel(spec, say=say)
+    if k.build:
+        files = {n: k.image.parent / n for n in ARTIFACT_FILES if (k.image.parent / n).exists()}
+    elif k.modules_dir is None:
+        files = {k.image.name: k.image}
+    else:
+        raise ConfigError(f"--kernel {spec}: remote-lab sends `lab build` kernels and images without modules; "
+                          f"for Debian's kernels give --kernel debian or debian:LINE (the host fetches its own)")
+    return None, files, k.sha256
+
+
+def run_flags(opts):
+    """`lab run` options reproducing `opts` (all but kernels, target, hosts and runs root)."""
+    f = ["--mode", opts.mode, "--cpus", str(opts.cpus), "--memory", opts.memory, "--boot-timeout", str(opts.boot_timeout)]
+    for flag, v in (("--accel", opts.accel), ("--duration", opts.duration), ("--repeat", opts.repeat),
+                    ("--rounds", opts.rounds), ("--shard", opts.shard), ("--cpu-model", opts.cpu_model),
+                    ("--backend", opts.backend)):
+        if v is not None:
+            f += [flag, str(v)]
+    if opts.links:
+        f += ["--links", ",".join(opts.links)]
+    for name, values in opts.axes.items():
+        f += ["--axis", f"{name}={','.join(map(str, values))}"]
+    for x in opts.append:
+        f += ["--append", x]
+    if opts.profile is not None:
+        f.append("--profile" if opts.profile else "--no-profile")
+    return f
+
+
+def get_tree(sftp, rpath, lpath):
+    lpath.mkdir(parents=True, exist_ok=True)
+    for a in sftp.listdir_attr(rpath):
+        if stat.S_ISDIR(a.st_mode):
+            get_tree(sftp, f"{rpath}/{a.filename}", lpath / a.filename)
+        elif stat.S_ISREG(a.st_mode):
+            sftp.get(f"{rpath}/{a.filename}", str(lpath / a.filename))
+
+
+class RemoteLab:
+    """One `lab run` on a remote-lab target."""
+
+    def __init__(self, target, runs_root, say=print):
+        self.t, self.runs_root, self.say = target, runs_root, say
+        self.client = self.jump = None
+
+    def sh(self, command, timeout=600):
+        _, out, err = self.client.exec_command(command, timeout=timeout)
+        rc = out.channel.recv_exit_status()
+        return rc, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+
+    def send(self, tc, opts):
+        """The checkout, the testcase (if outside it) and the kernels: (src dir, testcase path, kernel specs, sent)."""
+        base = self.t.dir.rstrip("/")
+        tag, tgz = checkout_tar()
+        src, sent = f"{base}/src/{tag}", []
+        sftp = self.client.open_sftp()
+        try:
+            if put_once(sftp, f"{base}/tars/{tag}", {"checkout.tar.gz": tgz}, tag, mode=0o644):
+                sent.append(f"checkout {tag} ({len(tgz) // 1024} KiB)")
+            rc, _, err = self.sh(f"set -e; d={shlex.quote(src)}; [ -e $d/.ready ] || {{ mkdir -p $d.tmp && "
+                                 f"tar -xzf {shlex.quote(base)}/tars/{tag}/checkout.tar.gz -C $d.tmp && "
+                                 f"touch $d.tmp/.ready && rm -rf $d && mv $d.tmp $d; }}")
+            if rc != 0:
+                raise GuestError(f"{self.t.ssh}: unpacking the checkout into {src} failed: {err.strip()[-300:]}")
+            tc_path = Path(tc.path).resolve()
+            try:
+                tc_remote = str(tc_path.relative_to(ROOT))
+            except ValueError:  # a testcase of the user's own: next to the checkout, by content
+                th = hashlib.sha256(tc.text.encode()).hexdigest()[:16]
+                put_once(sftp, f"{base}/testcases/{th}", {tc_path.name: tc.text.encode()}, th, mode=0o644)
+                tc_remote = f"{base}/testcases/{th}/{tc_path.name}"
+            kernels = []
+            for spec in opts.kernels:
+                remote_spec, files, sha = kernel_upload(spec, self.say)
+                if files:
+                    kdir = f"{base}/kernels/{sha[:20]}"
+                    if put_once(sftp, kdir, files, sha):
+                        sent.append(f"kernel {spec} ({sum(p.stat().st_size for p in files.values()) // 1024} KiB)")
+                    remote_spec = kdir if "bzImage" in files else f"{kdir}/{next(iter(files))}"
+                kernels.append(remote_spec)
+        finally:
+            sftp.close()
+        return src, tc_remote, kernels, sent
+
+    def run(self, tc, opts):
+        t0 = time.monotonic()
+        self.client, self.jump = connect(self.t)
+        try:
+            src, tc_remote, kernels, sent = self.send(tc, opts)
+            self.say(f"dplab: {self.t.name}: " + ("sent " + ", ".join(sent) if sent else "checkout and kernels already there")
+                     + f" ({time.monotonic() - t0:.1f} s)")
+            runs = f"{self.t.dir.rstrip('/')}/runs/{uuid.uuid4().hex[:12]}"
+            argv = [self.t.python, "-u", "-m", "lab.cli", "run", tc_remote, *run_flags(opts), "--runs", runs]
+            for k in kernels:
+                argv += ["--kernel", k]
+            rc, interrupted = self.stream(f"cd {shlex.quote(src)} && echo dplab-pgid $$ && exec env PYTHONPATH=. "
+                                          f"{shlex.join(argv)}")
+            return self.fetch(runs, tc, src, sent, rc, interrupted)
+        finally:
+            for c in (self.client, self.jump):
+                if c is not None:
+                    c.close()
+
+    def stream(self, command):
+        """Run `command`, its output as progress lines; Ctrl-C: SIGINT to its process group, then its end."""
+        chan = self.client.get_transport().open_session()
+        chan.set_combined_stderr(True)
+        chan.exec_command(command)
+        pgid, interrupted, buf = None, False, b""
+        while True:
+            try:
+                data = chan.recv(65536)
+            except KeyboardInterrupt:
+                interrupted = True
+                self.say(f"dplab: {self.t.name}: interrupting the remote run (SIGINT to its process group {pgid})")
+                if pgid:
+                    self.sh(f"kill -INT -- -{pgid}", timeout=30)
+                continue
+            if not data:
+                break
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                text = line.decode(errors="replace")
+                if pgid is None and text.startswith("dplab-pgid "):
+                    pgid = int(text.split()[1])
+                else:
+                    self.say(f"[{self.t.name}] {text}")
+        return chan.recv_exit_status(), interrupted
+
+    def fetch(self, runs, tc, src, sent, rc, interrupted):
+        sftp = self.client.open_sftp()
+        try:
+            try:
+                ids = sftp.listdir(runs)
+            except OSError:
+                ids = []
+            if not ids:
+                raise (KeyboardInterrupt if interrupted else ConfigError if rc == 2 else GuestError)(
+                    f"{self.t.name}: the remote `lab run` made no run directory (exit status {rc}; its output is above)")
+            local = Path(self.runs_root) / ids[0]
+            get_tree(sftp, f"{runs}/{ids[0]}", local)
+        finally:
+            sftp.close()
+        rd = RunDir(local)
+        rd.update_manifest(testcase={**rd.manifest.get("testcase", {}), "path": str(tc.path)}, remote={"target": self.t.name, "ssh": str(self.t.ssh), "dir": self.t.dir, "src": src,
+                                   "run_dir": f"{runs}/{ids[0]}", "exit_status": rc, "sent": sent})
+        self.say(f"dplab: {self.t.name}: run directory fetched into {local}")
+        if interrupted:
+            raise KeyboardInterrupt(f"remote run interrupted; kept in {local}")
+        return rd
+
+
+def run_remote(tc, opts, target, say=print):
+    """Run `tc` with `opts` on remote-lab `target`; returns the local RunDir of the fetched run."""
+    return RemoteLab(target, opts.runs_root, say=say).run(tc, opts)
