@@ -5,7 +5,7 @@
 - kernels: a `lab build` artifact (or a bare image) goes as its files into <dir>/kernels/<sha256>/, once: a
   kernel already there is not sent again; Debian specs (debian, debian:6.12) the host fetches itself;
 - `lab run` runs there with the same options (its own accelerator probe: KVM where it works), its output
-  streamed here; Ctrl-C sends SIGINT to its process group (the remote run stops and keeps its records);
+  streamed here; Ctrl-C sends it SIGINT (the remote run stops and keeps its records; again: SIGTERM to all);
 - its run directory comes back over SFTP into the local runs root, with a `remote` section in the manifest.
 """
 import gzip
@@ -150,7 +150,7 @@ class RemoteLab:
             argv = [self.t.python, "-u", "-m", "lab.cli", "run", tc_remote, *run_flags(opts), "--runs", runs]
             for k in kernels:
                 argv += ["--kernel", k]
-            rc, interrupted = self.stream(f"cd {shlex.quote(src)} && echo dplab-pgid $$ && exec env PYTHONPATH=. "
+            rc, interrupted = self.stream(f"cd {shlex.quote(src)} && echo dplab-pid $$ && exec env PYTHONPATH=. "
                                           f"{shlex.join(argv)}")
             return self.fetch(runs, tc, src, sent, rc, interrupted)
         finally:
@@ -159,19 +159,21 @@ class RemoteLab:
                     c.close()
 
     def stream(self, command):
-        """Run `command`, its output as progress lines; Ctrl-C: SIGINT to its process group, then its end."""
+        """Run `command`, its output as progress lines; Ctrl-C: SIGINT to it, then wait for its end."""
         chan = self.client.get_transport().open_session()
-        chan.set_combined_stderr(True)
+        chan.set_combine_stderr(True)
         chan.exec_command(command)
-        pgid, interrupted, buf = None, False, b""
+        pid, interrupted, buf = None, False, b""  # pid: the remote lab's (exec'd by the session's shell: its group too)
         while True:
             try:
                 data = chan.recv(65536)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # the first: SIGINT to the lab there (it tears its guests down and keeps its
+                # records, as on a terminal); a second: SIGTERM to its whole process group
+                sig, who = ("INT", pid) if not interrupted else ("TERM", f"-- -{pid}")
                 interrupted = True
-                self.say(f"dplab: {self.t.name}: interrupting the remote run (SIGINT to its process group {pgid})")
-                if pgid:
-                    self.sh(f"kill -INT -- -{pgid}", timeout=30)
+                self.say(f"dplab: {self.t.name}: interrupting the remote run (SIG{sig} to {who}; Ctrl-C again: all of it)")
+                if pid:
+                    self.sh(f"kill -{sig} {who}", timeout=30)
                 continue
             if not data:
                 break
@@ -179,8 +181,8 @@ class RemoteLab:
             *lines, buf = buf.split(b"\n")
             for line in lines:
                 text = line.decode(errors="replace")
-                if pgid is None and text.startswith("dplab-pgid "):
-                    pgid = int(text.split()[1])
+                if pid is None and text.startswith("dplab-pid "):
+                    pid = int(text.split()[1])
                 else:
                     self.say(f"[{self.t.name}] {text}")
         return chan.recv_exit_status(), interrupted
