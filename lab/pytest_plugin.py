@@ -56,7 +56,11 @@ def lab_target(request):
     if not name:
         return None
     from lab.remote.hosts import get_target
-    return get_target(request.config.getoption("--lab-hosts"), name)
+    t = get_target(request.config.getoption("--lab-hosts"), name)
+    if t.kind != "hardware":
+        raise pytest.UsageError(f"--lab-target {name}: a {t.kind} target; the plugin's fixtures drive a hardware "
+                                f"target's ports (for remote-lab, run pytest on that host, or lab run --target)")
+    return t
 
 
 @pytest.fixture(scope="session")

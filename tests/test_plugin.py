@@ -87,3 +87,14 @@ def test_ktap_reports_a_fixture_that_fails_to_set_up_or_tear_down(pytester):
     r = pytester.runpytest("--lab-ktap")
     r.stdout.fnmatch_lines(["KTAP version 1", "1..3", "not ok 1 test_z.py::test_boot", "not ok 2 test_z.py::test_leak",
                             "ok 3 test_z.py::test_fine"])
+
+
+def test_plugin_refuses_a_remote_lab_target_by_name(pytester, tmp_path):
+    for f in ("key", "known_hosts"):
+        (tmp_path / f).write_text("")
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text("targets:\n  kvm1:\n    kind: remote-lab\n    ssh: ssh://root@kvm1.example\n    key: key\n"
+                     "    known_hosts: known_hosts\n")
+    pytester.makepyfile(test_z="def test_z(lab_target):\n    assert lab_target is None\n")
+    r = pytester.runpytest("--lab-target", "kvm1", "--lab-hosts", str(hosts))
+    assert r.ret != 0 and "--lab-target kvm1: a remote-lab target" in r.stdout.str() + r.stderr.str()
