@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
-from .kernel import resolve_kernel
 from .measure import STEPS, render_cell
 from .plan import Cell, apply_overrides, fmt_params, plan
 from .results.rundir import RunDir
-from .runner import RunOptions, resume_mismatches
-from .vm.env import vm_config
+from .runner import RunOptions, guest_setup, resume_mismatches
 from .vm.hide import hidden_paths, masker
 from .vm.links import HostNetwork
 from .vm.qemu import stage_guest_dir
@@ -53,10 +51,7 @@ def load_cell(run_dir, n, say=print):
     if opts.target:
         raise ConfigError(f"{run_dir}: ran on hardware target {opts.target!r}; lab debug boots guests only")
     apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
-    kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
-    spec = opts.boot_spec(tc.links)
-    spec.accel = spec.accel or m.get("accel")  # the run's accelerator: no second KVM probe
-    cfg, _ = vm_config(spec, kernels[0], say=say)
+    kernels, cfg, _ = guest_setup(tc, opts, say=say, accel=m.get("accel"))
     cells = plan(tc, len(kernels), cfg.links, m["testcase"].get("rounds") or 1)
     cell = next((c for c in cells if c.n == n), None)
     if cell is None:

@@ -82,6 +82,16 @@ def target_of(opts):
     return t
 
 
+def guest_setup(tc, opts, say=print, accel=None):
+    """(kernels, VMConfig, accelerator evidence) of a run in guests here; `accel`: the accelerator to take when
+    `opts` names none (lab debug re-planning a run: the run's, without a second KVM probe)."""
+    kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
+    spec = opts.boot_spec(tc.links)
+    spec.accel = spec.accel or accel
+    cfg, info = vm_config(spec, kernels[0], say=say)
+    return kernels, cfg, info
+
+
 def preflight(tc, kernels, links, say=print):
     """The kernel options the planned cells need (workloads/kconfig.py), checked against each kernel's config
     before any boot: a missing one is a ConfigError naming it, the kernel and the fix. Returns {kernel name:
@@ -115,8 +125,7 @@ class Run:
             self.kernels = [hardware_kernel(self.target)]
             self.cfg, self.accel_info = hardware_config(self.target), {"target": self.target.name, "kind": self.target.kind}
         else:
-            self.kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
-            self.cfg, self.accel_info = vm_config(opts.boot_spec(tc.links), self.kernels[0], say=say)
+            self.kernels, self.cfg, self.accel_info = guest_setup(tc, opts, say=say)
         names = [k.name for k in self.kernels]
         if len(set(names)) != len(names):
             raise ConfigError(f"two --kernel options name the same kernel: {', '.join(names)}")

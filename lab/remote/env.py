@@ -15,7 +15,7 @@ from ..guest.guest import Guest
 from ..kernel.image import Kernel
 from ..modes import WALLCLOCK
 from ..vm.links import Link, NicModel
-from .ssh import AgentHost
+from .ssh import AgentHost, get_tree
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,7 @@ class HardwareEnv:
         try:
             sftp = self.host.client.open_sftp()
             try:
-                for name in sftp.listdir(d):
-                    sftp.get(f"{d}/{name}", str(host_dir / name))
+                get_tree(sftp, d, host_dir)
             finally:
                 sftp.close()
         except (OSError, EOFError, paramiko.SSHException) as e:

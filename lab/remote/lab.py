@@ -14,7 +14,6 @@ import io
 import os
 import re
 import shlex
-import stat
 import subprocess
 import tarfile
 import time
@@ -25,7 +24,7 @@ from ..errors import ConfigError, GuestError
 from ..kernel import resolve_kernel
 from ..paths import ROOT, TOOLS_BIN
 from ..results.rundir import RunDir
-from .ssh import connect, put_once
+from .ssh import connect, get_tree, put_once
 
 ARTIFACT_FILES = ("bzImage", "config", "build.json", "System.map")  # what a lab build's kernel dir holds for a run
 PASS_THROUGH = re.compile(r"debian(:[\w.+-]+)?$")  # specs the remote resolves with its own apt
@@ -82,15 +81,6 @@ def run_flags(opts):
     if opts.profile is not None:
         f.append("--profile" if opts.profile else "--no-profile")
     return f
-
-
-def get_tree(sftp, rpath, lpath):
-    lpath.mkdir(parents=True, exist_ok=True)
-    for a in sftp.listdir_attr(rpath):
-        if stat.S_ISDIR(a.st_mode):
-            get_tree(sftp, f"{rpath}/{a.filename}", lpath / a.filename)
-        elif stat.S_ISREG(a.st_mode):
-            sftp.get(f"{rpath}/{a.filename}", str(lpath / a.filename))
 
 
 class RemoteLab:

@@ -8,6 +8,7 @@ snapshots; `lab.guest.Guest` drives it through `AgentHost`, which stands where t
 import base64
 import hashlib
 import shlex
+import stat
 
 from ..errors import ConfigError, GuestError
 from ..guest import AGENT_FILES, GUEST_DIR
@@ -87,6 +88,16 @@ def put_once(sftp, rdir, blobs, tag, mode=0o755):
     with sftp.open(f"{rdir}/.ready", "w") as f:
         f.write(tag)
     return True
+
+
+def get_tree(sftp, rpath, lpath):
+    """The remote directory `rpath` (files and subdirectories) into the local `lpath`."""
+    lpath.mkdir(parents=True, exist_ok=True)
+    for a in sftp.listdir_attr(rpath):
+        if stat.S_ISDIR(a.st_mode):
+            get_tree(sftp, f"{rpath}/{a.filename}", lpath / a.filename)
+        elif stat.S_ISREG(a.st_mode):
+            sftp.get(f"{rpath}/{a.filename}", str(lpath / a.filename))
 
 
 def _parents(name):

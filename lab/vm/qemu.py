@@ -54,6 +54,13 @@ class VMConfig:
     def cpu(self):
         return self.cpu_model or self.mode.cpu_model or ("host" if self.accel == "kvm" else "max")
 
+    @property
+    def qemu_accel(self):
+        """QEMU's -accel value: multi-threaded TCG with several vCPUs unless the mode needs one thread (icount)."""
+        if self.accel == "kvm":
+            return "kvm"
+        return "tcg,thread=multi" if self.vcpus > 1 and not self.mode.tcg_single_thread else "tcg,thread=single"
+
     def describe(self):
         d = {k: v for k, v in asdict(self).items() if k not in ("mode", "links")}
         if self.profile:
@@ -105,9 +112,8 @@ class VM:
     # -- argv -------------------------------------------------------------------
     def argv(self, initrd, sock_path):
         c = self.cfg
-        accel = "kvm" if c.accel == "kvm" else "tcg,thread=multi" if c.vcpus > 1 and not c.mode.tcg_single_thread else "tcg,thread=single"
         argv = [which("qemu-system-x86_64"), "-name", f"dplab-{self.rundir.id}", "-nodefaults", "-no-user-config",
-                "-display", "none", "-no-reboot", "-machine", "q35", "-accel", accel, "-cpu", c.cpu,
+                "-display", "none", "-no-reboot", "-machine", "q35", "-accel", c.qemu_accel, "-cpu", c.cpu,
                 "-smp", str(c.vcpus), "-m", c.memory,
                 "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
                 "-kernel", str(self.kernel.image), "-initrd", str(initrd),

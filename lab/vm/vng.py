@@ -55,7 +55,7 @@ class VngBoot:
         if c is not None:
             a += ["--cpus", str(c.vcpus), "--memory", c.memory]
             if c.accel == "tcg":
-                qemu += ["-accel", "tcg,thread=multi" if c.vcpus > 1 and not c.mode.tcg_single_thread else "tcg,thread=single"]
+                qemu += ["-accel", c.qemu_accel]
             qemu += ["-cpu", c.cpu, *c.mode.qemu_args]
             for link in c.links:
                 qemu += link.qemu_args(c.backend, sync=c.mode.sync_devices)
