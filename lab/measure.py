@@ -95,6 +95,17 @@ def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     return value, counters, perf, elapsed
 
 
+def cell_record(rundir, tc, k, link, cfg, cell, attempt, boot_seconds=0.0):
+    """A cell's record before its outcome: what was measured where, on which kernel."""
+    return {"run_id": rundir.id, "cell": cell.n, "testcase": tc.name, "link": link.name,
+            "nic_model": link.model.name, "params": cell.params, "repeat_index": cell.rep,
+            "kernel": {"name": k.name, "release": k.release, "sha256": k.sha256, "build_key": k.build.get("key"),
+                       "patches": k.build.get("inputs", {}).get("patches", []), "variant": k.variant},
+            "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
+            "duration": tc.duration, "accel": cfg.accel, "cpu_model": cfg.cpu, "mode": cfg.mode.name,
+            "boot_seconds": boot_seconds, "started": now_iso(), "attempt": attempt}
+
+
 @dataclass
 class Outcome:
     status: str    # the final record's status: ok | failed | crash
@@ -141,14 +152,8 @@ class Measurer:
         return next((l for l in self.env.links if l.index == cell.link.index), cell.link)
 
     def record(self, cell, attempt):
-        tc, k = self.tc, self.kernel
-        return {"run_id": self.rundir.id, "cell": cell.n, "testcase": tc.name, "link": self.link(cell).name,
-                "nic_model": self.link(cell).model.name, "params": cell.params, "repeat_index": cell.rep,
-                "kernel": {"name": k.name, "release": k.release, "sha256": k.sha256, "build_key": k.build.get("key"),
-                           "patches": k.build.get("inputs", {}).get("patches", []), "variant": k.variant},
-                "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
-                "duration": tc.duration, "accel": self.env.cfg.accel, "cpu_model": self.env.cfg.cpu, "mode": self.mode.name,
-                "boot_seconds": self.env.boot_seconds, "started": now_iso(), "attempt": attempt}
+        return cell_record(self.rundir, self.tc, self.kernel, self.link(cell), self.env.cfg, cell, attempt,
+                           self.env.boot_seconds)
 
     def measure(self, cell, first=1):
         """Measure `cell` (attempt `first`, and a retry if that was the first); every record is appended."""

@@ -5,7 +5,8 @@ Fixtures
   lab_vm       a booted guest with a virtio-net and an e1000e link, one per session and kernel
   lab_link     one link of lab_vm (virtio by default; parametrise indirectly with "e1000e")
   lab_measure  run a testcase (path or YAML text) on lab_kernel, get records and A/B pairs back
-  lab_target   the hardware target (--lab-target NAME in --lab-hosts): lab_vm and lab_measure run there
+  lab_target   the hardware target (--lab-target NAME in --lab-hosts): lab_vm and lab_measure run there, on
+               its own kernel or, with --lab-kernel and kexec: in its entry, on that kernel (kexec'd into)
 Options: --lab-kernel, --lab-accel, --lab-repeat, --lab-target, --lab-hosts. Markers: vm, build, slow.
 A failing test that used a guest gets the guest's console tail in its report; a KTAP-like summary
 closes the session when --lab-ktap is given.
@@ -34,16 +35,16 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def lab_kernel(request):
-    if request.config.getoption("--lab-target"):
-        return None  # a hardware target runs its own kernel
     from lab.kernel import resolve_kernel
     spec = getattr(request, "param", None) or request.config.getoption("--lab-kernel")
+    if request.config.getoption("--lab-target"):  # a hardware target: its own kernel, or --lab-kernel by kexec
+        return resolve_kernel(spec) if spec else None
     return resolve_kernel(spec)
 
 
 @pytest.fixture(scope="session")
 def lab_accel(request, lab_kernel):
-    if lab_kernel is None:
+    if lab_kernel is None or request.config.getoption("--lab-target"):
         return None
     from lab.vm.accel import choose_accel
     return choose_accel(lab_kernel, request.config.getoption("--lab-accel"))[0]
@@ -71,6 +72,9 @@ def lab_vm(request, lab_target, lab_kernel, lab_accel):
     rd = RunDir.create(Path(tempfile.mkdtemp(prefix="dplab-pytest-")), "pytest")
     if lab_target:
         from lab.remote.env import HardwareEnv, hardware_config
+        if lab_kernel is not None:  # the kernel under test, by kexec (remote/kexec.py; the target needs kexec:)
+            from lab.remote.kexec import boot_kernel
+            boot_kernel(lab_target, lab_kernel, say=lambda m: None)
         with HardwareEnv(lab_target, hardware_config(lab_target), rd, say=lambda m: None) as env:
             yield env
         return
@@ -152,7 +156,7 @@ def lab_measure(request, lab_target, lab_kernel, lab_accel, tmp_path):
         repeat = request.config.getoption("--lab-repeat")
         if lab_target:
             opts = RunOptions(target=lab_target.name, hosts=request.config.getoption("--lab-hosts"), repeat=repeat,
-                              runs_root=str(tmp_path / "runs"))
+                              kernels=[lab_kernel.spec()] if lab_kernel else [], runs_root=str(tmp_path / "runs"))
         else:
             opts = RunOptions(kernels=[lab_kernel.spec()], accel=lab_accel, repeat=repeat, runs_root=str(tmp_path / "runs"))
         rd = run_testcase(tc, opts, say=lambda m: None)

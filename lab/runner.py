@@ -10,10 +10,11 @@ from .host import which
 from .hostinfo import host_info
 from .kernel import resolve_kernel
 from .kernel.config import check_options
-from .measure import Measurer
+from .measure import Measurer, cell_record
 from .modes import WALLCLOCK, get_mode
 from .plan import apply_overrides, plan, shard_cells
-from .remote.env import HardwareEnv, hardware_config, hardware_kernel
+from .remote.env import HardwareEnv, hardware_config
+from .remote.kexec import KexecError, boot_kernel, host_kernels
 from .remote.hosts import get_target
 from .remote.lab import run_remote
 from .results.rundir import RunDir, now_iso
@@ -72,13 +73,19 @@ def resume_mismatches(m, kernels, cfg):
 
 def target_of(opts):
     """The hosts file's target `opts.target` (None without one); a hardware target runs wall clock only, on its
-    own kernel; a remote-lab target runs whatever a local run would."""
+    own kernel or (kexec: in its entry) on each --kernel; a remote-lab target runs whatever a local run would."""
     if not opts.target:
         return None
     t = get_target(opts.hosts, opts.target)
-    if t.kind == "hardware" and (get_mode(opts.mode).name != WALLCLOCK.name or opts.kernels):
-        raise ConfigError(f"--target {t.name}: runs in wall-clock mode on the host's own kernel "
-                          f"(no --mode {opts.mode}, no --kernel)")
+    if t.kind != "hardware":
+        return t
+    if get_mode(opts.mode).name != WALLCLOCK.name:
+        raise ConfigError(f"--target {t.name}: a host runs in wall-clock mode (no --mode {opts.mode})")
+    if opts.kernels and t.kexec is None:
+        raise ConfigError(f"--target {t.name}: --kernel needs a kexec: section in its entry ({t.where}); "
+                          f"without one the host runs its own kernel")
+    if opts.append and not opts.kernels:
+        raise ConfigError(f"--target {t.name}: --append goes on the command line of a --kernel it kexecs into")
     return t
 
 
@@ -121,8 +128,9 @@ class Run:
         apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
         self.tc, self.opts, self.say = tc, opts, say
         self.target = target_of(opts)
-        if self.target:  # the host's own kernel and ports, wall clock
-            self.kernels = [hardware_kernel(self.target)]
+        self.target_down = None  # why a hardware target is gone (did not come back from a kexec)
+        if self.target:  # the host's ports, wall clock; its own kernel or each --kernel through kexec
+            self.kernels = host_kernels(self.target, opts.kernels, say)
             self.cfg, self.accel_info = hardware_config(self.target), {"target": self.target.name, "kind": self.target.kind}
         else:
             self.kernels, self.cfg, self.accel_info = guest_setup(tc, opts, say=say)
@@ -186,6 +194,8 @@ class Run:
                 self.status = "partial"
                 self.say(f"dplab: {kernel.name}: " + ("connection lost; connecting again" if self.target else "guest died; booting again")
                          + f" for the {len(todo)} remaining cells")
+            if self.target and self.target.kexec and self.opts.kernels and not self.boot_target(kernel, todo):
+                return
             env = HardwareEnv(self.target, self.cfg, self.rd, say=self.say) if self.target else \
                 GuestEnv(kernel, self.cfg, self.rd, say=self.say)
             with env:
@@ -200,6 +210,29 @@ class Run:
                         todo.insert(0, cell)
                     if not out.alive:
                         break
+
+    def boot_target(self, kernel, cells):
+        """kexec the hardware target into `kernel` (remote/kexec.py). If it cannot, or does not come back, the
+        cells fail with why (the serial log's tail included) and the run goes on: False."""
+        if self.target_down:
+            err = f"{self.target.name} is gone since an earlier kexec in this run: {self.target_down}"
+        else:
+            try:
+                b = boot_kernel(self.target, kernel, self.opts.append, self.say)
+                self.rd.update_manifest(kexec=self.rd.manifest.get("kexec", []) + [b.describe()])
+                return True
+            except KexecError as e:
+                err = str(e)
+                self.rd.update_manifest(kexec=self.rd.manifest.get("kexec", []) + [{"kernel": kernel.name, "error": err}])
+                if e.down:
+                    self.target_down = err.splitlines()[0]
+        self.status = "partial"
+        for c in cells:
+            rec = cell_record(self.rd, self.tc, kernel, c.link, self.cfg, c, 1)
+            rec.update(status="failed", error=err)
+            self.rd.append_result(rec)
+        self.say(f"dplab: {kernel.name}: {len(cells)} cells failed: {err}")
+        return False
 
 
 def run_testcase(tc, opts: RunOptions, say=print, resume=None):

@@ -23,11 +23,14 @@ def sh(*argv, **kw):
 
 
 class Sshd:
-    """sshd -D in netns `ns` on NS_IP:PORT (a veth to the host), its own keys and config; veth ports pa0/pb0."""
+    """sshd -D in netns `ns` on NS_IP:PORT (a veth to the host), its own keys and config; veth ports pa0/pb0.
+    `n`: a second one (198.18.250.5/6, no ports of its own); `private_tmp`: its sessions see a /tmp of their own
+    (another host's), its files then live under /var/tmp."""
 
-    def __init__(self, tmp):
-        self.tmp, self.ns = tmp, f"dlssh{os.getpid() % 100000}"
-        self.veth = f"dlsh{os.getpid() % 100000}"
+    def __init__(self, tmp, n=0, private_tmp=False):
+        self.tmp, self.ns = tmp, f"dlssh{n or ''}{os.getpid() % 100000}"
+        self.veth = f"dls{n or ''}h{os.getpid() % 100000}"
+        self.host_ip, self.ns_ip, self.n, self.private_tmp = f"198.18.250.{1 + 4 * n}", f"198.18.250.{2 + 4 * n}", n, private_tmp
 
     def start(self):
         t = self.tmp
@@ -35,18 +38,18 @@ class Sshd:
             sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(t / name))
         shutil.copy(t / "client_key.pub", t / "authorized_keys")
         (t / "sshd_config").write_text(
-            f"Port {PORT}\nListenAddress {NS_IP}\nHostKey {t}/host_key\nAuthorizedKeysFile {t}/authorized_keys\n"
+            f"Port {PORT}\nListenAddress {self.ns_ip}\nHostKey {t}/host_key\nAuthorizedKeysFile {t}/authorized_keys\n"
             f"PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             f"UsePAM no\nStrictModes no\nPidFile {t}/sshd.pid\nSubsystem sftp internal-sftp\n")
         host_pub = (t / "host_key.pub").read_text().split()
-        (t / "known_hosts").write_text(f"[{NS_IP}]:{PORT} {host_pub[0]} {host_pub[1]}\n")
+        (t / "known_hosts").write_text(f"[{self.ns_ip}]:{PORT} {host_pub[0]} {host_pub[1]}\n")
         os.makedirs("/run/sshd", exist_ok=True)
         sh("ip", "netns", "add", self.ns)
         sh("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "ssh0", "netns", self.ns)
-        sh("ip", "addr", "add", f"{HOST_IP}/30", "dev", self.veth)
+        sh("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.veth)
         sh("ip", "link", "set", self.veth, "up")
-        for c in (f"addr add {NS_IP}/30 dev ssh0", "link set ssh0 up", "link set lo up",
-                  "link add pa0 type veth peer name pb0"):
+        for c in (f"addr add {self.ns_ip}/30 dev ssh0", "link set ssh0 up", "link set lo up",
+                  *(() if self.n else ("link add pa0 type veth peer name pb0",))):
             sh("ip", "-n", self.ns, *c.split())
         return self.listen()
 
@@ -54,12 +57,14 @@ class Sshd:
         t = self.tmp
         # nsenter, not `ip netns exec`: the host's mount namespace, as a host's sshd has (the namespaces the agent
         # makes outlive its session, as they would on a real host)
-        self.proc = subprocess.Popen(["nsenter", f"--net=/run/netns/{self.ns}", SSHD, "-D", "-e", "-f", str(t / "sshd_config")],
-                                     stderr=open(t / "sshd.log", "a"))
+        argv = ["nsenter", f"--net=/run/netns/{self.ns}", SSHD, "-D", "-e", "-f", str(t / "sshd_config")]
+        if self.private_tmp:
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs tmp /tmp && exec "$@"', "sh", *argv]
+        self.proc = subprocess.Popen(argv, stderr=open(t / "sshd.log", "a"))
         deadline = time.monotonic() + 10
         while True:
             try:
-                socket.create_connection((NS_IP, PORT), timeout=1).close()
+                socket.create_connection((self.ns_ip, PORT), timeout=1).close()
                 break
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:

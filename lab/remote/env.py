@@ -15,6 +15,7 @@ from ..guest.guest import Guest
 from ..kernel.image import Kernel
 from ..modes import WALLCLOCK
 from ..vm.links import Link, NicModel
+from .dual import Relay, drop_globals, shim_files
 from .ssh import AgentHost, get_tree
 
 
@@ -61,22 +62,28 @@ def hardware_config(target, driver="port"):
 
 
 class HardwareEnv:
-    """Context manager: connect, start the agent on one channel, move the ports into the link's namespaces."""
+    """Context manager: connect, start the agent on one channel, move the ports into the link's namespaces. With
+    a side b on another host (dual.py), an agent there too, side b's port and commands on it."""
 
     def __init__(self, target, cfg, rundir, say=print):
         self.target, self.cfg, self.rundir, self.say = target, cfg, rundir, say
         self.host = AgentHost(target)
-        self.guest = None
+        self.host_b = AgentHost(target.side_b) if target.side_b else None
+        self.guest = self.guest_b = self.relay = None
         self.boot_seconds = 0.0
         self.timings = {}
-        self.hello = {}
+        self.hello, self.hellos = {}, {}
 
     @property
     def links(self):
         return self.cfg.links
 
     def alive(self):
-        return self.host.alive()
+        return self.host.alive() and (self.host_b is None or self.host_b.alive())
+
+    def per_host(self):
+        """[(guest, sides)]: the one host's agent for both sides, or A's for side a and B's for side b."""
+        return [(self.guest, "ab")] if self.guest_b is None else [(self.guest, "a"), (self.guest_b, "b")]
 
     def run(self, argv, **kw):
         return self.guest.run(argv, **kw)
@@ -85,42 +92,59 @@ class HardwareEnv:
         return self.guest.sh(script, **kw)
 
     def ns_run(self, ns, argv, **kw):
-        return self.guest.ns_run(ns, argv, **kw)
+        on_b = self.guest_b is not None and ns == self.cfg.links[0].ns("b")
+        return (self.guest_b if on_b else self.guest).ns_run(ns, argv, **kw)
 
     def cell_dir(self, n):
-        """A cell's directory on the host (next to the agent), made now."""
+        """A cell's directory on the host (next to the agent), made now; on host B too, the same path (what side
+        b's commands write there comes back into the cell's `b/`)."""
         d = f"{self.host.rdir}/runs/{self.rundir.id}/cells/{n}"
-        self.run(["mkdir", "-p", d], timeout=30)
+        for g, _ in self.per_host():
+            g.run(["mkdir", "-p", d], timeout=30)
         return d
 
     def fetch_cell(self, n, host_dir):
-        """The cell's files, brought back into the run dir (SFTP) and removed from the host."""
+        """The cell's files, brought back into the run dir (SFTP) and removed from the host(s)."""
         import paramiko
         d = f"{self.host.rdir}/runs/{self.rundir.id}/cells/{n}"
         if not self.alive():  # the connection is gone (the cell fails for that): its files stay on the host
             return
-        try:
-            sftp = self.host.client.open_sftp()
+        for (g, sides), host in zip(self.per_host(), (self.host, self.host_b)):
             try:
-                get_tree(sftp, d, host_dir)
-            finally:
-                sftp.close()
-        except (OSError, EOFError, paramiko.SSHException) as e:
-            self.say(f"dplab: {self.target.name}: cell {n}'s files stay in {d} on the host: {e}")
-            return
-        self.run(["rm", "-rf", d], timeout=30, check=False)
+                sftp = host.client.open_sftp()
+                try:
+                    get_tree(sftp, d, host_dir if sides != "b" else host_dir / "b")
+                finally:
+                    sftp.close()
+            except (OSError, EOFError, paramiko.SSHException) as e:
+                self.say(f"dplab: {host.target.name}: cell {n}'s files stay in {d} on the host: {e}")
+                continue
+            g.run(["rm", "-rf", d], timeout=30, check=False)
 
     def snapshot(self, link):
-        return self.guest.snapshot({side: link.ns(side) for side in "ab"}, link.dev("a"))
+        """Counter sections of both sides (host B's without its global ones: the run's CPU is A's)."""
+        texts = [g.snapshot({side: link.ns(side) for side in sides}, link.dev("a")) for g, sides in self.per_host()]
+        return texts[0] + "".join(drop_globals(t) for t in texts[1:])
+
+    def _agent(self, host, deadline, **kw):
+        g = Guest(None, host, log=lambda rec: self.cmdlog.write(json.dumps(rec) + "\n"))
+        g.sock = host.start(**kw)
+        self.hellos[id(g)] = g.wait_hello(deadline)
+        return g
 
     def __enter__(self):
         t0 = time.monotonic()
-        chan = self.host.start()
+        deadline = t0 + self.target.connect_timeout + 30
         self.cmdlog = open(self.rundir.path / "guest-commands.jsonl", "a", buffering=1)
-        self.guest = Guest(None, self.host, log=lambda rec: self.cmdlog.write(json.dumps(rec) + "\n"))
-        self.guest.sock = chan
         try:
-            self.hello = self.guest.wait_hello(time.monotonic() + self.target.connect_timeout + 30)
+            shims = {}
+            if self.host_b is not None:  # B's agent, then the relay A's `dplab-b` reaches it through
+                self.guest_b = self._agent(self.host_b, deadline)
+                self.relay = Relay(self.host_b, log=lambda rec: self.cmdlog.write(json.dumps(rec) + "\n"))
+                shims = {"bin_files": shim_files(), "env": {"DPLAB_B": self.relay.open(self.host.connect()),
+                                                            "DPLAB_B_NS": self.cfg.links[0].ns("b")}}
+            self.guest = self._agent(self.host, deadline, **shims)
+            self.hello = self.hellos[id(self.guest)]
             self.boot_seconds = round(time.monotonic() - t0, 2)
             self._wire()
         except BaseException:
@@ -131,49 +155,57 @@ class HardwareEnv:
 
     def _wire(self):
         self._unwire()  # a run that lost its connection left the ports in the namespaces: take them back first
-        link = self.cfg.links[0]
-        pa, pb = link.ports
-        macs = [self.sh(f"ip -br link show dev {p} | awk '{{print $3}}'", timeout=30).stdout.strip() for p in (pa, pb)]
-        driver = self.sh(f"ethtool -i {pa} | sed -n 's/^driver: //p'", timeout=30).stdout.strip() or "port"
+        link, on = self.cfg.links[0], {side: g for g, sides in self.per_host() for side in sides}
+        macs = [on[side].sh(f"ip -br link show dev {p} | awk '{{print $3}}'", timeout=30).stdout.strip()
+                for side, p in zip("ab", link.ports)]
+        driver = self.sh(f"ethtool -i {link.ports[0]} | sed -n 's/^driver: //p'", timeout=30).stdout.strip() or "port"
         cpu = self.sh("sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1", timeout=30).stdout.strip()
         model = NicModel(driver, qemu_device="", driver=driver, kconfig="", no_linear=False, carrier_s=0.0)
         link = PortLink(link.index, model, ports=link.ports, macs=tuple(macs))
         self.cfg.links[0] = link
         self.cfg.cpu = cpu or "unknown"
         self.cfg.extra.update(host=str(self.target.ssh), release=self.hello.get("uname"))
-        lines = []
-        for side, port in zip("ab", link.ports):
-            ns = link.ns(side)
-            lines += [f"ip netns add {ns}", f"ip link set {port} netns {ns}", f"ip -n {ns} link set {port} name eth0",
-                      f"ip -n {ns} addr add {link.addr(side)}/24 dev eth0",
-                      f"ip -n {ns} addr add {link.addr6(side)}/64 dev eth0 nodad",
-                      f"ip -n {ns} link set lo up", f"ip -n {ns} link set eth0 up"]
-        self.sh("\n".join(lines), timeout=60)
-        self.guest.wait_links([link.ns(s) for s in "ab"], wired=True)
+        if self.guest_b is not None:
+            self.cfg.extra.update(host_b=str(self.target.side_b.ssh), release_b=self.hellos[id(self.guest_b)].get("uname"))
+        for g, sides in self.per_host():
+            lines = []
+            for side in sides:
+                ns, port = link.ns(side), link.ports["ab".index(side)]
+                lines += [f"ip netns add {ns}", f"ip link set {port} netns {ns}", f"ip -n {ns} link set {port} name eth0",
+                          f"ip -n {ns} addr add {link.addr(side)}/24 dev eth0",
+                          f"ip -n {ns} addr add {link.addr6(side)}/64 dev eth0 nodad",
+                          f"ip -n {ns} link set lo up", f"ip -n {ns} link set eth0 up"]
+            g.sh("\n".join(lines), timeout=60)
+        for g, sides in self.per_host():
+            g.wait_links([link.ns(s) for s in sides], wired=True)
 
     def _unwire(self):
-        """Ports back under their names into the agent's own namespace (named for the move), namespaces deleted."""
+        """Ports back under their names into each agent's own namespace (named for the move), namespaces deleted."""
         link = self.cfg.links[0]
-        home = f"dplab-home-{self.hello.get('pid')}"
-        lines = [f"ip netns attach {home} {self.hello.get('pid')}"]
-        for side, port in zip("ab", link.ports):
-            ns = link.ns(side)
-            lines += [f"if [ -e /run/netns/{ns} ]; then",
-                      f"  ip -n {ns} link set eth0 down; ip -n {ns} link set eth0 name {port}",
-                      f"  ip -n {ns} link set {port} netns {home}; ip netns del {ns}", "fi"]
-        lines.append(f"ip netns del {home}")
-        res = self.sh("\n".join(f"{l} || true" if not l.startswith(("if", "fi")) else l for l in lines), timeout=60, check=False)
-        return res
+        for g, sides in self.per_host():
+            pid = self.hellos[id(g)].get("pid")
+            home = f"dplab-home-{pid}"
+            lines = [f"ip netns attach {home} {pid}"]
+            for side in sides:
+                ns, port = link.ns(side), link.ports["ab".index(side)]
+                lines += [f"if [ -e /run/netns/{ns} ]; then",
+                          f"  ip -n {ns} link set eth0 down; ip -n {ns} link set eth0 name {port}",
+                          f"  ip -n {ns} link set {port} netns {home}; ip netns del {ns}", "fi"]
+            lines.append(f"ip netns del {home}")
+            g.sh("\n".join(f"{l} || true" if not l.startswith(("if", "fi")) else l for l in lines), timeout=60, check=False)
 
     def __exit__(self, *exc):
         try:
-            if self.guest is not None and self.host.alive():
+            if self.guest is not None and self.alive():
                 self._unwire()
-                self.guest.shutdown(timeout=5)
+            for g, _ in self.per_host() if self.guest is not None else []:
+                g.shutdown(timeout=5)
         except GuestError as e:
             self.say(f"dplab: {self.target.name}: could not put the ports back: {e}")
         finally:
-            self.host.close()
+            for h in (self.host, self.host_b):
+                if h is not None:
+                    h.close()
             if getattr(self, "cmdlog", None):
                 self.cmdlog.close()
         return False

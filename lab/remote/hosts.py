@@ -8,6 +8,12 @@
         known_hosts: hosts/known_hosts    # pinned host keys: an unknown or changed key is refused
         ports: {a: enp1s0f0, b: enp1s0f1}
         jump: ssh://me@gateway.example    # optional: reached through this host (direct-tcpip channel)
+        side_b: {ssh: ssh://root@gen1.example}  # optional: side b on this other host (ports.b is its port; key,
+                                          # known_hosts, python, jump as above unless given): remote/dual.py
+        kexec:                            # optional: `lab run --kernel K --target bench1` kexecs into K (remote/kexec.py)
+          timeout: 300                    # seconds for the host to come back over SSH, else the block's cells fail
+          serial_log: /srv/console/bench1.log  # optional, here: its last lines go into that failure
+          initrd: /boot/initrd.img-lab    # optional, on the host
       kvm1:
         kind: remote-lab                  # the whole lab runs there (remote/lab.py): KVM, its own cores
         ssh: ssh://root@kvm1.example
@@ -36,7 +42,25 @@ TARGET_SCHEMA = {
     "connect_timeout": Key((int, float), default=10, min=1, max=600),
     "python": Key((str,), default="python3", help="the host's Python 3 (runs the lab's agent; remote-lab: the lab)"),
     "dir": Key((str,), default="dplab-remote", help="remote-lab: directory for checkouts, kernels, runs (relative: home)"),
+    "kexec": Key((dict,), default=None, help="hardware: boot --kernel images with kexec (timeout, serial_log, initrd, dir)"),
+    "side_b": Key((dict,), default=None, help="hardware: side b on another host {ssh, key, known_hosts, python, jump}"),
 }
+SIDE_B_SCHEMA = {"ssh": TARGET_SCHEMA["ssh"], **{k: Key((str,), default=None, help="as side a's unless given")
+                                                 for k in ("key", "known_hosts", "python", "jump")}}
+KEXEC_SCHEMA = {
+    "timeout": Key((int, float), default=300, min=5, max=3600, help="seconds for the host to come back over SSH"),
+    "serial_log": Key((str,), default=None, help="a file here with the host's serial console (relative: to the hosts file)"),
+    "initrd": Key((str,), default=None, help="an initrd on the host, passed to kexec -l"),
+    "dir": Key((str,), default="/var/tmp/dplab-kernels", help="where images go on the host, by content"),
+}
+
+
+@dataclass(frozen=True)
+class KexecSpec:
+    timeout: float = 300
+    serial_log: Path | None = None
+    initrd: str | None = None
+    dir: str = "/var/tmp/dplab-kernels"
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,8 @@ class Target:
     connect_timeout: float = 10
     python: str = "python3"
     dir: str = "dplab-remote"
+    kexec: KexecSpec | None = None
+    side_b: "Target | None" = None  # hardware, dual host: the host of side b (its port: ports["b"])
     where: str = ""  # file:line, for errors about this target
 
 
@@ -93,10 +119,34 @@ def load_hosts(path):
         for k, f in files.items():
             if not f.is_file():
                 raise ConfigError(f"{where(k)}: no such file {f}")
+        kx = None
+        if t["kexec"] is not None:
+            if t["kind"] != "hardware":
+                raise ConfigError(f"{where('kexec')}: only a hardware target kexecs (a remote-lab target boots guests)")
+            k = validate(t["kexec"], KEXEC_SCHEMA, path, marks, ("targets", name, "kexec"))
+            kx = KexecSpec(k["timeout"], path.parent / Path(k["serial_log"]).expanduser() if k["serial_log"] else None,
+                           k["initrd"], k["dir"])
         out[name] = Target(name, t["kind"], endpoint(t["ssh"], where("ssh")), files["key"], files["known_hosts"],
                            endpoint(t["jump"], where("jump")) if t["jump"] else None, dict(t["ports"]),
-                           t["keepalive"], t["connect_timeout"], t["python"], t["dir"], where())
+                           t["keepalive"], t["connect_timeout"], t["python"], t["dir"], kx, where=where())
+        if t["side_b"] is not None:
+            out[name].side_b = side_b(out[name], t["side_b"], path, marks, lambda *k: where("side_b", *k),
+                                      ("targets", name, "side_b"))
     return out
+
+
+def side_b(a, spec, path, marks, where, keys):
+    """The Target of a dual-host entry's side b: its own ssh, the rest as side a's unless given."""
+    if a.kind != "hardware":
+        raise ConfigError(f"{where()}: only a hardware target has a side b on another host")
+    b = validate(spec, SIDE_B_SCHEMA, path, marks, keys)
+    files = {k: (path.parent / Path(b[k]).expanduser()) if b[k] else getattr(a, k) for k in ("key", "known_hosts")}
+    for k, f in files.items():
+        if not f.is_file():
+            raise ConfigError(f"{where(k)}: no such file {f}")
+    return Target(f"{a.name}/b", "hardware", endpoint(b["ssh"], where("ssh")), files["key"], files["known_hosts"],
+                  endpoint(b["jump"], where("jump")) if b["jump"] else a.jump, {}, a.keepalive, a.connect_timeout,
+                  b["python"] or a.python, a.dir, where=where())
 
 
 def get_target(path, name):

@@ -24,7 +24,7 @@ from ..errors import ConfigError, GuestError
 from ..kernel import resolve_kernel
 from ..paths import ROOT, TOOLS_BIN
 from ..results.rundir import RunDir
-from .ssh import connect, get_tree, put_once
+from .ssh import connect, exec_sh, get_tree, put_once
 
 ARTIFACT_FILES = ("bzImage", "config", "build.json", "System.map")  # what a lab build's kernel dir holds for a run
 PASS_THROUGH = re.compile(r"debian(:[\w.+-]+)?$")  # specs the remote resolves with its own apt
@@ -91,9 +91,7 @@ class RemoteLab:
         self.client = self.jump = None
 
     def sh(self, command, timeout=600):
-        _, out, err = self.client.exec_command(command, timeout=timeout)
-        rc = out.channel.recv_exit_status()
-        return rc, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        return exec_sh(self.client, command, timeout)
 
     def send(self, tc, opts):
         """The checkout, the testcase (if outside it) and the kernels: (src dir, testcase path, kernel specs, sent)."""

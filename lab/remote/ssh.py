@@ -66,6 +66,13 @@ def connect(target):
     return _client(target.ssh, target, sock=chan), jump
 
 
+def exec_sh(client, command, timeout=600):
+    """(exit status, stdout, stderr) of `command` in a session of its own (for the few commands outside the agent)."""
+    _, out, err = client.exec_command(command, timeout=timeout)
+    rc = out.channel.recv_exit_status()
+    return rc, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+
+
 def put_once(sftp, rdir, blobs, tag, mode=0o755):
     """Files {relative name: bytes or local Path} into `rdir` (named by their content), unless a finished copy
     is there (`.ready`, written last; each file renamed into place). Returns whether anything was sent."""
@@ -139,20 +146,28 @@ class AgentHost:
         self.console = self._Console()
         self.client = self.jump = self.chan = None
 
-    def start(self):
-        """Connect, copy the agent (SFTP, into a directory named by its content), start it on one channel."""
-        self.client, self.jump = connect(self.target)
+    def connect(self):
+        if self.client is None:
+            self.client, self.jump = connect(self.target)
+        return self.client
+
+    def start(self, bin_files=None, env=None):
+        """Connect, copy the agent (SFTP, into a directory named by its content; `bin_files` {name: bytes} join the
+        tools on its PATH), start it on one channel (with `env` added to its environment)."""
+        self.connect()
         blobs = {n: (GUEST_DIR / n).read_bytes() for n in AGENT_FILES}
         blobs.update({f"bin/{n}": (TOOLS_BIN / n).read_bytes() for n in TOOL_FILES if (TOOLS_BIN / n).exists()})
-        tag = hashlib.sha256(b"".join(hashlib.sha256(b).digest() for b in blobs.values())).hexdigest()[:16]
+        blobs.update({f"bin/{n}": data for n, data in (bin_files or {}).items()})
+        tag = hashlib.sha256(b"".join(n.encode() + hashlib.sha256(b).digest() for n, b in sorted(blobs.items()))).hexdigest()[:16]
         self.rdir = rdir = f"/tmp/dplab-agent-{tag}"  # by content: sent once per version
         sftp = self.client.open_sftp()
         try:
             put_once(sftp, rdir, blobs, tag)
         finally:
             sftp.close()
+        extra = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (env or {}).items())
         self.chan = self.client.get_transport().open_session()
-        self.chan.exec_command(f"cd / && exec env PATH={rdir}/bin:{PATH} LANG=C.UTF-8 "
+        self.chan.exec_command(f"cd / && exec env PATH={rdir}/bin:{PATH} LANG=C.UTF-8 {extra} "
                                f"{shlex.quote(self.target.python)} -u {rdir}/agent.py --stdio")
         self.chan.settimeout(0.2)
         return self.chan

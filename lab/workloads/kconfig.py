@@ -42,7 +42,8 @@ def needs(entries, cells, links):
         n.modules += [m for m in modules if m not in n.modules]
 
     for link in links:
-        add(link.model.kconfig, f"link {link.name}", [link.model.driver])
+        if link.model.kconfig:  # a host's port: its driver is learnt at connect, the option is not known here
+            add(link.model.kconfig, f"link {link.name}", [link.model.driver])
     for e in entries:
         if not any(matches(c, e["when"]) for c in cells):
             continue

@@ -1,0 +1,127 @@
+"""Kind hardware, dual host: side a on the target's host (A), side b on another (`side_b:` in its entry, B), as
+the kernel's REMOTE_TYPE=ssh. Every shipped testcase runs unchanged: its scripts run on A, and a command aimed at
+side b's namespace (`ip -n port0b ...`, `ip netns exec port0b ...`; nsx and wait_* go through those) runs on B.
+
+On A an `ip` shim first on the agent's PATH (remote/shim/ip) hands such a command to `dplab-b`, which sends it
+over an SSH remote forward (a port on A's 127.0.0.1, opened by the lab's connection) to the `Relay` here, which
+runs it on B in an SSH session of its own (a server started in the background there never blocks the next
+command) and answers with its exit status and output. The files under /tmp it names (WireGuard keys) go with it
+to the same path on B, and its stdin when that is a pipe. Counters: A's agent reads side a and the global
+sections (softnet, CPU), B's agent side b; `perf stat` counts on A.
+"""
+import base64
+import json
+import shlex
+import threading
+import time
+from pathlib import Path
+
+from .ssh import PATH, _mkdir_p
+
+SHIMS = Path(__file__).parent / "shim"
+GRACE = 1.0  # seconds to keep reading a command's output after it exited (a daemon may hold its stdout)
+
+
+def shim_files():
+    return {p.name: p.read_bytes() for p in sorted(SHIMS.iterdir()) if p.is_file()}
+
+
+def _read_line(chan, limit=64 << 20):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = chan.recv(65536)
+        if not chunk or len(buf) > limit:
+            break
+        buf += chunk
+    return buf
+
+
+def drop_globals(snapshot_text):
+    """B's snapshot without the sections A already gives (softnet, stat: the run's CPU is A's)."""
+    out, keep = [], True
+    for line in snapshot_text.splitlines(keepends=True):
+        if line.startswith("@@ "):
+            keep = line.split()[1] not in ("softnet", "stat")
+        if keep:
+            out.append(line)
+    return "".join(out)
+
+
+class Relay:
+    """Commands from A's `dplab-b`, run on B (`host_b`: its AgentHost, connected)."""
+
+    def __init__(self, host_b, log=None):
+        self.host_b, self.log = host_b, log
+        self.port = None
+        self.lock = threading.Lock()
+
+    def open(self, client_a):
+        """Ask A's sshd to forward a port on its 127.0.0.1 to us: that port."""
+        self.port = client_a.get_transport().request_port_forward("127.0.0.1", 0, handler=self._accept)
+        return self.port
+
+    def _accept(self, chan, origin, server):
+        threading.Thread(target=self._serve, args=(chan,), daemon=True, name="dplab-relay").start()
+
+    def _serve(self, chan):
+        try:
+            try:
+                req = json.loads(_read_line(chan))
+                rc, out, err = self.run_on_b(req)
+            except Exception as e:  # noqa: BLE001 - any failure is the command's, reported where it ran
+                rc, out, err = 255, b"", f"dplab relay to {self.host_b.target.ssh}: {type(e).__name__}: {e}\n".encode()
+            chan.sendall(json.dumps({"rc": rc, "stdout": base64.b64encode(out).decode(),
+                                     "stderr": base64.b64encode(err).decode()}).encode() + b"\n")
+        finally:
+            chan.close()
+
+    def run_on_b(self, req):
+        t0 = time.monotonic()
+        rc, out, err = self._run_on_b(req)
+        if self.log:
+            with self.lock:
+                self.log({"host": "b", "argv": req["argv"], "files": sorted(req.get("files") or {}), "rc": rc,
+                          "host_elapsed": round(time.monotonic() - t0, 3), "at": round(time.time(), 3),
+                          "stderr": err.decode(errors="replace")[-2000:]})
+        return rc, out, err
+
+    def _run_on_b(self, req):
+        client = self.host_b.client
+        if req.get("files"):
+            sftp = client.open_sftp()
+            try:
+                for path, data in req["files"].items():
+                    _mkdir_p(sftp, str(Path(path).parent))
+                    with sftp.open(path, "wb") as f:
+                        f.write(base64.b64decode(data))
+            finally:
+                sftp.close()
+        s = client.get_transport().open_session()
+        s.exec_command(f"cd / && exec env PATH={self.host_b.rdir}/bin:{PATH} LANG=C.UTF-8 {shlex.join(req['argv'])}")
+        if req.get("stdin"):
+            s.sendall(base64.b64decode(req["stdin"]))
+        s.shutdown_write()
+        out, err, exited = [], [], None
+
+        def drain():
+            got = False
+            while s.recv_ready():
+                out.append(s.recv(65536))
+                got = True
+            while s.recv_stderr_ready():
+                err.append(s.recv_stderr(65536))
+                got = True
+            return got
+
+        while not s.closed:
+            got = drain()
+            if s.exit_status_ready():  # its output ends at EOF, or GRACE after it exited (a daemon holds it)
+                exited = exited or time.monotonic()
+                if s.eof_received or time.monotonic() - exited > GRACE:
+                    break
+            if not got:
+                time.sleep(0.02)
+        drain()
+        rc = s.recv_exit_status() if s.exit_status_ready() else 255
+        s.close()
+        return rc, b"".join(out), b"".join(err)

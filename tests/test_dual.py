@@ -1,0 +1,78 @@
+"""Kind hardware, dual host (remote/dual.py): side a on one sshd's host, side b on another's, the cable a veth
+pair between their namespaces. Host B's sessions see a /tmp and /run of their own (another machine's), so a
+command or file meant for B that stayed on A would fail: shipped testcases run unchanged across the two."""
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from . import test_remote
+from .test_remote import PORT, ROOT, Sshd, sh
+
+pytestmark = test_remote.pytestmark  # slow, root, openssh-server
+
+
+
+@pytest.fixture
+def two_hosts(tmp_path):
+    a = Sshd(tmp_path / "a")
+    b = Sshd(Path(tempfile.mkdtemp(prefix="dplab-hostb-", dir="/var/tmp")), n=1, private_tmp=True)
+    a.tmp.mkdir()
+    try:
+        a.start()
+        b.start()
+        sh("ip", "-n", a.ns, "link", "set", "pb0", "netns", b.ns)  # the cable: pa0 on A, pb0 on B
+        f = tmp_path / "hosts.yaml"
+        f.write_text(f"targets:\n  pair:\n    kind: hardware\n    ssh: ssh://root@{a.ns_ip}:{PORT}\n"
+                     f"    key: a/client_key\n    known_hosts: a/known_hosts\n    ports: {{a: pa0, b: pb0}}\n"
+                     f"    side_b: {{ssh: 'ssh://root@{b.ns_ip}:{PORT}', key: {b.tmp}/client_key, "
+                     f"known_hosts: {b.tmp}/known_hosts}}\n")
+        yield f
+    finally:
+        b.stop()
+        a.stop()
+        sh("rm", "-rf", str(b.tmp))
+
+
+def test_side_b_on_another_host_runs_shipped_testcases_unchanged(two_hosts, tmp_path):
+    from lab.runner import RunOptions, run_testcase
+    from lab.workloads import load_testcase
+    cases = [("throughput", {"protocol": ["tcp"]}), ("tunnel", {"tunnel": ["vxlan"], "gso": ["on"]}),
+             ("udpgso", None)]
+    for name, axes in cases:
+        tc = load_testcase(ROOT / "testcases" / f"{name}.yaml")
+        if axes is None:  # one cell of it, whatever its axes
+            axes = {k: [v[0]] for k, v in tc.axes.items()}
+        rd = run_testcase(tc, RunOptions(target="pair", hosts=str(two_hosts), axes=axes, repeat=1, duration=1,
+                                         runs_root=str(tmp_path / name)), say=print)
+        [r] = [r for r in rd.results() if not r.get("retried")]
+        assert r["status"] == "ok", (name, r.get("error"))
+        c = r["counters"]
+        assert c["a.link.tx_packets"] > 0 and c["b.link.rx_packets"] >= 0.9 * c["a.link.tx_packets"], (name, c)
+        cmds = [json.loads(l) for l in (rd.path / "guest-commands.jsonl").read_text().splitlines()]
+        on_b = [x for x in cmds if x.get("host") == "b"]  # what the relay ran on B
+        assert any(x["argv"][:4] == ["ip", "netns", "exec", "port0b"] for x in on_b), (name, on_b[:5])
+
+
+def test_commands_for_side_b_run_there_with_their_files_and_stdin(two_hosts, tmp_path):
+    """Through the environment itself: a file under /tmp that a side-b command names goes with it (B's /tmp is
+    its own: a path hidden in a shell string does not, and is missing there); stdin from a pipe goes too."""
+    from lab.remote.env import HardwareEnv, hardware_config
+    from lab.remote.hosts import get_target
+    from lab.results.rundir import RunDir
+    t = get_target(two_hosts, "pair")
+    with HardwareEnv(t, hardware_config(t), RunDir.create(tmp_path / "runs", "dual")) as env:
+        env.sh("mkdir -p /tmp/dual-k && echo key-from-a > /tmp/dual-k/b.key")
+        assert env.sh("ip netns exec port0b cat /tmp/dual-k/b.key").stdout == "key-from-a\n"
+        hidden = env.sh("ip netns exec port0b sh -c 'cat /tmp/dual-k/b.key.2' || echo missing on b; "
+                        "cp /tmp/dual-k/b.key /tmp/dual-k/b.key.2")
+        assert "missing on b" in hidden.stdout
+        assert env.sh("echo piped | ip netns exec port0b cat").stdout == "piped\n"
+        a_ns = env.sh("ip netns exec port0a ip -br link show dev eth0").stdout
+        b_ns = env.ns_run("port0b", ["ip", "-br", "link", "show", "dev", "eth0"]).stdout
+        assert a_ns.split()[2] == env.links[0].mac("a") and b_ns.split()[2] == env.links[0].mac("b")
+        # A itself cannot enter side b's namespace (the name's file shows through the shared /run, not the netns)
+        assert env.sh("/usr/sbin/ip netns exec port0b true", check=False).rc != 0
+        rc = env.sh("ip -n port0b link show dev nonexistent0", check=False)
+        assert rc.rc != 0 and "nonexistent0" in rc.stderr  # B's exit status and stderr, as if here
