@@ -208,6 +208,20 @@ def test_hardware_kind_runs_shipped_testcases_unchanged_on_veth_ports(sshd, tmp_
     assert "port0a" not in sh("ip", "netns", "list").stdout
 
 
+def test_the_hosts_own_kernel_is_checked_before_a_run(sshd, tmp_path):
+    """Its config comes over SSH (/proc/config.gz here): a testcase needing what it lacks stops before measuring."""
+    import gzip
+    from lab.runner import RunOptions, run_testcase
+    from lab.workloads import load_testcase
+    if "CONFIG_WIREGUARD=" in gzip.decompress(Path("/proc/config.gz").read_bytes()).decode():
+        pytest.skip("this machine's kernel has WireGuard: no option a shipped testcase needs is missing")
+    tc = load_testcase(ROOT / "testcases/tunnel.yaml")
+    with pytest.raises(ConfigError, match=r"kernel veth \(.*\.config\) lacks options .*\n  CONFIG_WIREGUARD \(tunnel=wireguard\)"):
+        run_testcase(tc, RunOptions(target="veth", hosts=str(sshd.hosts()), axes={"tunnel": ["wireguard"], "gso": ["on"]},
+                                    repeat=1, duration=1, runs_root=str(tmp_path / "runs")), say=print)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing measured, no run dir
+
+
 def test_sshd_killed_mid_run_keeps_results_and_resume_completes(sshd, tmp_path):
     import threading
     from lab.results.rundir import RunDir

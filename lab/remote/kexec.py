@@ -10,6 +10,7 @@ within `kexec.timeout`. It must run the image's release with the token (the imag
 arguments on its command line. A host already running K that way is not booted again. A host that does not
 come back is a KexecError quoting the last lines of the serial log the hosts file names.
 """
+import hashlib
 import logging
 import shlex
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, GuestError
 from ..kernel import resolve_kernel
+from ..paths import cache_root
 from .env import hardware_kernel
 from .ssh import connect, exec_sh, put_once
 
@@ -182,11 +184,37 @@ def _wait(target, kernel, append, before, t0, say):
                      f"(last: {last})" + serial_tail(target.kexec.serial_log), down=True)
 
 
+OWN = ("uname -r; [ -e /lib/modules/$(uname -r)/modules.dep ] && echo modular || echo built-in; "
+       "if [ -r /proc/config.gz ]; then echo /proc/config.gz; zcat /proc/config.gz; "
+       "elif [ -r /boot/config-$(uname -r) ]; then echo /boot/config-$(uname -r); cat /boot/config-$(uname -r); "
+       "else echo none; fi")
+
+
+def own_kernel(target, say=print):
+    """The host's own kernel: its release and, for the preflight, its config (/proc/config.gz or /boot/config-R,
+    kept here by content) and whether it loads modules."""
+    out = _session(target, lambda c: exec_sh(c, OWN, timeout=60)[1])
+    release, modular, source, *config = out.split("\n") + ["", "", ""]
+    k = hardware_kernel(target)
+    k.release = release.strip() or k.release
+    if source.strip() in ("none", ""):
+        say(f"dplab: {target.name}: no /proc/config.gz or /boot/config-{k.release}: its options are not checked")
+        return k
+    text = "\n".join(config).rstrip("\n") + "\n"
+    path = cache_root() / "hosts" / f"{target.name.replace('/', '_')}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.config"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    k.config = path
+    k.modules_dir = Path(f"/lib/modules/{k.release}") if modular.strip() == "modular" else None  # on the host
+    return k
+
+
 def host_kernels(target, specs, say=print):
-    """The kernels a hardware target measures: its own (no --kernel), or each --kernel, booted with kexec: images
+    """The kernels a hardware target measures: its own (no --kernel; its config read for the preflight), or each
+    --kernel, booted with kexec: images
     with what the host needs built in (a `lab build`, a bzImage), never one whose modules only exist here."""
     if not specs:
-        return [hardware_kernel(target)]
+        return [own_kernel(target, say)]
     kernels = [resolve_kernel(s, say=say) for s in specs]
     for k in kernels:
         if k.modules_dir is not None and target.kexec.initrd is None:
