@@ -163,7 +163,7 @@ def build_parser():
     r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
     r.add_argument("--mode", choices=list(MODES), default=DEFAULT.name,
                    help="; ".join(f"{m.name}: {m.summary}" for m in MODES.values()))
-    r.add_argument("--target", help="run on this hardware target of the hosts file (its two ports, over SSH)")
+    r.add_argument("--target", help="run on this target of the hosts file: hardware (its ports over SSH; --kernel by kexec where its entry allows) or remote-lab")
     r.add_argument("--hosts", default="hosts/lab.yaml", help="hosts file for --target (default hosts/lab.yaml)")
     r.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                    help="instructions per packet per kernel function (QEMU plugin; default: on in deterministic mode)")
