@@ -63,8 +63,9 @@ def test_commands_for_side_b_run_there_with_their_files_and_stdin(two_hosts, tmp
     from lab.results.rundir import RunDir
     t = get_target(two_hosts, "pair")
     with HardwareEnv(t, hardware_config(t), RunDir.create(tmp_path / "runs", "dual")) as env:
-        env.sh("mkdir -p /tmp/dual-k && echo key-from-a > /tmp/dual-k/b.key")
+        env.sh("rm -rf /tmp/dual-k; umask 077; mkdir -p /tmp/dual-k && echo key-from-a > /tmp/dual-k/b.key")
         assert env.sh("ip netns exec port0b cat /tmp/dual-k/b.key").stdout == "key-from-a\n"
+        assert env.sh("ip netns exec port0b stat -c %a /tmp/dual-k/b.key").stdout == "600\n"  # its mode too
         hidden = env.sh("ip netns exec port0b sh -c 'cat /tmp/dual-k/b.key.2' || echo missing on b; "
                         "cp /tmp/dual-k/b.key /tmp/dual-k/b.key.2")
         assert "missing on b" in hidden.stdout
@@ -76,3 +77,4 @@ def test_commands_for_side_b_run_there_with_their_files_and_stdin(two_hosts, tmp
         assert env.sh("/usr/sbin/ip netns exec port0b true", check=False).rc != 0
         rc = env.sh("ip -n port0b link show dev nonexistent0", check=False)
         assert rc.rc != 0 and "nonexistent0" in rc.stderr  # B's exit status and stderr, as if here
+        env.sh("rm -rf /tmp/dual-k")

@@ -6,7 +6,7 @@ On A an `ip` shim first on the agent's PATH (remote/shim/ip) hands such a comman
 over an SSH remote forward (a port on A's 127.0.0.1, opened by the lab's connection) to the `Relay` here, which
 runs it on B in an SSH session of its own (a server started in the background there never blocks the next
 command) and answers with its exit status and output. The files under /tmp it names (WireGuard keys) go with it
-to the same path on B, and its stdin when that is a pipe. Counters: A's agent reads side a and the global
+to the same path (and mode) on B, and its stdin when that is a pipe. Counters: A's agent reads side a and the global
 sections (softnet, CPU), B's agent side b; `perf stat` counts on A.
 """
 import base64
@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from .ssh import PATH, _mkdir_p
+from .ssh import PATH, mkdir_p
 
 SHIMS = Path(__file__).parent / "shim"
 GRACE = 1.0  # seconds to keep reading a command's output after it exited (a daemon may hold its stdout)
@@ -90,9 +90,10 @@ class Relay:
         if req.get("files"):
             sftp = client.open_sftp()
             try:
-                for path, data in req["files"].items():
-                    _mkdir_p(sftp, str(Path(path).parent))
+                for path, (data, mode) in req["files"].items():
+                    mkdir_p(sftp, str(Path(path).parent))
                     with sftp.open(path, "wb") as f:
+                        f.chmod(mode)  # before the bytes: a private key is never readable by others there
                         f.write(base64.b64decode(data))
             finally:
                 sftp.close()
@@ -122,6 +123,8 @@ class Relay:
             if not got:
                 time.sleep(0.02)
         drain()
+        if not s.exit_status_ready():
+            err.append(f"dplab relay: the session on {self.host_b.target.ssh} closed without an exit status\n".encode())
         rc = s.recv_exit_status() if s.exit_status_ready() else 255
         s.close()
         return rc, b"".join(out), b"".join(err)

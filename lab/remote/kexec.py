@@ -143,7 +143,12 @@ def boot_kernel(target, kernel, append=(), say=print):
     """Make `target` run `kernel` (module docstring); returns its Boot. KexecError if it cannot or does not."""
     if target.kexec is None:
         raise ConfigError(f"{target.where}: target {target.name} has no kexec: section; it runs its own kernel")
-    before, running = _load_and_go(target, kernel, append, say)
+    try:
+        before, running = _load_and_go(target, kernel, append, say)
+    except (KexecError, ConfigError):
+        raise
+    except GuestError as e:  # not reachable before the kexec: gone as much as one that did not come back
+        raise KexecError(f"{target.name}: before kexec into {kernel.name}: {e}", down=True) from None
     if running:
         say(f"dplab: {target.name}: already runs {kernel.name} ({kernel.release}): no kexec")
         return Boot(kernel.name, kernel.sha256, before["release"], before["boot_id"], before["cmdline"],

@@ -83,7 +83,7 @@ def put_once(sftp, rdir, blobs, tag, mode=0o755):
         pass
     dirs = sorted({rdir} | {f"{rdir}/{d}" for n in blobs for d in _parents(n)}, key=len)
     for d in dirs:
-        _mkdir_p(sftp, d)
+        mkdir_p(sftp, d)
     for n, data in blobs.items():
         if isinstance(data, bytes):
             with sftp.open(f"{rdir}/{n}.tmp", "wb") as f:
@@ -112,7 +112,7 @@ def _parents(name):
     return ["/".join(parts[:i + 1]) for i in range(len(parts))]
 
 
-def _mkdir_p(sftp, d):
+def mkdir_p(sftp, d):
     parts = d.split("/")
     for i in range(1, len(parts) + 1):
         if parts[i - 1]:
