@@ -222,6 +222,26 @@ def test_the_hosts_own_kernel_is_checked_before_a_run(sshd, tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing measured, no run dir
 
 
+def test_lab_run_goes_on_to_the_next_target_when_one_cannot_be_reached(sshd, tmp_path):
+    import json
+    import sys
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))  # a port nothing listens on: the host that is gone
+    dead = s.getsockname()[1]
+    s.close()
+    hosts = sshd.tmp / "two.yaml"
+    hosts.write_text(sshd.hosts().read_text() + f"  dead:\n    kind: hardware\n    ssh: ssh://root@127.0.0.1:{dead}\n"
+                     f"    key: client_key\n    known_hosts: known_hosts\n    ports: {{a: pa0, b: pb0}}\n")
+    p = subprocess.run([sys.executable, "-m", "lab.cli", "run", str(ROOT / "testcases/throughput.yaml"), "--target", "dead",
+                        "--target", "veth", "--hosts", str(hosts), "--axis", "protocol=tcp", "--repeat", "1",
+                        "--duration", "1", "--runs", str(tmp_path / "runs")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 1 and f"lab: error: target dead: ssh://root@127.0.0.1:{dead}" in p.stderr, p.stderr[-2000:]
+    assert "cannot connect" in p.stderr and "dplab: target veth" in p.stdout, p.stdout[-2000:]
+    [run] = list((tmp_path / "runs").iterdir())  # only the reachable target made a run, and it measured
+    [r] = [json.loads(l) for l in (run / "results.jsonl").read_text().splitlines()]
+    assert r["status"] == "ok" and json.loads((run / "manifest.json").read_text())["options"]["target"] == "veth"
+
+
 def test_sshd_killed_mid_run_keeps_results_and_resume_completes(sshd, tmp_path):
     import threading
     from lab.results.rundir import RunDir

@@ -47,20 +47,45 @@ def cmd_run(a):
         return _print_run(a, rd, tc, opts)
     if not a.testcase:
         raise ConfigError("lab run needs a testcase file (or --resume RUN_DIR)")
+    targets = a.target or [None]
+    if len(targets) > 1:
+        return run_on_targets(a, targets)
     tc = load_testcase(a.testcase)
-    opts = run_options(a)
+    opts = run_options(a, targets[0])
     rd = run_testcase(tc, opts, say=_progress(a))
     return _print_run(a, rd, tc, opts)
 
 
-def run_options(a):
-    """RunOptions of parsed `lab run` arguments (remote/lab.run_flags is its inverse)."""
+def run_on_targets(a, targets):
+    """`lab run X --target A --target B`: a run on each in turn (a run dir each); a target that cannot be reached,
+    or fails, is reported and the next one runs. Exit status: the worst of them."""
+    from ..runner import run_testcase
+    from ..workloads import load_testcase
+    if a.json:
+        raise ConfigError("--json takes one --target (one document per run); several targets print tables")
+    worst = 0
+    for t in targets:
+        tc = load_testcase(a.testcase)
+        opts = run_options(a, t)
+        print(f"dplab: target {t}")
+        try:
+            rd = run_testcase(tc, opts, say=_progress(a))
+        except LabError as e:
+            print(f"lab: error: target {t}: {e}", file=sys.stderr)
+            worst = max(worst, 2 if isinstance(e, ConfigError) else 1)
+            continue
+        worst = max(worst, _print_run(a, rd, tc, opts))
+    return worst
+
+
+def run_options(a, target=None):
+    """RunOptions of parsed `lab run` arguments for one `target` (remote/lab.run_flags is their inverse)."""
     from ..runner import RunOptions
     return RunOptions(kernels=a.kernel or [], accel=a.accel, duration=a.duration, repeat=a.repeat, rounds=a.rounds,
                       shard=a.shard, mode=a.mode, cpu_model=a.cpu_model, links=[m for m in a.links.split(",") if m],
                       axes=dict(_axis(x) for x in a.axis), cpus=a.cpus, memory=a.memory,
                       append=[x for s in a.append for x in s.split()], backend=a.backend, runs_root=a.runs,
-                      boot_timeout=a.boot_timeout, profile=a.profile, target=a.target, hosts=a.hosts)
+                      boot_timeout=a.boot_timeout, profile=a.profile, target=target, hosts=a.hosts)
 
 
 def _progress(a):
@@ -163,7 +188,8 @@ def build_parser():
     r.add_argument("--resume", metavar="RUN_DIR", help="measure only the cells an interrupted run dir lacks")
     r.add_argument("--mode", choices=list(MODES), default=DEFAULT.name,
                    help="; ".join(f"{m.name}: {m.summary}" for m in MODES.values()))
-    r.add_argument("--target", help="run on this target of the hosts file: hardware (its ports over SSH; --kernel by kexec where its entry allows) or remote-lab")
+    r.add_argument("--target", action="append", help="run on this target of the hosts file: hardware (its ports over "
+                   "SSH; --kernel by kexec where its entry allows) or remote-lab; repeated: one run on each in turn")
     r.add_argument("--hosts", default="hosts/lab.yaml", help="hosts file for --target (default hosts/lab.yaml)")
     r.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                    help="instructions per packet per kernel function (QEMU plugin; default: on in deterministic mode)")
