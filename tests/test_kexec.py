@@ -134,6 +134,7 @@ def test_kexec_into_the_kernel_under_test_and_hosts_that_cannot_or_do_not_come_b
         [r] = rd.results()
         assert r["status"] == "ok" and r["value"] > 0 and r["kernel"]["sha256"] == default_kernel.sha256, r.get("error")
         assert r["counters"]["a.link.tx_bytes"] > 0.9 * r["extra"]["bytes"]
+        assert r["nic_model"] == "virtio"  # its ports' driver is virtio_net: the lab's model, its `when:` rules apply
         assert host.serial.read_text().count("vmhost: sshd at") == 2  # QEMU's boot, then the kexec
 
         rd = run("again")

@@ -14,7 +14,7 @@ from ..errors import GuestError
 from ..guest.guest import Guest
 from ..kernel.image import Kernel
 from ..modes import WALLCLOCK
-from ..vm.links import Link, NicModel
+from ..vm.links import NIC_MODELS, Link, NicModel
 from .dual import Relay, drop_globals, shim_files
 from .ssh import AgentHost, get_tree
 
@@ -160,7 +160,10 @@ class HardwareEnv:
                 for side, p in zip("ab", link.ports)]
         driver = self.sh(f"ethtool -i {link.ports[0]} | sed -n 's/^driver: //p'", timeout=30).stdout.strip() or "port"
         cpu = self.sh("sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1", timeout=30).stdout.strip()
-        model = NicModel(driver, qemu_device="", driver=driver, kconfig="", no_linear=False, carrier_s=0.0)
+        # a port whose driver is one of the lab's NIC models' is that model (a testcase's `when: {nic_model: ...}`
+        # applies to it as to a guest's NIC); any other keeps its driver's name
+        name = next((m.name for m in NIC_MODELS.values() if m.driver == driver), driver)
+        model = NicModel(name, qemu_device="", driver=driver, kconfig="", no_linear=False, carrier_s=0.0)
         link = PortLink(link.index, model, ports=link.ports, macs=tuple(macs))
         self.cfg.links[0] = link
         self.cfg.cpu = cpu or "unknown"
