@@ -215,7 +215,7 @@ class Run:
         """kexec the hardware target into `kernel` (remote/kexec.py). If it cannot, or does not come back, the
         cells fail with why (the serial log's tail included) and the run goes on: False."""
         if self.target_down:
-            err = f"{self.target.name} is gone since an earlier kexec in this run: {self.target_down}"
+            err = f"{self.target.name} is gone since earlier in this run: {self.target_down}"
         else:
             try:
                 b = boot_kernel(self.target, kernel, self.opts.append, self.say)

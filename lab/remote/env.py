@@ -186,6 +186,8 @@ class HardwareEnv:
         """Ports back under their names into each agent's own namespace (named for the move), namespaces deleted."""
         link = self.cfg.links[0]
         for g, sides in self.per_host():
+            if not g.vm.alive():  # that host's connection is gone: its ports are taken back at the next connect
+                continue
             pid = self.hellos[id(g)].get("pid")
             home = f"dplab-home-{pid}"
             lines = [f"ip netns attach {home} {pid}"]
@@ -199,7 +201,7 @@ class HardwareEnv:
 
     def __exit__(self, *exc):
         try:
-            if self.guest is not None and self.alive():
+            if self.guest is not None:
                 self._unwire()
             for g, _ in self.per_host() if self.guest is not None else []:
                 g.shutdown(timeout=5)
