@@ -218,14 +218,15 @@ class Run:
             err = f"{self.target.name} is gone since earlier in this run: {self.target_down}"
         else:
             try:
-                b = boot_kernel(self.target, kernel, self.opts.append, self.say)
-                self.rd.update_manifest(kexec=self.rd.manifest.get("kexec", []) + [b.describe()])
-                return True
+                entry = boot_kernel(self.target, kernel, self.opts.append, self.say).describe()
             except KexecError as e:
-                err = str(e)
-                self.rd.update_manifest(kexec=self.rd.manifest.get("kexec", []) + [{"kernel": kernel.name, "error": err}])
+                entry = {"kernel": kernel.name, "error": str(e)}
                 if e.down:
-                    self.target_down = err.splitlines()[0]
+                    self.target_down = str(e).splitlines()[0]
+            self.rd.update_manifest(kexec=self.rd.manifest.get("kexec", []) + [entry])
+            if "error" not in entry:
+                return True
+            err = entry["error"]
         self.status = "partial"
         for c in cells:
             rec = cell_record(self.rd, self.tc, kernel, c.link, self.cfg, c, 1)

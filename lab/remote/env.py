@@ -126,8 +126,12 @@ class HardwareEnv:
         texts = [g.snapshot({side: link.ns(side) for side in sides}, link.dev("a")) for g, sides in self.per_host()]
         return texts[0] + "".join(drop_globals(t) for t in texts[1:])
 
+    def _log(self, rec):
+        """One command's record in the run's guest-commands.jsonl (both agents' and the relay's)."""
+        self.cmdlog.write(json.dumps(rec) + "\n")
+
     def _agent(self, host, deadline, **kw):
-        g = Guest(None, host, log=lambda rec: self.cmdlog.write(json.dumps(rec) + "\n"))
+        g = Guest(None, host, log=self._log)
         g.sock = host.start(**kw)
         self.hellos[id(g)] = g.wait_hello(deadline)
         return g
@@ -140,7 +144,7 @@ class HardwareEnv:
             shims = {}
             if self.host_b is not None:  # B's agent, then the relay A's `dplab-b` reaches it through
                 self.guest_b = self._agent(self.host_b, deadline)
-                self.relay = Relay(self.host_b, log=lambda rec: self.cmdlog.write(json.dumps(rec) + "\n"))
+                self.relay = Relay(self.host_b, log=self._log)
                 shims = {"bin_files": shim_files(), "env": {"DPLAB_B": self.relay.open(self.host.connect()),
                                                             "DPLAB_B_NS": self.cfg.links[0].ns("b")}}
             self.guest = self._agent(self.host, deadline, **shims)

@@ -216,8 +216,8 @@ def own_kernel(target, say=print):
 
 def host_kernels(target, specs, say=print):
     """The kernels a hardware target measures: its own (no --kernel; its config read for the preflight), or each
-    --kernel, booted with kexec: images
-    with what the host needs built in (a `lab build`, a bzImage), never one whose modules only exist here."""
+    --kernel, booted with kexec: images with what the host needs built in (a `lab build`, a bzImage) or in the
+    target's initrd, never one whose modules only exist here."""
     if not specs:
         return [own_kernel(target, say)]
     kernels = [resolve_kernel(s, say=say) for s in specs]

@@ -90,9 +90,6 @@ class RemoteLab:
         self.t, self.runs_root, self.say = target, runs_root, say
         self.client = self.jump = None
 
-    def sh(self, command, timeout=600):
-        return exec_sh(self.client, command, timeout)
-
     def send(self, tc, opts):
         """The checkout, the testcase (if outside it) and the kernels: (src dir, testcase path, kernel specs, sent)."""
         base = self.t.dir.rstrip("/")
@@ -102,9 +99,9 @@ class RemoteLab:
         try:
             if put_once(sftp, f"{base}/tars/{tag}", {"checkout.tar.gz": tgz}, tag, mode=0o644):
                 sent.append(f"checkout {tag} ({len(tgz) // 1024} KiB)")
-            rc, _, err = self.sh(f"set -e; d={shlex.quote(src)}; [ -e $d/.ready ] || {{ mkdir -p $d.tmp && "
-                                 f"tar -xzf {shlex.quote(base)}/tars/{tag}/checkout.tar.gz -C $d.tmp && "
-                                 f"touch $d.tmp/.ready && rm -rf $d && mv $d.tmp $d; }}")
+            rc, _, err = exec_sh(self.client, f"set -e; d={shlex.quote(src)}; [ -e $d/.ready ] || {{ mkdir -p $d.tmp && "
+                                    f"tar -xzf {shlex.quote(base)}/tars/{tag}/checkout.tar.gz -C $d.tmp && "
+                                    f"touch $d.tmp/.ready && rm -rf $d && mv $d.tmp $d; }}")
             if rc != 0:
                 raise GuestError(f"{self.t.ssh}: unpacking the checkout into {src} failed: {err.strip()[-300:]}")
             tc_path = Path(tc.path).resolve()
@@ -161,7 +158,7 @@ class RemoteLab:
                 interrupted = True
                 self.say(f"dplab: {self.t.name}: interrupting the remote run (SIG{sig} to {who}; Ctrl-C again: all of it)")
                 if pid:
-                    self.sh(f"kill -{sig} {who}", timeout=30)
+                    exec_sh(self.client, f"kill -{sig} {who}", timeout=30)
                 continue
             if not data:
                 break

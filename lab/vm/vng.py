@@ -9,6 +9,7 @@ Used by `lab debug` (lab/debug.py) and `make bench-boot` (lab/bench/boot.py).
 """
 import os
 import shlex
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +23,10 @@ GDB_PORT = 1234  # vng --debug: QEMU's gdb server on localhost (virtme-run --gdb
 def vng_binary():
     """The `vng` of this interpreter's venv (make setup installs it there), else one on PATH."""
     here = Path(sys.executable).parent / "vng"
-    if here.exists():
-        return here
-    for d in os.environ.get("PATH", "").split(os.pathsep):
-        if d and (Path(d) / "vng").exists():
-            return Path(d) / "vng"
-    raise ConfigError("vng (virtme-ng) not found: make setup installs it into the venv")
+    found = here if here.exists() else shutil.which("vng")
+    if not found:
+        raise ConfigError("vng (virtme-ng) not found: make setup installs it into the venv")
+    return Path(found)
 
 
 def vng_env():
