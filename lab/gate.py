@@ -36,14 +36,51 @@ def _ctx(p):
 
 def pairs_against(current, baseline):
     """A/B pairs (baseline -> tonight) with a computable change, like with like."""
-    tagged = [dict(r, run_id="baseline") for r in baseline] + [dict(r, run_id="tonight") for r in current]
+    tagged = [dict(r, run_id="baseline", origin_run=r.get("run_id")) for r in baseline] + \
+             [dict(r, run_id="tonight", origin_run=r.get("run_id")) for r in current]
     return [p for p in compare(tagged, by="run", baseline="baseline") if p.result.change_pct is not None]
 
 
-def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA):
-    """Judge tonight's records (`current`) against the last passing night's and a pinned older night's."""
+def cell_key(r):
+    """A cell as nights know it: testcase, kernel name, link, params, mode."""
+    return (r.get("testcase"), (r.get("kernel") or {}).get("name"), r.get("link"),
+            tuple(sorted((k, str(v)) for k, v in (r.get("params") or {}).items())), r.get("mode"), r.get("repeat_index"))
+
+
+def run_problems(runs, records, previous=None, runs_log=()):
+    """Why tonight's runs cannot be judged whole: a run that failed, was interrupted or still runs; fewer records
+    than planned; a cell of the last passing night missing tonight; a `lab run` that exited with an error
+    (`runs_log`: (testcase path, mode, exit status) as scripts/nightly.sh records them) without a run dir."""
+    out = []
+    by_run = {}
+    for r in final_attempts(records).values():
+        by_run[r.get("run_id")] = by_run.get(r.get("run_id"), 0) + 1
+    for path, m in runs:
+        status, planned = m.get("status"), (m.get("testcase") or {}).get("planned")
+        if status in ("failed", "interrupted", "running"):
+            out.append(f"FAIL run {path}: {status}" + (f" ({str(m.get('error')).splitlines()[0][:160]})" if m.get("error") else ""))
+        if isinstance(planned, int) and by_run.get(m.get("id"), 0) < planned:
+            out.append(f"FAIL run {path}: {by_run.get(m.get('id'), 0)} of {planned} planned cells have a record")
+    if previous:
+        tonight = {cell_key(r) for r in final_attempts(records).values()}
+        gone = sorted({cell_key(r) for r in final_attempts(previous).values()} - tonight, key=str)
+        out += [f"FAIL missing tonight (measured last night): {k[0]} {k[2]} {dict(k[3])} {k[1]} {k[4]} repeat {k[5]}"
+                for k in gone]
+    have = {((m.get("testcase") or {}).get("path"), m.get("mode")) for _, m in runs}
+    for tc, mode, rc in runs_log:
+        if rc >= 2 or (rc != 0 and (tc, mode) not in have):
+            out.append(f"FAIL lab run {tc} ({mode}) exited with status {rc}" + ("" if (tc, mode) in have else ": no run dir"))
+    if not records and not out:
+        out.append("FAIL nothing was measured tonight")
+    return out
+
+
+def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA, runs=(), runs_log=()):
+    """Judge tonight's records (`current`, from `runs`: [(path, manifest)]) against the last passing night's and a
+    pinned older night's. A night that cannot be judged whole fails (run_problems)."""
     modes = tuple(MODES) if gate_wallclock else GATING_MODES
     res = GateResult(ok=True)
+    res.regressions += run_problems(runs, current, previous, runs_log) if (runs or runs_log) else []
     for r in final_attempts(current).values():
         if r.get("kind") == "selftest":  # lab selftest: a failing kernel selftest fails the night, a skip does not
             if r["status"] == "fail":
@@ -66,6 +103,9 @@ def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA)
             res.regressions.append(
                 f"{'REGRESSION' if label == 'previous' else 'DRIFT'} vs {label} night: {p.metric} {_ctx(p)}: "
                 f"{r.change_pct:+.2f}% [{r.ci_low_pct:+.2f}, {r.ci_high_pct:+.2f}] (p={r.p_value:.2g}, Holm over {len(gating)})")
+        elif r.verdict == "insufficient data":
+            res.lines.append(f"insufficient data vs {label} (no verdict; --repeat 2 or more): {p.metric} {_ctx(p)}: "
+                             f"{r.change_pct:+.2f}%")
         else:
             res.lines.append(f"ok vs {label}: {p.metric} {_ctx(p)}: {r.change_pct:+.2f}% {r.verdict}")
     for label, p in checks:

@@ -3,16 +3,19 @@
 Each cell: render setup -> counters before -> `perf stat -a` around the run step -> counters after
 -> teardown; the record is appended to results.jsonl the moment it exists.
 """
+import math
 import time
 from dataclasses import dataclass
 
 from .errors import GuestCrash, GuestError, LabError
 from .metrics import counters as ctr
+from .metrics.delivery import delivery, loss_problem
 from .metrics.derived import check_expectations, derived
 from .metrics.parsers import PARSERS
 from .metrics.perf import parse_perf_csv, perf_argv
 from .metrics.profile import Symbols, attribute, parse_windows, per_packet, window_counts
 from .plan import fmt_params
+from .results import untrusted
 from .results.rundir import now_iso
 from .vm.links import guest_describe_script
 from .workloads.render import render
@@ -61,11 +64,31 @@ def render_cell(tc, link, params, cell_guest, mode):
     return {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in (*STEPS, "collect")}
 
 
+def parse_value(tc, stdout):
+    """The run step's output through the testcase's parser: a dict whose `value` is a finite number, else LabError
+    naming the parser and what it got (the cell fails; its record is kept)."""
+    try:
+        value = PARSERS[tc.parser](stdout)
+    except LabError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a parser meeting output it does not know: the cell's failure
+        raise LabError(f"parser {tc.parser}: {type(e).__name__}: {e}; output tail: {stdout[-300:]!r}") from None
+    v = value.get("value") if isinstance(value, dict) else None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise LabError(f"parser {tc.parser}: the workload's value is {v!r}, not a finite number; "
+                       f"output tail: {stdout[-300:]!r}")
+    return value
+
+
 def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     """One measurement: (value-dict, counters, perf, host seconds) or raises. Templates see `mode`
     (its name), so a testcase can measure differently where instructions, not seconds, are counted."""
-    cell_host = rundir.guest_dir / "cells" / str(cell_no)
+    # The host's own files of the cell (scripts, the run step's output) live outside guest/, which the guest
+    # writes: nothing it plants there is ever written through; what it wrote is read without following links.
+    cell_host = rundir.path / "cells" / str(cell_no)
     cell_host.mkdir(parents=True, exist_ok=True)
+    cell_rel = f"cells/{cell_no}"
+    untrusted.make_dir(rundir.guest_dir, cell_rel)
     cell_guest = env.cell_dir(cell_no)  # where the cell's files are, as the commands see it
     scripts = render_cell(tc, link, params, cell_guest, mode)
     for step in STEPS:
@@ -86,10 +109,10 @@ def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     finally:
         if tc.teardown.strip():
             env.sh(scripts["teardown"], timeout=tc.timeout, check=False)
-        env.fetch_cell(cell_no, cell_host)
+        env.fetch_cell(cell_no, rundir.guest_dir / cell_rel)
     (cell_host / "run.stdout").write_text(res.stdout)
-    value = PARSERS[tc.parser](res.stdout)
-    perf = parse_perf_csv((cell_host / "perf.csv").read_text()) if events else {}
+    value = parse_value(tc, res.stdout)
+    perf = parse_perf_csv(untrusted.read_text(rundir.guest_dir, f"{cell_rel}/perf.csv", 1 << 20)) if events else {}
     counters = ctr.delta(pre, post)
     counters["guest.run_ns"] = int(res.elapsed * 1e9)  # the guest's own clock: instructions x 1e-9 s under icount shift=0
     return value, counters, perf, elapsed
@@ -138,8 +161,8 @@ class Measurer:
         self.symbols, self.profile_read = None, 0
         if env.cfg.profile:  # the guest's own symbol table: real addresses, KASLR or not
             kallsyms = env.run(["cat", "/proc/kallsyms"], timeout=60).stdout
-            (rundir.guest_dir / "kallsyms").mkdir(exist_ok=True)
-            (rundir.guest_dir / "kallsyms" / f"{kernel.name}.txt").write_text(kallsyms)
+            (rundir.path / "kallsyms").mkdir(exist_ok=True)
+            (rundir.path / "kallsyms" / f"{kernel.name}.txt").write_text(kallsyms)
             self.symbols = Symbols(kallsyms)
             facts["profile"] = str(env.vm.profile_path.relative_to(rundir.path))
         rundir.update_manifest(guests={**rundir.manifest.get("guests", {}), kernel.name: facts})
@@ -210,7 +233,13 @@ class Measurer:
                    perf_unavailable=[] if self.facts["pmu"] else list(self.tc.hw_events),
                    derived={**derived(counters, perf, value),
                             **(window_counts(prof, self.env.cfg.mode.history_functions) if prof else {})}, elapsed=round(elapsed, 3), flaky=attempt == 2)
+        d = delivery(value, counters)
+        if d is not None:
+            rec["delivery"] = d.as_dict()
+        lost = loss_problem(d, counters, self.tc.loss)
         bad = check_expectations(rec, self.tc.expect)
+        if lost:
+            bad = [f"packets lost: {lost}"] + bad
         if bad:
             rec.update(status="failed", error="expectation failed: " + "; ".join(bad))
             self.say(f"{label} {rec['value']:.4g} {rec['unit']} EXPECTATION FAILED: {'; '.join(bad)}")

@@ -145,6 +145,7 @@ class Run:
         self.status = "ok"
         if resume is None:
             self.rd = RunDir.create(opts.runs_root, tc.name)
+            self.rd.lock()
             self.rd.update_manifest(
                 testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": tc.duration,
                           "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells(), "planned": len(self.cells),
@@ -154,6 +155,7 @@ class Run:
                 accel_info=self.accel_info, host=host_info(), mode=self.cfg.mode.name, status="running")
         else:
             self.rd = resume
+            resume.lock()  # before reading what it holds: two resumes never measure the same cells
             bad = resume_mismatches(resume.manifest, self.kernels, self.cfg)
             if bad:
                 raise ConfigError(f"--resume {resume.path}: not the set-up this run started with, so its records would "

@@ -18,18 +18,22 @@ case "$cmd" in
 run)
   shard=${3:-}
   mkdir -p "$out"
+  # each `lab run`'s exit status goes into the runs log: the gate fails a night in which one exited with an
+  # error and left no run dir (a kernel that did not build, a bad option); failing cells it judges from records
+  log_run() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$out/lab-runs${shard:+-${shard%%/*}}.tsv"; }
   for tc in $TESTCASES; do
-    # a failing cell does not stop the night: the gate judges functional failures from the records
-    $lab run "$tc" --runs "$out" --repeat "$REPEAT" ${shard:+--shard "$shard"} || echo "nightly: $tc had failures"
+    rc=0; $lab run "$tc" --runs "$out" --repeat "$REPEAT" ${shard:+--shard "$shard"} || rc=$?
+    log_run "$tc" wallclock $rc; [ $rc = 0 ] || echo "nightly: $tc: lab run exited with status $rc"
   done
   # the regression gate's trustworthy input on a shared machine: instructions per packet (TCG icount)
   for tc in $DETERMINISTIC; do
-    $lab run "$tc" --mode deterministic --links virtio --runs "$out" --repeat "$REPEAT" ${shard:+--shard "$shard"} \
-      || echo "nightly: deterministic $tc had failures"
+    rc=0; $lab run "$tc" --mode deterministic --links virtio --runs "$out" --repeat "$REPEAT" ${shard:+--shard "$shard"} || rc=$?
+    log_run "$tc" deterministic $rc; [ $rc = 0 ] || echo "nightly: deterministic $tc: lab run exited with status $rc"
   done ;;
 gate)
   root=${3:-$(dirname "$out")}
-  $lab report "$out"/*/ --html "$out/report.html"
+  ls -d "$out"/*/ >/dev/null 2>&1 || { echo "nightly: $out holds no run directory: FAIL" >&2; exit 1; }
+  $lab report "$out"/*/ --html "$out/report.html" || echo "nightly: the report failed (status $?); gating anyway" >&2
   prev=${NIGHTLY_PREVIOUS:-}
   [ -n "$prev" ] || for d in $(ls -d "$root"/nightly-*/ 2>/dev/null | sort -r); do
     [ "${d%/}" = "${out%/}" ] && continue
@@ -39,7 +43,8 @@ gate)
   [ -n "$pinned" ] && [ ! -d "$pinned" ] && { echo "nightly: pinned night $pinned is gone; drift check skipped" >&2; pinned=""; }
   echo "nightly: baseline ${prev:-(none)}, pinned ${pinned:-(none)}"
   rc=0
-  $lab gate "$out"/*/ ${prev:+--previous "$prev"/*/} ${pinned:+--pinned "$pinned"/*/} --verdict "$out/gate.json" || rc=$?
+  logs=""; for f in "$out"/lab-runs*.tsv; do [ -f "$f" ] && logs="$logs --runs-log $f"; done
+  $lab gate "$out"/*/ ${prev:+--previous "$prev"/*/} ${pinned:+--pinned "$pinned"/*/} $logs --verdict "$out/gate.json" || rc=$?
   if [ $rc = 0 ] && [ -z "$pinned" ]; then echo "${out%/}" > "$root/nightly.pin"; echo "nightly: pinned ${out%/}"; fi
   exit $rc ;;
 *) echo "usage: $0 run OUT_DIR [I/N] | gate OUT_DIR [NIGHTS_ROOT]" >&2; exit 2 ;;

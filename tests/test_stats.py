@@ -1,4 +1,5 @@
 """Statistics with fixed samples, comparisons, schedules, and the HTML report."""
+import math
 import re
 from html.parser import HTMLParser
 
@@ -7,7 +8,7 @@ import pytest
 from lab.report.table import render_pairs
 from lab.results.compare import compare
 from lab.results.rundir import RunDir
-from lab.results.stats import summarize, t_quantile, welch
+from lab.results.stats import summarize, t_quantile, welch, welch_interval
 from lab.plan import schedule
 
 
@@ -24,12 +25,17 @@ def test_summary():
 
 def test_welch_known_interval():
     # A = [10, 12, 14], B = [20, 22, 24]: diff 10, se = sqrt(4/3 + 4/3) = 1.633, df = 4, t = 2.7764
+    diff, half, df, _ = welch_interval(summarize([10, 12, 14]), summarize([20, 22, 24]))
+    assert (diff, df) == (pytest.approx(10.0), pytest.approx(4.0)) and half == pytest.approx(2.7764 * (8 / 3) ** 0.5, abs=1e-3)
+    # the verdict's interval is the ratio's on the log scale: relative sds 2/12 and 2/22, se = sqrt((1/36 + 1/121)/3)
     c = welch([10, 12, 14], [20, 22, 24])
-    assert c.df == pytest.approx(4.0)
-    half = 2.7764 * (8 / 3) ** 0.5
+    se = ((1 / 36 + 1 / 121) / 3) ** 0.5
+    df = (1 / 36 + 1 / 121) ** 2 / 3 ** 2 / (((1 / 36) ** 2 + (1 / 121) ** 2) / 3 ** 2 / 2)
+    t = t_quantile(0.975, df)
+    assert c.df == pytest.approx(df) and c.method == "welch-t log ratio"
     assert c.change_pct == pytest.approx(100 * 10 / 12)
-    assert c.ci_low_pct == pytest.approx(100 * (10 - half) / 12, abs=0.05)
-    assert c.ci_high_pct == pytest.approx(100 * (10 + half) / 12, abs=0.05)
+    assert c.ci_low_pct == pytest.approx(100 * (22 / 12 * math.exp(-t * se) - 1), rel=1e-9)
+    assert c.ci_high_pct == pytest.approx(100 * (22 / 12 * math.exp(t * se) - 1), rel=1e-9)
     assert c.verdict == "faster"
     assert welch([10, 12, 14], [20, 22, 24], higher_is_better=False).verdict == "slower"
 

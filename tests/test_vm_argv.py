@@ -40,7 +40,9 @@ def test_argv_tap_backend(tmp_path):
     assert "-netdev tap,id=n0a,ifname=dl0a,script=no,downscript=no,vhost=off,vnet_hdr=on" in s
     assert "-device virtio-net-pci,netdev=n0a,mac=52:54:00:d1:00:0a" in s
     assert "-device e1000e,netdev=n1b,mac=52:54:00:d1:01:0b" in s
-    assert f"path={rd.guest_dir},security_model=none" in s and "path=/,security_model=none,readonly=on" in s
+    # the run dir: a mapped export (what the guest makes is metadata here); the host: the allow-list view, read-only
+    assert f"path={rd.guest_dir},security_model=mapped-xattr" in s
+    assert f"path={tmp_path / 'view'},security_model=none,readonly=on" in s and "path=/," not in s
     assert argv[argv.index("-append") + 1].endswith("quiet") and "panic=-1" in argv[argv.index("-append") + 1]
     assert "mount_tag=modules" not in s  # no modules tree: nothing shared
     assert "hostfwd" not in s and "-nic" not in s  # no TCP port anywhere

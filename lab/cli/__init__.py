@@ -248,6 +248,8 @@ def build_parser():
     gt.add_argument("--gate-wallclock", action="store_true",
                     help="wall-clock pairs gate too (Holm-corrected with the rest); default: reported only")
     gt.add_argument("--verdict", metavar="FILE", help="write the verdict as JSON (scripts/nightly.sh: <night>/gate.json)")
+    gt.add_argument("--runs-log", metavar="FILE", action="append", default=[], help="TESTCASE<tab>MODE<tab>EXIT STATUS per `lab run` of the night "
+                    "(scripts/nightly.sh writes it): one that failed without a run dir fails the gate")
     gt.set_defaults(func=cmd_gate)
 
     kconfig_parser(sub)

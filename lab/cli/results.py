@@ -42,13 +42,38 @@ def cmd_report(a):
     return 0
 
 
+def read_runs_log(paths):
+    """[(testcase path, mode, exit status)] of scripts/nightly.sh's runs logs (tab-separated)."""
+    from ..errors import ConfigError
+    out = []
+    for path in paths:
+        try:
+            lines = open(path).read().splitlines()
+        except OSError as e:
+            raise ConfigError(f"--runs-log {path}: {e.strerror}") from None
+        out += _runs_log_lines(path, lines)
+    return out
+
+
+def _runs_log_lines(path, lines):
+    from ..errors import ConfigError
+    out = []
+    for n, line in enumerate(lines, 1):
+        parts = line.split("\t")
+        if len(parts) != 3 or not parts[2].strip().isdigit():
+            raise ConfigError(f"{path}:{n}: expected 'TESTCASE<tab>MODE<tab>EXIT STATUS', got {line!r}")
+        out.append((parts[0], parts[1], int(parts[2])))
+    return out
+
+
 def cmd_gate(a):
     from ..gate import gate
     from ..results.rundir import atomic_write
-    _, current = _run_records(a.runs_dirs)
+    runs, current = _run_records(a.runs_dirs)
     _, previous = _run_records(a.previous) if a.previous else ([], [])
     _, pinned = _run_records(a.pinned) if a.pinned else ([], [])
-    res = gate(current, previous, pinned, gate_wallclock=a.gate_wallclock)
+    res = gate(current, previous, pinned, gate_wallclock=a.gate_wallclock,
+               runs=[(str(rd.path), rd.manifest) for rd in runs], runs_log=read_runs_log(a.runs_log))
     print("\n".join(res.lines))
     print("gate: " + ("pass" if res.ok else "FAIL"))
     if a.verdict:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from ..errors import GuestCrash, GuestError
 
+MAX_MESSAGE = 256 << 20  # bytes of one answer from an agent (a guest's output is bounded here)
+
 
 @dataclass
 class GuestResult:
@@ -68,7 +70,9 @@ class Guest:
             rep = self.vm.console.fatal(settle=0)
             if rep:
                 raise GuestCrash(rep)
-            raise GuestError(f"{getattr(self.vm, 'what', 'QEMU')} exited (rc={self.vm.returncode()}) while {doing}", self._tail())
+            said = getattr(self.vm, "stderr_tail", lambda: "")()
+            raise GuestError(f"{getattr(self.vm, 'what', 'QEMU')} exited (rc={self.vm.returncode()}) while {doing}"
+                             + (f"; it said:\n{said}" if said else ""), self._tail())
 
     def _settle(self, wait=2.0):
         """The channel closed: give the process behind it time to be reaped (a killed QEMU closes its
@@ -92,8 +96,16 @@ class Guest:
                 self._check_vm(doing)
                 raise GuestError(f"control channel closed while {doing}", self._tail())
             self.buf += chunk
+            if len(self.buf) > MAX_MESSAGE:
+                raise GuestError(f"the agent sent over {MAX_MESSAGE >> 20} MiB in one answer while {doing}: not read")
         line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            raise GuestError(f"the agent sent a line that is not JSON while {doing}: {line[:200]!r}") from None
+        if not isinstance(msg, dict):
+            raise GuestError(f"the agent sent {type(msg).__name__}, not an object, while {doing}")
+        return msg
 
     def _request(self, req, timeout, doing):
         """Send a request, wait for its answer. An agent that does not answer in time (the command's own

@@ -37,6 +37,10 @@ for d in etc var usr; do
   mkdir -p "/newroot/.ovl/$d/u" "/newroot/.ovl/$d/w"
   mount -t overlay -o "lowerdir=/host/$d,upperdir=/newroot/.ovl/$d/u,workdir=/newroot/.ovl/$d/w" "ovl-$d" "$d" || mount --bind /host/$d "$d"
 done
+# The host shares only programs, libraries and /etc (lab/vm/hide.py): /var is the guest's own.
+if [ ! -d /host/var ]; then
+  mkdir -p var/lib var/log var/cache var/tmp; chmod 1777 var/tmp; ln -s /run var/run; ln -s /run/lock var/lock
+fi
 # The guest kernel's own modules (absent for a kernel with everything built in).
 rel=$(uname -r)
 if [ -d /sys/bus/virtio/drivers/9pnet_virtio ] && grep -qx modules /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag 2>/dev/null; then

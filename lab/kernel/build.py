@@ -22,9 +22,9 @@ from ..hashing import file_sha256, text_sha256
 from ..host import which
 from ..paths import ROOT, cache_root
 from .config import merge
-from .patches import apply_patch, load_series, touched_files
+from .patches import check_paths, apply_patch, load_series, touched_files
 from .source import resolve_source
-from .store import artifact_dir, builds_root, key_lock
+from .store import artifact_dir, builds_root, check_name, damaged, key_lock
 from .tree import hardlink_farm, rebase_paths, unshare
 
 DEFAULT_FRAGMENTS = [ROOT / "kconfigs" / "lab.config"]
@@ -155,15 +155,21 @@ def build(req: BuildRequest, say=print, announce_hit=True):
     src = resolve_source(req.source)
     sdir = series_dir(req.patches)
     patches = load_series(sdir) if sdir else []
+    for p in patches:  # every path of every patch, before any tree exists or is touched
+        check_paths(src.path, p)
     fragments = [Path(f).resolve() for f in (req.fragments or DEFAULT_FRAGMENTS)]
     for f in fragments:
         if not f.is_file():
             raise ConfigError(f"--kconfig {f}: no such fragment")
     compiler = compiler_version()
     key = build_key(src.identity, fragments, patches, compiler, req.base)
-    name = req.name or (sdir.name if sdir else "stock")
+    name = check_name(req.name or (sdir.name if sdir else "stock"))
     art = artifact_dir(key)
     with key_lock(key, lambda: say(f"build: {name}: another process is building key {key}; waiting for it")):
+        bad = damaged(art) if (art / "build.json").exists() else None
+        if bad:
+            say(f"build: cached {key} is damaged ({bad}): building it again")
+            shutil.rmtree(art)
         if (art / "build.json").exists():  # also when another process built it while this one waited
             _name(name, key)
             if announce_hit:
@@ -224,7 +230,7 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
     times["total_s"] = round(time.monotonic() - t0, 1)
     info = {"key": key, "name": name, "release": release, "tree": str(tree), "vmlinux": str(out / "vmlinux"),
             "seed_id": sid, "seeded_from": str(seed) if seed else None, "touched": touched,
-            "config_sha256": text_sha256(config_text),
+            "config_sha256": text_sha256(config_text), "bzImage_sha256": file_sha256(tmp / "bzImage"),
             "inputs": {"source": src.origin, "source_identity": src.identity, "base": req.base,
                        "fragments": [str(f) for f in fragments], "patches": [str(p) for p in patches],
                        "patch_sha256": [file_sha256(p) for p in patches],

@@ -34,8 +34,41 @@ def touched_files(patch_text):
     return out
 
 
+PATH_LINE = re.compile(r"^(?:--- |\+\+\+ |rename from |rename to |copy from |copy to )(.*)$")
+
+
+def check_paths(tree, patch):
+    """Every path `patch` names (-p1), before anything is touched: inside the tree, relative, no '..', no link on the
+    way (a link in the tree would make GNU patch write where it points). ConfigError naming patch, line and path."""
+    tree = Path(tree)
+    lines = Path(patch).read_text(errors="replace").splitlines()
+    for n, line in enumerate(lines, 1):
+        m = PATH_LINE.match(line)
+        header = (line.startswith("--- ") and n < len(lines) and lines[n].startswith("+++ ")) or \
+                 (line.startswith("+++ ") and n > 1 and lines[n - 2].startswith("--- "))
+        if not m or (line.startswith(("--- ", "+++ ")) and not header):  # a hunk's own '-- x' / '++ x' line
+            continue
+        raw = m.group(1).split("\t")[0].strip()
+        if raw == "/dev/null" or not raw:
+            continue
+        if line.startswith(("--- ", "+++ ")):
+            if raw.startswith("/"):
+                raise ConfigError(f"{patch}:{n}: path {raw!r} is absolute: a patch may only touch the kernel tree")
+            rel = raw.split("/", 1)[1] if "/" in raw else raw
+        else:
+            rel = raw
+        parts = Path(rel).parts
+        if rel.startswith("/") or ".." in parts or not parts:
+            raise ConfigError(f"{patch}:{n}: path {raw!r} leaves the tree ('..' or absolute): refused")
+        for i in range(1, len(parts) + 1):
+            if (tree.joinpath(*parts[:i])).is_symlink():
+                raise ConfigError(f"{patch}:{n}: path {raw!r} goes through the link {'/'.join(parts[:i])} in the "
+                                  f"tree: refused")
+
+
 def apply_patch(tree, patch):
     """Apply one patch with GNU patch -p1. ConfigError naming the patch, file and failing hunk(s)."""
+    check_paths(tree, patch)
     p = subprocess.run(["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-r", "-", "-i", str(patch)],
                        cwd=tree, capture_output=True, text=True)
     if p.returncode != 0:

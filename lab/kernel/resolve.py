@@ -6,7 +6,7 @@ from ..paths import ROOT
 from .build import DEFAULT_FRAGMENTS, BuildRequest, build
 from .debian import debian_kernel, meta_package
 from .image import from_path
-from .store import find_build
+from .store import damaged, find_build
 
 
 def resolve_kernel(spec=None, say=print):
@@ -30,6 +30,9 @@ def resolve_kernel(spec=None, say=print):
                     say=say, announce_hit=False)
     else:
         art = find_build(spec)
+        bad = damaged(art) if art is not None else None
+        if bad:
+            raise ConfigError(f"--kernel {spec}: the cached build {art} is damaged ({bad}): build it again (lab build)")
     if art is None:
         raise ConfigError(f"--kernel {spec}: not a path and no build of that name or key in the cache (see `lab build --list`)")
     return from_path(art)

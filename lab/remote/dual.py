@@ -10,13 +10,17 @@ to the same path (and mode) on B, and its stdin when that is a pipe. Counters: A
 sections (softnet, CPU), B's agent side b; `perf stat` counts on A.
 """
 import base64
+import hmac
 import json
+import posixpath
+import secrets
 import shlex
+import stat
 import threading
 import time
 from pathlib import Path
 
-from .ssh import PATH, mkdir_p
+from .ssh import PATH, exec_sh
 
 SHIMS = Path(__file__).parent / "shim"
 GRACE = 1.0  # seconds to keep reading a command's output after it exited (a daemon may hold its stdout)
@@ -47,12 +51,47 @@ def drop_globals(snapshot_text):
     return "".join(out)
 
 
+def tmp_path(path):
+    """`path` if it is a normalised absolute path under /tmp (no '..', no '//', no NUL), else RelayError."""
+    if not isinstance(path, str) or not path.startswith("/tmp/") or posixpath.normpath(path) != path or "\0" in path:
+        raise RelayError(f"{path!r}: files go to B only as normalised paths under /tmp")
+    return path
+
+
+class RelayError(Exception):
+    """A request the relay refuses (wrong key, a path outside /tmp, a link on the way)."""
+
+
+def put_no_follow(sftp, path, data, mode, uid):
+    """Write `path` on B without following a link anywhere: each directory under /tmp must be a real one of `uid`
+    (made 0700 if absent), the file goes in under a random name and is renamed over whatever entry was there."""
+    parts = path.split("/")[2:]  # below /tmp
+    d = "/tmp"
+    for part in parts[:-1]:
+        d = f"{d}/{part}"
+        try:
+            a = sftp.lstat(d)
+        except FileNotFoundError:
+            sftp.mkdir(d, 0o700)
+            a = sftp.lstat(d)
+        if not stat.S_ISDIR(a.st_mode) or a.st_uid != uid:
+            raise RelayError(f"{d} on B is not a directory of uid {uid} (a link, or someone else's): not written")
+    tmp = f"{d}/.dplab-{secrets.token_hex(8)}"
+    with sftp.open(tmp, "wx") as f:
+        f.chmod(mode & 0o777)  # before the bytes: a private key is never readable by others there
+        f.write(data)
+    sftp.posix_rename(tmp, path)
+
+
 class Relay:
-    """Commands from A's `dplab-b`, run on B (`host_b`: its AgentHost, connected)."""
+    """Commands from A's `dplab-b`, run on B (`host_b`: its AgentHost, connected). Only a request carrying this
+    run's key (`key`, given to A's agent alone) from A's loopback is served."""
 
     def __init__(self, host_b, log=None):
         self.host_b, self.log = host_b, log
         self.port = None
+        self.key = secrets.token_hex(16)
+        self.uid = None
         self.lock = threading.Lock()
 
     def open(self, client_a):
@@ -61,12 +100,18 @@ class Relay:
         return self.port
 
     def _accept(self, chan, origin, server):
-        threading.Thread(target=self._serve, args=(chan,), daemon=True, name="dplab-relay").start()
+        threading.Thread(target=self._serve, args=(chan, origin), daemon=True, name="dplab-relay").start()
 
-    def _serve(self, chan):
+    def _serve(self, chan, origin=("127.0.0.1", 0)):
         try:
             try:
+                if origin[0] not in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
+                    raise RelayError(f"a connection from {origin[0]}: only A's loopback is served")
                 req = json.loads(_read_line(chan))
+                if not isinstance(req, dict) or not hmac.compare_digest(str(req.get("key", "")), self.key):
+                    raise RelayError("a request without this run's key: refused")
+                if not isinstance(req.get("argv"), list) or not all(isinstance(a, str) for a in req["argv"]):
+                    raise RelayError("a request whose argv is not a list of strings: refused")
                 rc, out, err = self.run_on_b(req)
             except Exception as e:  # noqa: BLE001 - any failure is the command's, reported where it ran
                 rc, out, err = 255, b"", f"dplab relay to {self.host_b.target.ssh}: {type(e).__name__}: {e}\n".encode()
@@ -88,13 +133,13 @@ class Relay:
     def _run_on_b(self, req):
         client = self.host_b.client
         if req.get("files"):
+            files = {tmp_path(p): v for p, v in req["files"].items()}
+            if self.uid is None:
+                self.uid = int(exec_sh(client, "id -u", timeout=30)[1])
             sftp = client.open_sftp()
             try:
-                for path, (data, mode) in req["files"].items():
-                    mkdir_p(sftp, str(Path(path).parent))
-                    with sftp.open(path, "wb") as f:
-                        f.chmod(mode)  # before the bytes: a private key is never readable by others there
-                        f.write(base64.b64decode(data))
+                for path, (data, mode) in files.items():
+                    put_no_follow(sftp, path, base64.b64decode(data), int(mode), self.uid)
             finally:
                 sftp.close()
         s = client.get_transport().open_session()

@@ -6,6 +6,7 @@ and gets the lab's addresses; its MAC is the port's own. On exit the ports go ba
 the namespace the agent runs in, and the namespaces are deleted.
 """
 import json
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from ..kernel.image import Kernel
 from ..modes import WALLCLOCK
 from ..vm.links import NIC_MODELS, Link, NicModel
 from .dual import Relay, drop_globals, shim_files
-from .ssh import AgentHost, get_tree
+from .ssh import AgentHost, exec_sh, get_tree, private_dir
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,11 @@ class HardwareEnv:
                 self.guest_b = self._agent(self.host_b, deadline)
                 self.relay = Relay(self.host_b, log=self._log)
                 shims = {"bin_files": shim_files(), "env": {"DPLAB_B": self.relay.open(self.host.connect()),
+                                                            "DPLAB_B_KEY": self.relay.key,
                                                             "DPLAB_B_NS": self.cfg.links[0].ns("b")}}
             self.guest = self._agent(self.host, deadline, **shims)
+            if self.host_b is not None:  # A's cell dirs exist on B at the same path: A's private dir, made afresh there
+                private_dir(self.host_b.client, self.host.rdir, fresh=True)
             self.hello = self.hellos[id(self.guest)]
             self.boot_seconds = round(time.monotonic() - t0, 2)
             self._wire()
@@ -212,6 +216,8 @@ class HardwareEnv:
         except GuestError as e:
             self.say(f"dplab: {self.target.name}: could not put the ports back: {e}")
         finally:
+            if self.host_b is not None and self.host.rdir and self.host_b.alive():
+                exec_sh(self.host_b.client, f"rm -rf -- {shlex.quote(self.host.rdir)}", timeout=30)
             for h in (self.host, self.host_b):
                 if h is not None:
                     h.close()

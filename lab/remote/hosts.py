@@ -30,6 +30,8 @@ from ..errors import ConfigError
 from ..workloads.schema import Key, compose, line_of, validate
 
 KINDS = ("hardware", "remote-lab")
+IFNAME = re.compile(r"[A-Za-z0-9_.@-]{1,15}")  # what the kernel takes as a netdev name, less ':' and '/'
+PATHLIKE = re.compile(r"[A-Za-z0-9_./+~-]+")
 URL = re.compile(r"ssh://(?:(?P<user>[^@/:\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^@/:\s\[\]]+)(?::(?P<port>\d+))?/?")
 TARGET_SCHEMA = {
     "kind": Key((str,), required=True, help="hardware (two ports of one host, cabled back to back) or remote-lab"),
@@ -115,6 +117,12 @@ def load_hosts(path):
             raise ConfigError(f"{where('kind')}: unknown kind {t['kind']!r}; known: {', '.join(KINDS)}")
         if t["kind"] == "hardware" and set(t["ports"]) != {"a", "b"}:
             raise ConfigError(f"{where('ports')}: a hardware target names its two ports: {{a: IFNAME, b: IFNAME}}")
+        for side, port in t["ports"].items():
+            if not IFNAME.fullmatch(port) or port in (".", ".."):
+                raise ConfigError(f"{where('ports', side)}: {port!r} is not an interface name (1-15 of A-Z a-z 0-9 _ . - @)")
+        for k in ("python", "dir"):
+            if not PATHLIKE.fullmatch(t[k]):
+                raise ConfigError(f"{where(k)}: {t[k]!r}: a path of letters, digits and / . _ - + ~ only")
         files = {k: (path.parent / Path(t[k]).expanduser()) for k in ("key", "known_hosts")}
         for k, f in files.items():
             if not f.is_file():
@@ -124,6 +132,9 @@ def load_hosts(path):
             if t["kind"] != "hardware":
                 raise ConfigError(f"{where('kexec')}: only a hardware target kexecs (a remote-lab target boots guests)")
             k = validate(t["kexec"], KEXEC_SCHEMA, path, marks, ("targets", name, "kexec"))
+            for key in ("dir", "initrd"):
+                if k[key] is not None and not (PATHLIKE.fullmatch(k[key]) and k[key].startswith("/")):
+                    raise ConfigError(f"{where('kexec', key)}: {k[key]!r}: an absolute path of letters, digits and / . _ - +")
             kx = KexecSpec(k["timeout"], path.parent / Path(k["serial_log"]).expanduser() if k["serial_log"] else None,
                            k["initrd"], k["dir"])
         out[name] = Target(name, t["kind"], endpoint(t["ssh"], where("ssh")), files["key"], files["known_hosts"],

@@ -21,7 +21,7 @@ from ..errors import ConfigError, GuestError
 from ..kernel import resolve_kernel
 from ..paths import cache_root
 from .env import hardware_kernel
-from .ssh import connect, exec_sh, put_once
+from .ssh import connect, exec_sh, private_dir, put_once, verify_cmd
 
 TOKEN = "dplab.kernel"
 DROP = ("dplab.", "BOOT_IMAGE=", "initrd=")  # the lab's tokens; the boot loader's words --reuse-cmdline drops too
@@ -119,15 +119,23 @@ def _load_and_go(target, kernel, append, say):
         before = host_facts(client)
         if not identity_problems(before, kernel, append):
             return before, True
-        rdir = f"{spec.dir.rstrip('/')}/{kernel.sha256[:20]}"
-        sftp = client.open_sftp()
-        try:
-            sent = put_once(sftp, rdir, {"bzImage": Path(kernel.image)}, kernel.sha256, mode=0o644)
-        finally:
-            sftp.close()
+        rdir = f"{private_dir(client, spec.dir.rstrip('/'))}/{kernel.sha256[:20]}"
+        check = verify_cmd({f"{rdir}/bzImage": kernel.sha256})
+        sent = False
+        for _ in range(2):  # a copy there that is not this image (damaged, changed) is sent again, once
+            private_dir(client, rdir)
+            sftp = client.open_sftp()
+            try:
+                sent = put_once(sftp, rdir, {"bzImage": Path(kernel.image)}, kernel.sha256, mode=0o644) or sent
+            finally:
+                sftp.close()
+            if exec_sh(client, check, timeout=120)[0] == 0:
+                break
+            exec_sh(client, f"rm -rf -- {shlex.quote(rdir)}", timeout=60)
         load = ["kexec", "-l", f"{rdir}/bzImage", f"--command-line={next_cmdline(before['cmdline'], kernel, append)}"]
         load += [f"--initrd={spec.initrd}"] if spec.initrd else []
-        rc, _, err = exec_sh(client, shlex.join(load), timeout=120)
+        # the image is checked against its sha256 in the same command that loads it
+        rc, _, err = exec_sh(client, f"{check} && {shlex.join(load)}", timeout=120)
         if rc != 0:
             raise KexecError(f"{target.name}: `{shlex.join(load)}` failed (exit status {rc}): {err.strip()[-400:]}; "
                              f"the host still runs {before['release']}")

@@ -11,9 +11,9 @@
 import gzip
 import hashlib
 import io
-import os
 import re
 import shlex
+import stat
 import subprocess
 import tarfile
 import time
@@ -24,26 +24,33 @@ from ..errors import ConfigError, GuestError
 from ..kernel import resolve_kernel
 from ..paths import ROOT, TOOLS_BIN
 from ..results.rundir import RunDir
-from .ssh import connect, exec_sh, get_tree, put_once
+from .ssh import connect, exec_sh, get_tree, private_dir, put_once
 
 ARTIFACT_FILES = ("bzImage", "config", "build.json", "System.map")  # what a lab build's kernel dir holds for a run
 PASS_THROUGH = re.compile(r"debian(:[\w.+-]+)?$")  # specs the remote resolves with its own apt
 
 
+PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+
 def checkout_tar(root=ROOT):
-    """(tag, tar.gz bytes) of the project: deterministic (sorted, mtime 0), so the same files give the same tag."""
+    """(tag, tar.gz bytes) of the project's tracked files as they are in the working tree, modes kept, and the
+    built guest tools: deterministic (sorted, mtime 0), so the same files give the same tag. Untracked files
+    (hosts/keys/...) never go, nor any file holding a private key."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], capture_output=True, check=True).stdout
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"], capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
         raise ConfigError(f"{root}: remote-lab sends a git checkout's files; git ls-files failed: {e}") from None
-    files = {f for f in out.decode().split("\0") if f and (root / f).is_file()}
+    files = {f for f in out.decode().split("\0") if f and (root / f).is_file() and not (root / f).is_symlink()}
     files |= {str(p.relative_to(root)) for p in TOOLS_BIN.glob("*") if p.is_file()}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for f in sorted(files):
             data = (root / f).read_bytes()
+            if PRIVATE_KEY.search(data):
+                raise ConfigError(f"{root / f}: holds a private key: remote-lab sends no keys (untrack it)")
             ti = tarfile.TarInfo(f)
-            ti.size, ti.mtime, ti.mode = len(data), 0, 0o755 if os.access(root / f, os.X_OK) else 0o644
+            ti.size, ti.mtime, ti.mode = len(data), 0, stat.S_IMODE((root / f).stat().st_mode)
             tar.addfile(ti, io.BytesIO(data))
     raw = buf.getvalue()
     return hashlib.sha256(raw).hexdigest()[:16], gzip.compress(raw, mtime=0)
@@ -92,7 +99,7 @@ class RemoteLab:
 
     def send(self, tc, opts):
         """The checkout, the testcase (if outside it) and the kernels: (src dir, testcase path, kernel specs, sent)."""
-        base = self.t.dir.rstrip("/")
+        base = private_dir(self.client, self.t.dir.rstrip("/"))
         tag, tgz = checkout_tar()
         src, sent = f"{base}/src/{tag}", []
         sftp = self.client.open_sftp()
@@ -182,6 +189,8 @@ class RemoteLab:
             if not ids:
                 raise (KeyboardInterrupt if interrupted else ConfigError if rc == 2 else GuestError)(
                     f"{self.t.name}: the remote `lab run` made no run directory (exit status {rc}; its output is above)")
+            if len(ids) != 1 or not re.fullmatch(r"[\w.+-]+", ids[0]) or ids[0] in (".", ".."):
+                raise GuestError(f"{self.t.name}: {runs} holds {ids!r}, not one run directory: not fetched")
             local = Path(self.runs_root) / ids[0]
             get_tree(sftp, f"{runs}/{ids[0]}", local)
         finally:

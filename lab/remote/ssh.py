@@ -7,12 +7,15 @@ snapshots; `lab.guest.Guest` drives it through `AgentHost`, which stands where t
 """
 import base64
 import hashlib
+import re
 import shlex
 import stat
+import time
 
 from ..errors import ConfigError, GuestError
 from ..guest import AGENT_FILES, GUEST_DIR
 from ..paths import TOOLS_BIN
+from ..results import untrusted
 
 TOOL_FILES = ("xsk_tx", "udpgso_tx")  # the project's traffic tools, on the agent's PATH as in a guest (/lab/bin)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -67,15 +70,57 @@ def connect(target):
 
 
 def exec_sh(client, command, timeout=600):
-    """(exit status, stdout, stderr) of `command` in a session of its own (for the few commands outside the agent)."""
-    _, out, err = client.exec_command(command, timeout=timeout)
-    rc = out.channel.recv_exit_status()
-    return rc, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    """(exit status, stdout, stderr) of `command` in a session of its own (for the few commands outside the agent).
+    GuestError when it has not ended within `timeout` s (its channel is closed: the lab never hangs on it)."""
+    chan = client.get_transport().open_session()
+    chan.exec_command(command)
+    out, err, deadline = [], [], time.monotonic() + timeout
+    while True:
+        got = False
+        while chan.recv_ready():
+            out.append(chan.recv(65536))
+            got = True
+        while chan.recv_stderr_ready():
+            err.append(chan.recv_stderr(65536))
+            got = True
+        if chan.exit_status_ready() and not got and (chan.eof_received or chan.closed):
+            break
+        if time.monotonic() > deadline:
+            chan.close()
+            raise GuestError(f"{client.get_transport().getpeername()[0]}: `{command[:200]}` did not end within {timeout:g} s")
+        if not got:
+            time.sleep(0.01)
+    rc = chan.recv_exit_status()
+    chan.close()
+    return rc, b"".join(out).decode(errors="replace"), b"".join(err).decode(errors="replace")
+
+
+def private_dir(client, path, fresh=False):
+    """`path` as a directory only the login user can use: made with mode 0700 (with `fresh`, it must not exist
+    yet); an existing one must be a real directory (not a link) of that user, closed to group and others.
+    GuestError naming the host and path otherwise: nothing is put in a directory someone else could write."""
+    q = shlex.quote(path)
+    mk = f"mkdir -m 0700 -- {q}" if fresh else f"{{ [ -e {q} ] || [ -L {q} ] || mkdir -p -m 0700 -- {q}; }}"
+    rc, out, err = exec_sh(client, f"umask 077; {mk} && stat -c '%u %a %F' -- {q} && id -u", timeout=60)
+    host = client.get_transport().getpeername()[0]
+    if rc != 0:
+        raise GuestError(f"{host}: cannot make the private directory {path}: {err.strip()[-300:]}")
+    (uid, mode, *kind), me = out.split("\n")[0].split(), out.split("\n")[1].strip()
+    if " ".join(kind) != "directory" or uid != me or int(mode, 8) & 0o077:
+        raise GuestError(f"{host}: {path} is a {' '.join(kind)} of uid {uid}, mode {mode}: not a private directory "
+                         f"of uid {me}; refusing to put anything there (remove it, or name another dir)")
+    return path
+
+
+def verify_cmd(files):
+    """A shell prefix that fails unless each {remote path: sha256 hex} has that content."""
+    lines = "".join(f"{h}  {p}\n" for p, h in files.items())
+    return f"printf %s {shlex.quote(lines)} | sha256sum -c --quiet --strict - >&2"
 
 
 def put_once(sftp, rdir, blobs, tag, mode=0o755):
-    """Files {relative name: bytes or local Path} into `rdir` (named by their content), unless a finished copy
-    is there (`.ready`, written last; each file renamed into place). Returns whether anything was sent."""
+    """Files {relative name: bytes or local Path} into `rdir` (a private directory: private_dir), unless a finished
+    copy is there (`.ready`, written last; each file renamed into place). Returns whether anything was sent."""
     try:
         sftp.stat(f"{rdir}/.ready")
         return False
@@ -87,24 +132,32 @@ def put_once(sftp, rdir, blobs, tag, mode=0o755):
     for n, data in blobs.items():
         if isinstance(data, bytes):
             with sftp.open(f"{rdir}/{n}.tmp", "wb") as f:
+                f.chmod(mode)
                 f.write(data)
         else:
             sftp.put(str(data), f"{rdir}/{n}.tmp")
-        sftp.chmod(f"{rdir}/{n}.tmp", mode)
+            sftp.chmod(f"{rdir}/{n}.tmp", mode)
         sftp.posix_rename(f"{rdir}/{n}.tmp", f"{rdir}/{n}")
     with sftp.open(f"{rdir}/.ready", "w") as f:
         f.write(tag)
     return True
 
 
-def get_tree(sftp, rpath, lpath):
-    """The remote directory `rpath` (files and subdirectories) into the local `lpath`."""
-    lpath.mkdir(parents=True, exist_ok=True)
+def get_tree(sftp, rpath, lpath, limit=untrusted.MAX_READ):
+    """The remote directory `rpath` (files and subdirectories) into the local `lpath`. Names are the target's:
+    one with a '/', '..' or a NUL is refused, links and special files are skipped, files past `limit` not read."""
+    untrusted.make_dir(lpath.parent, lpath.name)
     for a in sftp.listdir_attr(rpath):
+        name = a.filename
+        if "/" in name or name in (".", "..") or "\0" in name:
+            raise untrusted.UnsafePath(f"{rpath}: the target names a file {name!r}: refusing it")
         if stat.S_ISDIR(a.st_mode):
-            get_tree(sftp, f"{rpath}/{a.filename}", lpath / a.filename)
+            get_tree(sftp, f"{rpath}/{name}", lpath / name, limit)
         elif stat.S_ISREG(a.st_mode):
-            sftp.get(f"{rpath}/{a.filename}", str(lpath / a.filename))
+            if a.st_size > limit:
+                raise GuestError(f"{rpath}/{name}: {a.st_size} bytes, over {limit}: not fetched")
+            with sftp.open(f"{rpath}/{name}", "rb") as f:
+                untrusted.write_bytes(lpath, name, f.read(limit + 1)[:limit], mode=stat.S_IMODE(a.st_mode) & 0o755)
 
 
 def _parents(name):
@@ -145,6 +198,7 @@ class AgentHost:
         self.what = f"the agent's SSH channel to {target.ssh}"  # in Guest's errors, where a guest says QEMU
         self.console = self._Console()
         self.client = self.jump = self.chan = None
+        self.rdir = None
 
     def connect(self):
         if self.client is None:
@@ -158,16 +212,21 @@ class AgentHost:
         blobs = {n: (GUEST_DIR / n).read_bytes() for n in AGENT_FILES}
         blobs.update({f"bin/{n}": (TOOLS_BIN / n).read_bytes() for n in TOOL_FILES if (TOOLS_BIN / n).exists()})
         blobs.update({f"bin/{n}": data for n, data in (bin_files or {}).items()})
-        tag = hashlib.sha256(b"".join(n.encode() + hashlib.sha256(b).digest() for n, b in sorted(blobs.items()))).hexdigest()[:16]
-        self.rdir = rdir = f"/tmp/dplab-agent-{tag}"  # by content: sent once per version
+        # a fresh directory only we can enter, each session: nothing a local user of the host planted is run
+        rc, out, err = exec_sh(self.client, "umask 077; mktemp -d /tmp/dplab-agent.XXXXXXXXXX", timeout=60)
+        rdir = out.strip()
+        if rc != 0 or not re.fullmatch(r"/tmp/dplab-agent\.[A-Za-z0-9]{10}", rdir):
+            raise GuestError(f"{self.target.ssh}: mktemp -d for the agent failed: {(err or out).strip()[-300:]}")
+        self.rdir = private_dir(self.client, rdir)
         sftp = self.client.open_sftp()
         try:
-            put_once(sftp, rdir, blobs, tag)
+            put_once(sftp, rdir, blobs, "fresh")
         finally:
             sftp.close()
+        check = verify_cmd({f"{rdir}/{n}": hashlib.sha256(b).hexdigest() for n, b in blobs.items()})
         extra = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (env or {}).items())
         self.chan = self.client.get_transport().open_session()
-        self.chan.exec_command(f"cd / && exec env PATH={rdir}/bin:{PATH} LANG=C.UTF-8 {extra} "
+        self.chan.exec_command(f"{check} && cd / && exec env PATH={rdir}/bin:{PATH} LANG=C.UTF-8 {extra} "
                                f"{shlex.quote(self.target.python)} -u {rdir}/agent.py --stdio")
         self.chan.settimeout(0.2)
         return self.chan
@@ -184,6 +243,12 @@ class AgentHost:
             self.chan.close()
 
     def close(self):
+        if self.rdir and self.client is not None and self.client.get_transport() is not None \
+                and self.client.get_transport().is_active():
+            try:
+                exec_sh(self.client, f"rm -rf -- {shlex.quote(self.rdir)}", timeout=30)
+            except (GuestError, OSError, EOFError):
+                pass  # the host is gone: its private temp dir stays until it is cleaned there
         for c in (self.chan, self.client, self.jump):
             if c is not None:
                 c.close()

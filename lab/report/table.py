@@ -98,7 +98,8 @@ def render_pairs(pairs):
                      "-" if r.change_pct is None else f"{r.change_pct:+.1f}%", ci, r.verdict + (" (noisy)" if r.noisy else "")])
     lines = [grid(head, body, right={2, 3, 5})]
     moved = [f"  {' '.join(f'{k}={v}' for k, v in p.context.items())} {p.a} -> {p.b}: " + "; ".join(
-        f"{n} {c.a.median:.3g} -> {c.b.median:.3g} ({c.change_pct:+.0f}%)" for n, c in p.counters[:4])
+        f"{n} {c.a.median:.3g} -> {c.b.median:.3g} ("
+        + ("new" if c.change_pct is None else f"{c.change_pct:+.0f}%") + ")" for n, c in p.counters[:4])
         for p in pairs if p.counters]
     if moved:
         lines += ["", "counters that moved (per packet; false discovery rate 5 %):"] + moved

@@ -1,5 +1,6 @@
 """A/B comparison of records: pairs of variants that differ in one dimension, with verdicts and the
 counters (normalised per packet) that moved with them."""
+import math
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
@@ -7,12 +8,14 @@ from ..metrics.derived import is_host_time, record_per_packet
 from ..modes import record_mode
 from .functions import function_changes
 from .headline import headline
-from .stats import CONFIDENCE, Comparison, benjamini_hochberg, welch
+from .rundir import final_attempts
+from .stats import CONFIDENCE, Comparison, benjamini_hochberg, summarize, welch
 
 TOP_COUNTERS = 8
 FDR_Q = 0.05  # false discovery rate for "counters that moved" (Benjamini-Hochberg over every counter of a pair)
 # Dimensions a pair never spans: records of different modes, accelerators or CPU models measure different things.
 NEVER_ACROSS = {"testcase": "testcases", "mode": "measurement modes", "accel": "accelerators", "cpu": "CPU models",
+                "unit": "units (Gbit/s beside Mbit/s is no change)",
                 "measure": "headline measures (the profiler's window vs the sender's CPU time)"}
 # A kernel's content (sha256) goes with its name along `kernel`, and changes between runs (nights) by design.
 TIED = {"kernel": {"kernel_id"}, "run": {"kernel_id"}}
@@ -31,7 +34,8 @@ def dims(rec, with_run=False):
         d["kernel_id"] = kernel_id(rec)
     d.update({k: str(v) for k, v in rec.get("params", {}).items()})
     d["mode"] = record_mode(rec).name
-    d["measure"] = headline(rec).metric
+    h = headline(rec)
+    d["measure"], d["unit"] = h.metric, h.unit
     for k, field_ in (("accel", "accel"), ("cpu", "cpu_model")):
         if rec.get(field_):
             d[k] = rec[field_]
@@ -76,8 +80,9 @@ def candidate_dimensions(records):
 def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
     """All A/B pairs along dimension `by` (baseline = A; default: the first value seen).
 
-    Without `by`, the first dimension (kernel, run, each axis, link) that yields any pair is used."""
-    ok = [r for r in records if r.get("status") == "ok"]
+    Without `by`, the first dimension (kernel, run, each axis, link) that yields any pair is used. Each cell
+    counts once, by its final attempt; a record whose headline is not a finite number is left out."""
+    ok = [r for r in final_attempts(records).values() if r.get("status") == "ok" and _finite(headline(r).value)]
     if not ok:
         return []
     if by is None:
@@ -130,6 +135,10 @@ def compare(records, by=None, baseline=None, confidence=CONFIDENCE):
     return pairs
 
 
+def _finite(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def min_effect(records):
     """The smallest change called significant: the largest of the records' modes' (1 % for instruction counts,
     2 % for wall-clock rates)."""
@@ -151,16 +160,18 @@ def movers(a_recs, b_recs, top=TOP_COUNTERS):
     if not all(record_mode(r).host_time_counters for r in a_recs + b_recs):
         names = {n for n in names if not is_host_time(n)}
     effect, floor = min_effect(a_recs + b_recs), resolution(a_recs + b_recs)
-    tested = []
+    tested, new = [], []
     for n in sorted(names):
         av = [c.get(n, 0.0) for c in a_c]
         bv = [c.get(n, 0.0) for c in b_c]
-        if not any(av):
-            continue  # no baseline to be relative to
+        if not any(av):  # from zero: moved when every B repeat counts some and every A repeat none (2+ each)
+            if len(av) >= 2 and len(bv) >= 2 and min(bv) > 0:
+                new.append((n, Comparison(summarize(av), summarize(bv), None, None, None, None, "new", False)))
+            continue
         res = welch(av, bv, higher_is_better=True, min_effect_pct=effect, resolution_pct=floor)
         if res.p_value is not None:
             tested.append((n, res))
     keep = benjamini_hochberg([r.p_value for _, r in tested], FDR_Q)
     out = [(n, r) for i, (n, r) in enumerate(tested) if i in keep and abs(r.change_pct or 0) >= effect]
     out.sort(key=lambda x: -abs(x[1].change_pct or 0))
-    return out[:top]
+    return (sorted(new, key=lambda x: -x[1].b.median) + out)[:top]

@@ -5,7 +5,9 @@ finishes, so an interrupted run keeps what it measured. The manifest is
 rewritten atomically (temp file + rename) so it is never half written.
 """
 import datetime
+import fcntl
 import json
+import math
 import os
 import secrets
 import sys
@@ -53,10 +55,12 @@ def load_results(run_dir, warn=lambda m: print(m, file=sys.stderr)):
 
 
 def final_attempts(records):
-    """The last record of every cell (a retried cell counts by its final attempt), keyed by (run, cell)."""
+    """The last record of every cell (a retried or re-measured cell counts by its final attempt), keyed by (run,
+    cell); `origin_run` (a record re-tagged for a comparison across nights) keeps two run dirs' cells apart."""
     final = {}
     for r in records:
-        final[(r.get("run_id"), r["cell"])] = r
+        key = (r.get("run_id"), r.get("origin_run"), r.get("testcase"), r["cell"]) if "cell" in r else id(r)
+        final[key] = r
     return final
 
 
@@ -71,6 +75,17 @@ def load_runs(paths):
         runs.append(rd)
         recs += rd.results()
     return runs, recs
+
+
+def finite(obj):
+    """`obj` with every NaN or infinity replaced by None: records stay valid JSON every reader can load."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 def new_run_id(label):
@@ -115,16 +130,35 @@ class RunDir:
         self.manifest.update(fields)
         atomic_write(self.path / "manifest.json", json.dumps(self.manifest, indent=2, sort_keys=True, default=str) + "\n")
 
+    def lock(self):
+        """Hold this run dir for this process (run, resume) until it exits: a second `lab run --resume` of it is
+        refused instead of measuring the same cells twice."""
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(f"{self.path}: another lab process is running or resuming this run dir") from None
+        self._lock_fd = fd
+
     def append_result(self, record):
-        """Append one record as a JSON line and fsync it before returning."""
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
+        """Append one record as a JSON line and fsync it before returning. A torn last line (a crash or a full
+        disk mid-write) is moved to results.torn first, so the new record starts a line of its own; a write that
+        fails is truncated back, so the file never ends in half a record."""
+        line = json.dumps(finite(record), sort_keys=True, default=str, allow_nan=False) + "\n"
         path = self.path / "results.jsonl"
         new = not path.exists()
         try:
-            with open(path, "a") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            with open(path, "a+b") as f:
+                size = f.seek(0, os.SEEK_END)
+                size = self._repair_tail(f, size)
+                try:
+                    f.write(line.encode())
+                    f.flush()
+                    os.fsync(f.fileno())
+                except OSError:
+                    f.truncate(size)
+                    raise
             if new:  # the file's directory entry must survive a crash too
                 fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
                 try:
@@ -133,6 +167,21 @@ class RunDir:
                     os.close(fd)
         except OSError as e:
             raise LabError(f"cannot append to {self.path / 'results.jsonl'}: {e.strerror}; earlier results are intact") from e
+
+    def _repair_tail(self, f, size):
+        """Cut a last line without its newline off the end (kept in results.torn); returns the new size."""
+        if size == 0:
+            return 0
+        f.seek(max(0, size - (1 << 20)))
+        tail = f.read()
+        if tail.endswith(b"\n"):
+            return size
+        cut = size - (len(tail) - (tail.rfind(b"\n") + 1))
+        with open(self.path / "results.torn", "ab") as t:
+            t.write(tail[tail.rfind(b"\n") + 1:] + b"\n")
+        f.truncate(cut)
+        f.seek(0, os.SEEK_END)
+        return cut
 
     def results(self):
         return load_results(self.path)

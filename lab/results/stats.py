@@ -125,7 +125,7 @@ class Summary:
 
 
 def summarize(values):
-    xs = [float(v) for v in values if v is not None]
+    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not xs:
         return Summary(0, None, None, None, None, None, None)
     mean = statistics.mean(xs)
@@ -170,9 +170,27 @@ def welch_interval(a, b, confidence=CONFIDENCE, floor=0.0):
     return diff, t_quantile(1 - (1 - confidence) / 2, df) * se, df, t_pvalue(diff / se, df)
 
 
+def log_ratio_interval(a, b, confidence=CONFIDENCE, floor_pct=0.0):
+    """(log of mean(B)/mean(A), half-width of its interval, df, p) for positive samples: the delta method on the
+    log scale (relative standard errors, Welch-Satterthwaite df), each relative deviation at least `floor_pct`;
+    None when the data cannot make an interval. exp() of its ends bounds the change above -100 %."""
+    if a.n < 2 or b.n < 2 or (a.stdev == 0 and b.stdev == 0 and min(a.n, b.n) < 3):
+        return None
+    ra, rb = max(a.stdev / a.mean, floor_pct / 100), max(b.stdev / b.mean, floor_pct / 100)
+    va, vb = ra ** 2 / a.n, rb ** 2 / b.n
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return None
+    df = (va + vb) ** 2 / ((va ** 2 / (a.n - 1) if va else 0) + (vb ** 2 / (b.n - 1) if vb else 0))
+    lr = math.log(b.mean / a.mean)
+    return lr, t_quantile(1 - (1 - confidence) / 2, df) * se, df, t_pvalue(lr / se, df)
+
+
 def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_effect_pct=MIN_EFFECT_PCT,
           resolution_pct=0.0):
-    """Welch's t interval for mean(B) - mean(A), expressed relative to mean(A), and a verdict.
+    """The change of mean(B) relative to mean(A) with its interval, and a verdict. Positive quantities (every
+    value > 0: rates, counts, instructions) get the interval of the ratio on the log scale, so it never reaches
+    -100 %; others Welch's interval of the difference, relative to mean(A).
 
     `resolution_pct`: the smallest spread a series can honestly show (a relative standard deviation floor):
     identical repeats do not make a zero-width interval. Identical repeats on both sides with fewer than 3
@@ -180,15 +198,23 @@ def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_
     a, b = summarize(a_values), summarize(b_values)
     noisy = a.noisy or b.noisy
     change = 100 * (b.mean - a.mean) / abs(a.mean) if a.mean and b.mean is not None else None
-    iv = welch_interval(a, b, confidence, abs(a.mean or 0) * resolution_pct / 100) if a.mean else None
+    positive = a.n and b.n and a.min > 0 and b.min > 0
+    if positive:
+        iv, method = log_ratio_interval(a, b, confidence, resolution_pct), "welch-t log ratio"
+    else:
+        iv, method = (welch_interval(a, b, confidence, abs(a.mean or 0) * resolution_pct / 100) if a.mean else None,
+                      "welch-t")
     if iv is None:
         return Comparison(a, b, change, None, None, None, "insufficient data", noisy)
     diff, half, df, p = iv
-    rel = 100 / abs(a.mean)
-    lo, hi = (diff - half) * rel, (diff + half) * rel
+    if positive:
+        lo, hi = 100 * math.expm1(diff - half), 100 * math.expm1(diff + half)
+    else:
+        rel = 100 / abs(a.mean)
+        lo, hi = (diff - half) * rel, (diff + half) * rel
     significant = (lo > 0 or hi < 0) and abs(change) >= min_effect_pct
     if not significant:
         verdict = "not significant"
     else:
         verdict = "faster" if (change > 0) == higher_is_better else "slower"
-    return Comparison(a, b, change, lo, hi, df, verdict, noisy, p)
+    return Comparison(a, b, change, lo, hi, df, verdict, noisy, p, method)

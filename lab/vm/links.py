@@ -158,6 +158,8 @@ class HostNetwork:
     def __enter__(self):
         if not self.netns:  # hub backend, or no links at all
             return self
+        if os.path.lexists(f"/run/netns/{self.netns}"):  # a killed run of this run dir left it (the dir is locked)
+            cmd(["ip", "netns", "del", self.netns], check=False)
         cmd(["ip", "netns", "add", self.netns])
         try:
             cmd(["ip", "-n", self.netns, "-batch", "-"], input=self.batch())

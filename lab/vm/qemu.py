@@ -6,6 +6,7 @@ virtio-serial port backed by a unix socket in a private temp dir: no TCP port at
 """
 import ctypes
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -20,9 +21,10 @@ from ..host import which
 from ..guest import AGENT_FILES, GUEST_DIR
 from ..kernel.initramfs import build_initramfs
 from ..modes import DEFAULT, Mode
+from ..results import untrusted
 from ..paths import TOOLS_BIN
 from .console import ConsoleWatcher
-from .hide import hidden_paths, masker
+from .hide import describe as describe_view, hidden_paths, host_view
 from .links import HostNetwork, guest_setup_script
 
 PROFILER = TOOLS_BIN / "libdplab-insn.so"
@@ -69,6 +71,26 @@ class VMConfig:
                 "links": [link.describe() for link in self.links]}
 
 
+def qemu_value(v):
+    """A value inside a QEMU option list (`-fsdev local,path=V`): commas doubled, as QEMU's option parser reads
+    them; a value with a control character is refused."""
+    v = str(v)
+    if any(ord(c) < 32 for c in v):
+        raise LabError(f"{v!r}: a control character in a value QEMU would read as an option: rename it")
+    return v.replace(",", ",,")
+
+
+def mapped_model(path):
+    """QEMU's mapped security model for a guest-writable export: mapped-xattr where the file system keeps user
+    xattrs, else mapped-file (metadata in hidden .virtfs_metadata files). Either way the host gets plain files."""
+    try:
+        os.setxattr(path, "user.dplab.probe", b"1")
+        os.removexattr(path, "user.dplab.probe")
+        return "mapped-xattr"
+    except OSError:
+        return "mapped-file"
+
+
 def _preexec(mask):
     """In QEMU's child before exec: die with us, even on SIGKILL of the lab (PR_SET_PDEATHSIG), and hide the
     host's secrets from the 9p export (vm/hide.py)."""
@@ -80,16 +102,18 @@ def _preexec(mask):
 
 def stage_guest_dir(g, links):
     """What a guest finds at /lab: the agent, the project's tools (on PATH) and, with links, the wiring
-    script stage 1 runs at boot (the NICs' carrier comes up while the rest boots: e1000e takes ~2.2 s)."""
+    script stage 1 runs at boot (the NICs' carrier comes up while the rest boots: e1000e takes ~2.2 s).
+    `g` was writable by an earlier guest of the run: each file is written afresh, never through what is there."""
     for f in AGENT_FILES:
-        shutil.copy(GUEST_DIR / f, g / f)
+        untrusted.write_bytes(g, f, (GUEST_DIR / f).read_bytes())
     if TOOLS_BIN.is_dir():
-        shutil.copytree(TOOLS_BIN, g / "bin", dirs_exist_ok=True)
-    script = g / "links.sh"
+        for t in sorted(TOOLS_BIN.iterdir()):
+            if t.is_file():
+                untrusted.write_bytes(g, f"bin/{t.name}", t.read_bytes(), mode=0o755)
     if links:
-        script.write_text(guest_setup_script(links))
-    elif script.exists():
-        script.unlink()
+        untrusted.write_text(g, "links.sh", guest_setup_script(links))
+    else:
+        untrusted.remove(g, "links.sh")
 
 
 class VM:
@@ -112,26 +136,28 @@ class VM:
     # -- argv -------------------------------------------------------------------
     def argv(self, initrd, sock_path):
         c = self.cfg
-        argv = [which("qemu-system-x86_64"), "-name", f"dplab-{self.rundir.id}", "-nodefaults", "-no-user-config",
+        argv = [which("qemu-system-x86_64"), "-name", qemu_value(f"dplab-{self.rundir.id}"), "-nodefaults", "-no-user-config",
                 "-display", "none", "-no-reboot", "-machine", "q35", "-accel", c.qemu_accel, "-cpu", c.cpu,
                 "-smp", str(c.vcpus), "-m", c.memory,
                 "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
                 "-kernel", str(self.kernel.image), "-initrd", str(initrd),
                 "-append", " ".join(BASE_APPEND + list(c.append)),
-                "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+                "-fsdev", f"local,id=hostroot,path={Path(sock_path).parent / 'view'},security_model=none,readonly=on,"
+                "multidevs=remap",
                 "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-                "-fsdev", f"local,id=labrun,path={self.rundir.guest_dir},security_model=none",
+                # mapped: what the guest makes (setuid bits, devices, links, owners) is only metadata in xattrs here
+                "-fsdev", f"local,id=labrun,path={qemu_value(self.rundir.guest_dir)},security_model={mapped_model(self.rundir.guest_dir)}",
                 "-device", "virtio-9p-pci,fsdev=labrun,mount_tag=labrun",
                 "-device", "virtio-serial-pci,id=vser",
                 "-chardev", f"socket,id=ctl,path={sock_path},server=on,wait=off",
                 "-device", "virtserialport,bus=vser.0,chardev=ctl,name=dplab.ctl",
                 "-device", "virtio-rng-pci"]
         if self.kernel.modules_dir:
-            argv += ["-fsdev", f"local,id=modules,path={self.kernel.modules_dir},security_model=none,readonly=on",
+            argv += ["-fsdev", f"local,id=modules,path={qemu_value(self.kernel.modules_dir)},security_model=none,readonly=on",
                      "-device", "virtio-9p-pci,fsdev=modules,mount_tag=modules"]
         argv += list(c.mode.qemu_args)
         if c.profile:
-            argv += ["-plugin", f"file={PROFILER},out={self.profile_path}"]
+            argv += ["-plugin", f"file={qemu_value(PROFILER)},out={qemu_value(self.profile_path)}"]
         for link in c.links:
             argv += link.qemu_args(c.backend, sync=c.mode.sync_devices)
         return argv + list(c.extra_qemu)
@@ -142,6 +168,14 @@ class VM:
 
     def returncode(self):
         return self.proc.poll() if self.proc else None
+
+    def stderr_tail(self, n=1500):
+        """The end of what QEMU printed on stderr (its own start-up errors), for an error that says it exited."""
+        try:
+            data = (self.rundir.path / "qemu.stderr").read_bytes()[-n:]
+        except OSError:
+            return ""
+        return data.decode(errors="replace").strip()
 
     def __enter__(self):
         try:
@@ -170,14 +204,16 @@ class VM:
         self.net = HostNetwork(self.cfg.links, self.cfg.backend, self.rundir.id).__enter__()
         t = self._lap("host_net", t)
         full = self.net.wrap(self.argv(initrd, sock))
-        hidden = hidden_paths()
         (Path(self.tmp) / "empty").write_text("")
-        self.rundir.update_manifest(qemu_argv=full, initramfs=str(initrd), vm=self.cfg.describe(), hidden_from_guest=hidden)
+        (Path(self.tmp) / "view").mkdir()
+        self.rundir.update_manifest(qemu_argv=full, initramfs=str(initrd), vm=self.cfg.describe(),
+                                    guest_view=describe_view(), hidden_from_guest=hidden_paths())
         t0 = time.monotonic()
         try:
             self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=open(self.rundir.path / "qemu.stderr", "ab"),
-                                         preexec_fn=_preexec(masker(hidden, Path(self.tmp) / "empty")))
+                                         preexec_fn=_preexec(host_view(Path(self.tmp) / "view", Path(self.tmp) / "empty",
+                                                                               hidden_paths())))
         except (OSError, subprocess.SubprocessError) as e:
             raise LabError(f"cannot start QEMU with the host's secrets hidden from the guest ({e}); "
                            f"nothing was booted") from e

@@ -1,5 +1,6 @@
 """A small schema checker for YAML documents (testcases, hosts files): types, ranges, defaults, and errors
 that name the file, the line and the key (YNL's nlspec is the model: data in, schema check, small classes out)."""
+import math
 from dataclasses import dataclass
 
 import yaml
@@ -73,14 +74,22 @@ def validate(data, schema, where, marks, prefix=()):
         v = data[k]
         if not _is(v, key.type):
             err(path, f"expected {_tname(key.type)}, got {type(v).__name__} {v!r}")
+        if isinstance(v, float) and not math.isfinite(v):
+            err(path, f"{v} is not a finite number")
         if key.min is not None and v < key.min or key.max is not None and v > key.max:
             err(path, f"{v} is out of range; allowed {key.min}..{key.max}")
+        if key.choices is not None and v not in key.choices:
+            err(path, f"{v!r} is not one of {', '.join(map(str, key.choices))}")
         if key.items and isinstance(v, list):
             for i, item in enumerate(v):
+                if isinstance(item, float) and not math.isfinite(item):
+                    err(path + (i,), f"{item} is not a finite number")
                 if not _is(item, key.items):
                     err(path + (i,), f"expected {_tname(key.items)}, got {type(item).__name__} {item!r}")
         if key.items and isinstance(v, dict):
             for ik, item in v.items():
+                if isinstance(item, float) and not math.isfinite(item):
+                    err(path + (ik,), f"{item} is not a finite number")
                 if not _is(item, key.items):
                     err(path + (ik,), f"expected {_tname(key.items)}, got {type(item).__name__} {item!r}")
         out[k] = v

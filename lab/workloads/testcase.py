@@ -26,7 +26,7 @@ def _parser_names():
 
 
 SCHEMA = {
-    "name": Key((str,), required=True, help="short name, used in run ids"),
+    "name": Key((str,), required=True, help="short name, used in run ids: letters, digits, _ . + -"),
     "description": Key((str,), default=""),
     "links": Key((list,), default=("virtio", "e1000e"), items=(str,), help="NIC models to test, one link each"),
     "duration": Key((int, float), default=5, min=1, max=3600, help="seconds per measurement"),
@@ -46,6 +46,8 @@ SCHEMA = {
     "perf": Key((dict,), default={}, help="{events: [...], hw_events: [...], kprobes: [...]}"),
     "kernels": Key((list,), default=(), items=(str,), help="kernels to run on when --kernel is not given"),
     "expect": Key((list,), default=(), items=(dict,), help="checks on each record: [{when: {...}, counter: NAME, min/max: N}]"),
+    "loss": Key((dict,), default={}, help="where loss on the link is expected: {accounted_by: [counter, ...]} that must "
+                "account for every packet lost (metrics/delivery.py); default: none may be lost"),
     "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, ratios}"),
     "kconfig": Key((list,), default=(), items=(dict,), help="kernel options the cells need: [{when: {...}, need: [...], modules: [...]}]"),
 }
@@ -126,6 +128,7 @@ class Testcase:
     expect: list = field(default_factory=list)
     reference: dict = field(default_factory=dict)
     kconfig: list = field(default_factory=list)  # validated `kconfig:` entries (workloads/kconfig.py)
+    loss: dict = field(default_factory=dict)  # {accounted_by: [...]} (metrics/delivery.py)
     declared_axes: dict = field(default_factory=dict)  # the file's axes (tc.axes may be narrowed by --axis)
     open_axes: set = field(default_factory=set)
 
@@ -201,9 +204,16 @@ def load_testcase(path, text=None):
         text = path.read_text() if text is None else text
     except OSError as e:
         raise ConfigError(f"{path}: cannot read testcase: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}): a testcase is a YAML text file") from None
     data, marks = compose(path, text)
     d = validate(data if data is not None else {}, SCHEMA, path, marks)
+    if not re.fullmatch(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,63}", d["name"]):
+        raise ConfigError(f"{path}:{line_of(marks, ('name',))}: name: {d['name']!r}: 1-64 of letters, digits, _ . + - "
+                          f"(it names run directories and QEMU guests)")
     metric = validate(d["metric"], METRIC_SCHEMA, path, marks, ("metric",))
+    loss = validate(d["loss"], {"accounted_by": Key((list,), required=True, items=(str,))}, path, marks, ("loss",)) \
+        if d["loss"] else {}
     perf = validate(d["perf"], PERF_SCHEMA, path, marks, ("perf",))
     links = []
     for i, m in enumerate(d["links"]):
@@ -239,7 +249,7 @@ def load_testcase(path, text=None):
     for i, k in enumerate(perf["kprobes"]):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
             raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
-    return Testcase(path=path, kconfig=kconfig, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=links,
+    return Testcase(path=path, kconfig=kconfig, loss=loss, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or 3 * d["duration"] + 60,
                     params=d["params"], axes=axes, declared_axes={k: list(v) for k, v in axes.items()}, open_axes=open_axes,
                     exclude=d["exclude"], requires=d["requires"], setup=d["setup"], run=d["run"],
