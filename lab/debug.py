@@ -15,13 +15,13 @@ from pathlib import Path
 from .errors import ConfigError
 from .measure import STEPS, render_cell
 from .plan import Cell, apply_overrides, fmt_params, plan
+from .results import untrusted
 from .results.rundir import RunDir
-from .runner import RunOptions, guest_setup, resume_mismatches
+from .runner import guest_setup, load_run, resume_mismatches
 from .vm.hide import hidden_paths, masker
 from .vm.links import HostNetwork
 from .vm.qemu import stage_guest_dir
 from .vm.vng import GDB_PORT, SHARE_AT, VngBoot, vng_env
-from .workloads import load_testcase
 
 
 @dataclass
@@ -42,15 +42,11 @@ class DebugCell:
 
 def load_cell(run_dir, n, say=print):
     """The DebugCell for cell `n` of `run_dir`; ConfigError naming what is wrong with either."""
-    rd = RunDir(run_dir)
+    rd, tc, opts = load_run(run_dir)
     m = rd.manifest
-    if "options" not in m or "testcase" not in m:
-        raise ConfigError(f"{run_dir}: not a `lab run` directory (no manifest.json with options and testcase)")
-    tc = load_testcase(m["testcase"]["path"], text=m["testcase"]["text"])
-    opts = RunOptions(**m["options"])
     if opts.target:
         raise ConfigError(f"{run_dir}: ran on hardware target {opts.target!r}; lab debug boots guests only")
-    apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
+    tc = apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
     kernels, cfg, _ = guest_setup(tc, opts, say=say, accel=m.get("accel"))
     cells = plan(tc, len(kernels), cfg.links, m["testcase"].get("rounds") or 1)
     cell = next((c for c in cells if c.n == n), None)
@@ -91,12 +87,11 @@ def stage(dc):
     g = dc.rd.guest_dir
     g.mkdir(exist_ok=True)
     stage_guest_dir(g, dc.cfg.links)
-    ddir = g / "debug" / str(dc.cell.n)
-    ddir.mkdir(parents=True, exist_ok=True)
+    ddir = f"debug/{dc.cell.n}"  # in the tree guests of this run could write: never written through a link
     scripts = render_cell(dc.tc, dc.cell.link, dc.cell.params, cell_dir(dc), dc.cfg.mode)
     for step in STEPS:
-        (ddir / f"{step}.sh").write_text(scripts[step])
-    (ddir / "debug.sh").write_text(entry_script(dc))
+        untrusted.write_text(g, f"{ddir}/{step}.sh", scripts[step])
+    untrusted.write_text(g, f"{ddir}/debug.sh", entry_script(dc))
     return f"{cell_dir(dc)}/debug.sh"
 
 

@@ -4,10 +4,11 @@ Kernels alternate in rounds (A B A B) and cell order rotates per repeat (A B C, 
 and carry-over from the cell before hit every variant alike. Cell numbers are stable: they are a cell's
 identity across --resume and --shard.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import ConfigError
 from .vm.links import nic_model
+from .workloads.testcase import step_timeout
 
 
 @dataclass
@@ -23,15 +24,14 @@ class Cell:
 
 
 def apply_overrides(tc, links=(), axes=None, duration=None, repeat=None):
-    """--links / --axis / --duration / --repeat: run part of a testcase without editing it (the manifest records them)."""
-    if links:
-        tc.links = [nic_model(m) for m in links]
+    """--links / --axis / --duration / --repeat: a new Testcase, part of `tc` (unchanged: a replay of the run starts
+    from the file again). A `timeout:` the file declares survives --duration; else it follows the new duration."""
+    new_axes = dict(tc.axes)
     for axis, values in (axes or {}).items():
-        tc.axes[axis] = tc.axis_values(axis, values)
-    if duration:
-        tc.duration, tc.timeout = duration, 3 * duration + 60
-    tc.repeat = repeat or tc.repeat
-    return tc
+        new_axes[axis] = tc.axis_values(axis, values)
+    d = duration or tc.duration
+    return replace(tc, links=[nic_model(m) for m in links] if links else list(tc.links), axes=new_axes, duration=d,
+                   timeout=tc.declared_timeout or step_timeout(d), repeat=repeat or tc.repeat)
 
 
 def schedule(n_kernels, repeat, rounds):

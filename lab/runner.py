@@ -10,8 +10,9 @@ from .host import which
 from .hostinfo import host_info
 from .kernel import resolve_kernel
 from .kernel.config import check_options
-from .measure import Measurer, cell_record
+from .measure import Measurer, cell_record, render_cell
 from .modes import WALLCLOCK, get_mode
+from .options import check
 from .plan import apply_overrides, plan, shard_cells
 from .remote.env import HardwareEnv, hardware_config
 from .remote.kexec import KexecError, boot_kernel, host_kernels
@@ -46,10 +47,30 @@ class RunOptions:
     target: str | None = None    # a hardware target in the hosts file instead of a guest (lab/remote)
     hosts: str = "hosts/lab.yaml"
 
+    def __post_init__(self):
+        check({k: v for k, v in asdict(self).items() if k != "target"})  # built from anything: checked the same
+
     def boot_spec(self, links):
         return BootSpec(links=links, mode=self.mode, accel=self.accel, cpus=self.cpus, memory=self.memory,
                         append=list(self.append), backend=self.backend, boot_timeout=self.boot_timeout,
                         cpu_model=self.cpu_model, profile=self.profile)
+
+
+def load_run(run_dir):
+    """(RunDir, Testcase as the run loaded it, RunOptions) of a `lab run` directory, for --resume and lab debug;
+    ConfigError naming the file and what is wrong with a damaged or foreign one."""
+    from .workloads import load_testcase
+    rd = RunDir(run_dir)
+    m = rd.manifest
+    if not isinstance(m.get("options"), dict) or not isinstance(m.get("testcase"), dict) \
+            or not {"path", "text"} <= set(m["testcase"]):
+        raise ConfigError(f"{rd.path}/manifest.json: not a `lab run` directory's (no options and testcase text)")
+    tc = load_testcase(m["testcase"]["path"], text=m["testcase"]["text"])
+    try:
+        opts = RunOptions(**m["options"])
+    except TypeError as e:
+        raise ConfigError(f"{rd.path}/manifest.json: options: {e}") from None
+    return rd, tc, opts
 
 
 def check_tools(tools):
@@ -125,7 +146,7 @@ class Run:
     def __init__(self, tc, opts, say=print, resume=None):
         check_tools(tc.requires)
         get_mode(opts.mode)
-        apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
+        tc = apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
         self.tc, self.opts, self.say = tc, opts, say
         self.target = target_of(opts)
         self.target_down = None  # why a hardware target is gone (did not come back from a kexec)
@@ -141,6 +162,8 @@ class Run:
             say(f"dplab: {self.cfg.mode.name} mode: {self.cfg.mode.summary}")
         rounds = opts.rounds or (2 if len(self.kernels) > 1 else 1)
         self.cells = shard_cells(plan(tc, len(self.kernels), self.cfg.links, rounds), opts.shard)
+        for c in self.cells:  # a template that cannot render fails now, before any boot, naming the testcase
+            render_cell(tc, c.link, c.params, f"/lab/cells/{c.n}", self.cfg.mode)
         self.modules = preflight(tc, self.kernels, self.cfg.links, say)
         self.status = "ok"
         if resume is None:

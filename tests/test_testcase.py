@@ -98,11 +98,13 @@ def test_args_filter_and_no_way_to_splice_text():
 
 
 def test_links_and_axis_narrow_a_testcase_or_name_what_exists():
-    from lab.cli import _axis
+    from lab.options import axis as _axis
     from lab.plan import apply_overrides
-    tc = load_testcase(ROOT / "testcases/xsk.yaml")
-    apply_overrides(tc, links=["virtio"], axes=dict([_axis("size=64,1500")]))
-    assert [m.name for m in tc.links] == ["virtio"] and tc.axes["size"] == [64, 1500]
+    orig = load_testcase(ROOT / "testcases/xsk.yaml")
+    tc = apply_overrides(orig, links=["virtio"], axes=dict([_axis("size=64,1500")]), duration=2)
+    assert [m.name for m in tc.links] == ["virtio"] and tc.axes["size"] == [64, 1500] and tc.duration == 2
+    assert [m.name for m in orig.links] == ["virtio", "e1000e"] and 64 in orig.axes["size"] and 512 in orig.axes["size"]
+    assert orig.duration != 2  # the loaded testcase is not changed: a replay (lab debug) starts from the file
     with pytest.raises(ConfigError, match="known models: virtio, e1000e"):
         apply_overrides(tc, links=["rtl8139"])
     with pytest.raises(ConfigError, match="has axes size"):
@@ -146,18 +148,16 @@ def test_yaml_booleans_never_appear_by_accident(tmp_path):
 
 def test_command_line_axis_values_keep_the_declared_type():
     """`--axis gso=on` used to become YAML's True and render as 1 (ethtool: "flag '1' for parameter")."""
-    from lab.cli import _axis
+    from lab.options import axis as _axis
     from lab.plan import apply_overrides
-    tc = load_testcase(ROOT / "testcases/tunnel.yaml")
-    apply_overrides(tc, axes=dict([_axis("tunnel=wireguard,vxlan"), _axis("gso=on")]))
+    tc = apply_overrides(load_testcase(ROOT / "testcases/tunnel.yaml"), axes=dict([_axis("tunnel=wireguard,vxlan"), _axis("gso=on")]))
     assert tc.axes == {"tunnel": ["wireguard", "vxlan"], "gso": ["on"]}
     out = subprocess.run(["sh", "-c", render("printf %s {{ params.gso }}", {"params": {"gso": tc.axes["gso"][0]}})],
                          capture_output=True, text=True).stdout
     assert out == "on"  # what ethtool -K ... gso receives
     with pytest.raises(ConfigError, match=r"--axis gso=yes: not a value of axis gso .*allowed: on, off"):
         apply_overrides(tc, axes={"gso": ["yes"]})
-    xsk = load_testcase(ROOT / "testcases/xsk.yaml")  # size is declared open: any integer, typed as one
-    apply_overrides(xsk, axes=dict([_axis("size=64,9000")]))
+    xsk = apply_overrides(load_testcase(ROOT / "testcases/xsk.yaml"), axes=dict([_axis("size=64,9000")]))  # size is open
     assert xsk.axes["size"] == [64, 9000]
     with pytest.raises(ConfigError, match="axis size takes int values"):
         apply_overrides(xsk, axes={"size": ["$(touch F)"]})
@@ -242,9 +242,9 @@ def test_preflight_loads_modules_on_a_modular_kernel_and_follows_the_axes(tmp_pa
     assert preflight(tc, [deb], make_links(["virtio"]), say=lambda *_: None) == \
         {"deb": ["virtio_net", "wireguard", "vxlan", "fou", "ipip"]}
     lab = _kernel(tmp_path, "lab", "CONFIG_VIRTIO_NET=y\nCONFIG_VXLAN=y\n# CONFIG_NET_FOU is not set\n")
-    apply_overrides(tc, [], {"tunnel": ["vxlan"]}, None, None)  # --axis tunnel=vxlan: FOU is not needed
-    assert preflight(tc, [lab], make_links(["virtio"]), say=lambda *_: None) == {"lab": []}
-    apply_overrides(tc, [], {"tunnel": ["fou"]}, None, None)
+    vx = apply_overrides(tc, [], {"tunnel": ["vxlan"]}, None, None)  # --axis tunnel=vxlan: FOU is not needed
+    assert preflight(vx, [lab], make_links(["virtio"]), say=lambda *_: None) == {"lab": []}
+    tc = apply_overrides(tc, [], {"tunnel": ["fou"]}, None, None)
     with pytest.raises(ConfigError, match="CONFIG_NET_FOU .tunnel=fou."):  # =m on a kernel without modules: missing
         preflight(tc, [_kernel(tmp_path, "mods", "CONFIG_VIRTIO_NET=y\nCONFIG_NET_FOU=m\n")], make_links(["virtio"]),
                   say=lambda *_: None)

@@ -1,6 +1,9 @@
 """`lab compare`, `lab report`, `lab gate`: commands that read run directories (no guest)."""
 import json
 
+from ..options import Opt
+
+CONFIDENCE = Opt("confidence", "--confidence", "float", "", min=0.5, max=0.999)
 
 
 def _run_records(paths):
@@ -79,3 +82,34 @@ def cmd_gate(a):
     if a.verdict:
         atomic_write(a.verdict, json.dumps(res.as_dict(), indent=2) + "\n")
     return 0 if res.ok else 1
+
+
+def add_parsers(sub):
+    c = sub.add_parser("compare", help="A/B verdicts between variants: lab compare runs/A [runs/B ...]")
+    c.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
+    c.add_argument("--by", help="dimension to compare along: kernel, link, run, or an axis name (default: guessed)")
+    c.add_argument("--baseline", help="value of that dimension used as A (default: the first seen)")
+    c.add_argument("--confidence", type=CONFIDENCE.convert, default=0.95,
+                   help="confidence of the interval (default 0.95; 0.5..0.999)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_compare)
+
+    rp = sub.add_parser("report", help="merge run dirs into a table, JSON or a self-contained HTML report")
+    rp.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
+    rp.add_argument("--html", metavar="FILE", help="write an HTML report here")
+    rp.add_argument("--by", help="dimension for the A/B section (default: guessed)")
+    rp.add_argument("--screenshot", metavar="PNG", help="also render the HTML to a PNG with headless chromium")
+    rp.add_argument("--json", action="store_true", help="print all records as JSON")
+    rp.set_defaults(func=cmd_report)
+
+    gt = sub.add_parser("gate", help="nightly gate: functional failures, or a regression vs the last passing night "
+                                     "(and drift vs a pinned one), judged on deterministic records by default")
+    gt.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
+    gt.add_argument("--previous", nargs="*", default=[], metavar="RUN_DIR", help="the last passing night's run dirs")
+    gt.add_argument("--pinned", nargs="*", default=[], metavar="RUN_DIR", help="an older pinned night's run dirs (drift)")
+    gt.add_argument("--gate-wallclock", action="store_true",
+                    help="wall-clock pairs gate too (Holm-corrected with the rest); default: reported only")
+    gt.add_argument("--verdict", metavar="FILE", help="write the verdict as JSON (scripts/nightly.sh: <night>/gate.json)")
+    gt.add_argument("--runs-log", metavar="FILE", action="append", default=[],
+                    help="TESTCASE<tab>MODE<tab>EXIT STATUS per `lab run` of the night (scripts/nightly.sh writes it): one that failed without a run dir fails the gate")
+    gt.set_defaults(func=cmd_gate)

@@ -11,6 +11,7 @@ from ..errors import ConfigError
 
 OPT = re.compile(r"^(CONFIG_\w+)=(.*)$")
 NOT_SET = re.compile(r"^# (CONFIG_\w+) is not set$")
+VALUE = re.compile(r'[ymn]|-?\d+|0x[0-9a-fA-F]+|"([^"\\]|\\.)*"')
 
 
 def parse_config(text):
@@ -28,14 +29,25 @@ def parse_config(text):
 
 
 def requested(fragments):
-    """{option: (value, fragment path, line)} over the fragments in order (later ones win)."""
+    """{option: (value, fragment path, line)} over the fragments in order (later ones win). A line that is neither
+    blank, a comment, `CONFIG_X=value` nor `# CONFIG_X is not set` is a ConfigError naming file and line (kconfig
+    itself would ignore it silently: `XDP_SOCKETS=y`, `CONFIG_X = y`, `CONFIG_X=y # why`)."""
     out = {}
     for frag in fragments:
-        for n, line in enumerate(Path(frag).read_text().splitlines(), 1):
+        try:
+            lines = Path(frag).read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{frag}: cannot read the kconfig fragment: {e}") from None
+        for n, line in enumerate(lines, 1):
             m = OPT.match(line.strip()) or NOT_SET.match(line.strip())
             if m:
                 val = m.group(2) if m.re is OPT else "n"
+                if m.re is OPT and not VALUE.fullmatch(val):
+                    raise ConfigError(f"{frag}:{n}: {m.group(1)}={val}: a value is y, m, n, a number or a \"string\" "
+                                      f"(a trailing comment belongs on a line of its own)")
                 out[m.group(1)] = (val, str(frag), n)
+            elif line.strip() and not line.lstrip().startswith("#"):
+                raise ConfigError(f"{frag}:{n}: {line.strip()!r} is not CONFIG_NAME=value (kconfig would ignore it)")
     return out
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, GuestError
 from ..kernel import resolve_kernel
+from ..options import remote_argv
 from ..paths import ROOT, TOOLS_BIN
 from ..results.rundir import RunDir
 from .ssh import connect, exec_sh, get_tree, private_dir, put_once
@@ -72,22 +73,8 @@ def kernel_upload(spec, say=print):
 
 
 def run_flags(opts):
-    """`lab run` options reproducing `opts` (all but kernels, target, hosts and runs root)."""
-    f = ["--mode", opts.mode, "--cpus", str(opts.cpus), "--memory", opts.memory, "--boot-timeout", str(opts.boot_timeout)]
-    for flag, v in (("--accel", opts.accel), ("--duration", opts.duration), ("--repeat", opts.repeat),
-                    ("--rounds", opts.rounds), ("--shard", opts.shard), ("--cpu-model", opts.cpu_model),
-                    ("--backend", opts.backend)):
-        if v is not None:
-            f += [flag, str(v)]
-    if opts.links:
-        f += ["--links", ",".join(opts.links)]
-    for name, values in opts.axes.items():
-        f += ["--axis", f"{name}={','.join(map(str, values))}"]
-    for x in opts.append:
-        f += ["--append", x]
-    if opts.profile is not None:
-        f.append("--profile" if opts.profile else "--no-profile")
-    return f
+    """`lab run` options reproducing `opts` (all but kernels, target, hosts and runs root: options.remote_argv)."""
+    return remote_argv(vars(opts))
 
 
 class RemoteLab:

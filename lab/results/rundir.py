@@ -42,10 +42,13 @@ def load_results(run_dir, warn=lambda m: print(m, file=sys.stderr)):
     p = Path(run_dir) / "results.jsonl"
     if not p.exists():
         return out
-    lines = p.read_text().splitlines()
+    lines = p.read_bytes().decode(errors="replace").splitlines()
     for n, line in enumerate(lines, 1):
         try:
-            out.append(json.loads(line))
+            rec = json.loads(line)
+            if not isinstance(rec, dict) or "cell" not in rec:
+                raise LabError(f"{p}:{n}: a JSON {type(rec).__name__} without a cell, not a record; the file is damaged")
+            out.append(rec)
         except json.JSONDecodeError as e:
             if n == len(lines):
                 warn(f"{p}:{n}: last line torn (a crash while it was written): skipped")
@@ -101,7 +104,12 @@ class RunDir:
         self.manifest = {}
         mf = self.path / "manifest.json"
         if mf.exists():
-            self.manifest = json.loads(mf.read_text())
+            try:
+                self.manifest = json.loads(mf.read_text())
+            except (ValueError, UnicodeDecodeError) as e:
+                raise ConfigError(f"{mf}: damaged ({e}); its records are in {self.path / 'results.jsonl'}") from None
+            if not isinstance(self.manifest, dict):
+                raise ConfigError(f"{mf}: damaged (a {type(self.manifest).__name__}, not an object)")
 
     @classmethod
     def create(cls, root, label):

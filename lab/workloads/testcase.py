@@ -94,6 +94,11 @@ PERF_SCHEMA = {
 }
 
 
+def step_timeout(duration):
+    """Seconds a guest step may take when the testcase declares no `timeout:`."""
+    return 3 * duration + 60
+
+
 @dataclass
 class Metric:
     name: str
@@ -129,6 +134,7 @@ class Testcase:
     reference: dict = field(default_factory=dict)
     kconfig: list = field(default_factory=list)  # validated `kconfig:` entries (workloads/kconfig.py)
     loss: dict = field(default_factory=dict)  # {accounted_by: [...]} (metrics/delivery.py)
+    declared_timeout: float | None = None  # the file's own `timeout:` (kept whatever --duration says)
     declared_axes: dict = field(default_factory=dict)  # the file's axes (tc.axes may be narrowed by --axis)
     open_axes: set = field(default_factory=set)
 
@@ -250,7 +256,8 @@ def load_testcase(path, text=None):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
             raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
     return Testcase(path=path, kconfig=kconfig, loss=loss, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=links,
-                    duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or 3 * d["duration"] + 60,
+                    duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or step_timeout(d["duration"]),
+                    declared_timeout=d["timeout"],
                     params=d["params"], axes=axes, declared_axes={k: list(v) for k, v in axes.items()}, open_axes=open_axes,
                     exclude=d["exclude"], requires=d["requires"], setup=d["setup"], run=d["run"],
                     teardown=d["teardown"], collect=d["collect"], parser=d["parser"], metric=Metric(**metric),

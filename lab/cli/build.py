@@ -1,0 +1,62 @@
+"""`lab build` (a patched kernel, cached by content; --list, --prune) and `lab kernel SPEC` (resolve, describe)."""
+import argparse
+import json
+import os
+import sys
+
+
+def cmd_kernel(a):
+    from ..kernel import resolve_kernel
+    k = resolve_kernel(a.kernel, say=lambda m: print(m, file=sys.stderr))
+    print(json.dumps(k.describe(), indent=2))
+    return 0
+
+
+def cmd_build(a):
+    from ..kernel import store
+    if a.list:
+        rows = store.list_builds()
+        if a.json:
+            print(json.dumps(rows, indent=2))
+        for r in rows:
+            print(f"{r['key']}  {','.join(r['names']) or '-':18s} {r['release'] or '?':12s} {r['size_mb']:6.1f} MB "
+                  f"{r['age_h']:6.1f} h  patches: {len(r['patches'])}")
+        if not rows:
+            print("(no builds yet: lab build)")
+        return 0
+    if a.prune:
+        for p in store.prune():
+            print(f"removed {p}")
+        return 0
+    from ..kernel.build import BuildRequest, build
+    art = build(BuildRequest(source=a.source, patches=a.patches, fragments=a.kconfig, name=a.name, jobs=a.jobs,
+                             ccache=not a.no_ccache), say=lambda m: print(m, file=sys.stderr))
+    print(art)
+    return 0
+
+
+def _jobs(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"{n} is out of range 1..1024")
+    return n
+
+
+def add_parser(sub):
+    bu = sub.add_parser("build", help="build a patched kernel (cached by content); --list, --prune")
+    bu.add_argument("--source", help="kernel tarball or tree (default: Debian's linux-source tarball)")
+    bu.add_argument("--patches", help="patch series dir, or a name under patches/ (quilt 'series' file)")
+    bu.add_argument("--kconfig", action="append", default=[], help="kconfig fragment (repeatable; default kconfigs/lab.config)")
+    bu.add_argument("--name", help="name for `--kernel NAME` (default: the series name, or 'stock')")
+    bu.add_argument("--jobs", "-j", type=_jobs, default=(os.cpu_count() or 2) + 1, help="make jobs (default: cores + 1)")
+    bu.add_argument("--no-ccache", action="store_true")
+    bu.add_argument("--list", action="store_true", help="list cached builds (key, names, release, size, age)")
+    bu.add_argument("--prune", action="store_true", help="remove unnamed builds and their trees (not one being built)")
+    bu.add_argument("--json", action="store_true")
+    bu.set_defaults(func=cmd_build)
+    k = sub.add_parser("kernel", help="resolve a --kernel spec (fetching the Debian default if needed) and describe it")
+    k.add_argument("kernel", nargs="?", default=None)
+    k.set_defaults(func=cmd_kernel)
