@@ -69,8 +69,8 @@ def parse_value(tc, stdout):
     naming the parser and what it got (the cell fails; its record is kept)."""
     try:
         value = PARSERS[tc.parser](stdout)
-    except LabError:
-        raise
+    except LabError as e:
+        raise LabError(f"parser {tc.parser}: {e}") from None
     except Exception as e:  # noqa: BLE001 - a parser meeting output it does not know: the cell's failure
         raise LabError(f"parser {tc.parser}: {type(e).__name__}: {e}; output tail: {stdout[-300:]!r}") from None
     v = value.get("value") if isinstance(value, dict) else None

@@ -47,7 +47,8 @@ class Opt:
             if not math.isfinite(v):
                 return f"{v} is not a finite number"
             if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
-                return f"{v:g} is out of range {self.min:g}..{self.max:g}"
+                return f"{v:g} is out of range {self.min:g}..{self.max:g}" if isinstance(v, float) else \
+                    f"{v} is out of range {self.min:g}..{self.max:g}"
         if self.choices is not None and v not in self.choices:
             return f"{v!r} is not one of {', '.join(self.choices)}"
         if self.pattern is not None and isinstance(v, str) and not self.pattern.fullmatch(v):

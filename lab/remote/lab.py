@@ -43,7 +43,8 @@ def checkout_tar(root=ROOT):
     except (OSError, subprocess.CalledProcessError) as e:
         raise ConfigError(f"{root}: remote-lab sends a git checkout's files; git ls-files failed: {e}") from None
     files = {f for f in out.decode().split("\0") if f and (root / f).is_file() and not (root / f).is_symlink()}
-    files |= {str(p.relative_to(root)) for p in TOOLS_BIN.glob("*") if p.is_file()}
+    if TOOLS_BIN.is_relative_to(root):  # the built guest tools (untracked build products of the checkout)
+        files |= {str(p.relative_to(root)) for p in TOOLS_BIN.glob("*") if p.is_file()}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for f in sorted(files):
