@@ -98,8 +98,8 @@ class GuestEnv:
         """Nothing to fetch: the guest wrote into the host's run dir."""
 
     def snapshot(self, link):
-        """Counter sections of both ends of `link` (lab/metrics/counters.py parses them)."""
-        return self.vm.guest.snapshot({side: link.ns(side) for side in "ab"}, link.dev("a"))
+        """Counter sections of both ends of `link` and of its host side (lab/metrics/counters.py parses them)."""
+        return self.vm.guest.snapshot({side: link.ns(side) for side in "ab"}, link.dev("a")) + self.vm.net.snapshot(link)
 
     def __enter__(self):
         self.vm = VM(self.kernel, self.rundir, self.cfg, say=self.say)

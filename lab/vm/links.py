@@ -10,6 +10,7 @@ Backends (recorded in the manifest):
 - hub: QEMU hubports, no host set-up and no root needed, but virtio-net gets no offloads.
 """
 import os
+import subprocess
 import shlex
 from dataclasses import dataclass
 
@@ -154,6 +155,18 @@ class HostNetwork:
 
     def shell_teardown(self):
         return [f"ip netns del {self.netns}"] if self.netns else []
+
+    def snapshot(self, link):
+        """Counters of `link`'s two taps (`@@ link host-a`, `host-b`: what the host's side of the emulated cable
+        passed and dropped, e.g. host-b.link.tx_dropped when guest b did not drain its queue); '' without taps."""
+        if not self.netns:
+            return ""
+        out = []
+        for side in "ab":
+            p = subprocess.run(["ip", "-n", self.netns, "-s", "-j", "link", "show", "dev", link.tap(side)],
+                               capture_output=True, text=True, timeout=30)
+            out.append(f"@@ link host-{side}\n{p.stdout.strip()}\n")
+        return "".join(out)
 
     def __enter__(self):
         if not self.netns:  # hub backend, or no links at all
