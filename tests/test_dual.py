@@ -2,6 +2,7 @@
 pair between their namespaces. Host B's sessions see a /tmp and /run of their own (another machine's), so a
 command or file meant for B that stayed on A would fail: shipped testcases run unchanged across the two."""
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -78,3 +79,37 @@ def test_commands_for_side_b_run_there_with_their_files_and_stdin(two_hosts, tmp
         rc = env.sh("ip -n port0b link show dev nonexistent0", check=False)
         assert rc.rc != 0 and "nonexistent0" in rc.stderr  # B's exit status and stderr, as if here
         env.sh("rm -rf /tmp/dual-k")
+
+
+def test_the_relay_serves_only_this_runs_key_and_never_writes_outside_tmp_or_through_a_link(two_hosts, tmp_path):
+    """Issue 26 row 4: a local process on A that connects to the relay's port without the run's key runs nothing
+    on B; with it, a file path that climbs out of /tmp is refused, a link planted in B's /tmp is replaced, not
+    followed, and a directory link on the way is refused."""
+    from lab.remote.env import HardwareEnv, hardware_config
+    from lab.remote.hosts import get_target
+    from lab.results.rundir import RunDir
+    victim = Path(tempfile.mkdtemp(prefix="dplab-victim-", dir="/var/tmp"))
+    (victim / "f").write_text("host file\n")
+    marker = Path(f"/var/tmp/dplab-relay-pwned-{id(tmp_path)}")
+    send = ("import base64, json, os, socket, sys; s = socket.create_connection(('127.0.0.1', int(os.environ['DPLAB_B'])));"
+            "s.sendall(sys.argv[1].replace('KEY', os.environ['DPLAB_B_KEY']).encode() + b'\\n');"
+            "r = json.loads(s.makefile().readline()); print(r['rc']); print(base64.b64decode(r['stderr']).decode())")
+    t = get_target(two_hosts, "pair")
+    try:
+        with HardwareEnv(t, hardware_config(t), RunDir.create(tmp_path / "runs", "dual")) as env:
+            def relay(req):
+                return env.run(["python3", "-c", send, json.dumps(req)], timeout=60).stdout
+            out = relay({"argv": ["touch", str(marker)]})
+            assert out.startswith("255") and "without this run's key: refused" in out and not marker.exists()
+            data = "b3duZWQK"  # "owned\n"
+            out = relay({"key": "KEY", "argv": ["true"], "files": {"/tmp/../var/tmp/x": [data, 420]}})
+            assert "normalised paths under /tmp" in out
+            env.sh(f"ip netns exec port0b ln -sf {victim}/f /tmp/dplab-lnk; ip netns exec port0b ln -sfn {victim} /tmp/dplab-dir")
+            out = relay({"key": "KEY", "argv": ["cat", "/tmp/dplab-lnk"], "files": {"/tmp/dplab-lnk": [data, 384]}})
+            assert out.startswith("0") and (victim / "f").read_text() == "host file\n"
+            assert env.sh("ip netns exec port0b stat -c %F /tmp/dplab-lnk").stdout.strip() == "regular file"
+            out = relay({"key": "KEY", "argv": ["true"], "files": {"/tmp/dplab-dir/g": [data, 384]}})
+            assert "is not a directory of uid" in out and not (victim / "g").exists()
+    finally:
+        shutil.rmtree(victim, ignore_errors=True)
+        marker.unlink(missing_ok=True)

@@ -3,6 +3,7 @@ two veth pairs standing in for cabled NIC ports: host keys pinned, one agent cha
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -86,7 +87,7 @@ class Sshd:
     def kill_all(self):
         """sshd and every session it serves (the agent's channel with them)."""
         subprocess.run(["pkill", "-KILL", "-f", f"sshd.*{self.tmp}/sshd_config"], capture_output=True)
-        subprocess.run(["pkill", "-KILL", "-f", "dplab-agent-.*/agent.py --stdio"], capture_output=True)
+        subprocess.run(["pkill", "-KILL", "-f", "dplab-agent.*/agent.py --stdio"], capture_output=True)
         self.proc.wait()
 
     def stop(self):
@@ -162,6 +163,61 @@ def test_one_agent_channel_costs_less_per_command_than_exec_command_and_kills_on
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     finally:
         host.close()
+
+
+def test_remote_directories_are_private_and_what_runs_there_is_checked_first(sshd, tmp_path):
+    """Issue 26 row 3: a directory a local user of the host planted (theirs, open to all, or a link) is refused;
+    the agent gets a fresh 0700 directory of a random name each session, removed after; a file whose content is
+    not what was sent does not run; a remote command that hangs ends at its timeout."""
+    import re
+    from lab.guest.guest import Guest
+    from lab.remote.ssh import AgentHost, connect, exec_sh, private_dir, verify_cmd
+    base = Path(f"/var/tmp/dplab-test-{os.getpid()}")
+    base.mkdir()
+    try:
+        client, _ = connect(sshd.target())
+        theirs = base / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)
+        with pytest.raises(GuestError, match=r"theirs is a directory of uid 65534, mode 755: not a private directory of uid 0"):
+            private_dir(client, str(theirs))
+        (base / "open").mkdir(mode=0o777)
+        os.chmod(base / "open", 0o777)
+        with pytest.raises(GuestError, match="mode 777: not a private directory"):
+            private_dir(client, str(base / "open"))
+        (base / "link").symlink_to("/tmp")
+        with pytest.raises(GuestError, match="is a symbolic link"):
+            private_dir(client, str(base / "link"))
+        with pytest.raises(GuestError, match="cannot make the private directory"):
+            private_dir(client, str(theirs), fresh=True)
+        made = Path(private_dir(client, str(base / "new" / "kernels")))
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700 and made.stat().st_uid == 0
+        (made / "bzImage").write_text("not the image that was sent\n")
+        check = verify_cmd({str(made / "bzImage"): "0" * 64})
+        assert exec_sh(client, f"{check} && echo loaded")[1] == ""  # a changed file is never used
+        t0 = time.monotonic()
+        with pytest.raises(GuestError, match="did not end within 1 s"):
+            exec_sh(client, "sleep 60", timeout=1)
+        assert time.monotonic() - t0 < 10
+        client.close()
+        planted = Path("/tmp/dplab-agent-0123456789abcdef")  # what the old content-named directory looked like
+        planted.mkdir(exist_ok=True)
+        (planted / ".ready").write_text("x")
+        (planted / "agent.py").write_text(f"open({str(tmp_path / 'pwned')!r}, 'w').write('ran')\n")
+        host = AgentHost(sshd.target())
+        g = Guest(None, host)
+        g.sock = host.start()
+        try:
+            assert g.wait_hello(time.monotonic() + 30)["event"] == "hello"
+            rdir = Path(host.rdir)
+            assert re.fullmatch(r"/tmp/dplab-agent\.[A-Za-z0-9]{10}", str(rdir)) and rdir != planted
+            assert stat.S_IMODE(rdir.stat().st_mode) == 0o700 and rdir.stat().st_uid == 0
+        finally:
+            host.close()
+        assert not rdir.exists() and not (tmp_path / "pwned").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree("/tmp/dplab-agent-0123456789abcdef", ignore_errors=True)
 
 
 def host_has_esp_gcm():
