@@ -181,6 +181,7 @@ class Run:
             resume.lock()  # before reading what it holds: two resumes never measure the same cells
             bad = resume_mismatches(resume.manifest, self.kernels, self.cfg)
             if bad:
+                resume.unlock()
                 raise ConfigError(f"--resume {resume.path}: not the set-up this run started with, so its records would "
                                   f"not compare: " + "; ".join(bad))
             done = {r["cell"] for r in resume.results() if r.get("status") in ("ok", "failed", "crash") and not r.get("retried")}
@@ -202,7 +203,10 @@ class Run:
             status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
             self.rd.update_manifest(status=status, error=str(e) or type(e).__name__, ended=now_iso())
             raise
-        self.rd.update_manifest(status=self.status, ended=now_iso())
+        else:
+            self.rd.update_manifest(status=self.status, ended=now_iso())
+        finally:
+            self.rd.unlock()
         return self.rd
 
     def run_block(self, kernel, cells):

@@ -163,6 +163,33 @@ def test_sigint_mid_matrix_keeps_results_and_resume_finishes_the_rest(tmp_path, 
 
 
 @pytest.mark.vm
+def test_sigkill_then_resume_removes_the_stale_netns_repairs_a_torn_tail_and_a_second_resume_is_refused(tmp_path, accel):
+    """Issue 26 row 9: a SIGKILLed run leaves its tap namespace and maybe half a record; --resume deletes the one
+    and moves the other aside; a second --resume of the same dir while the first runs is refused, so no cell is
+    measured twice."""
+    proc, rdir = _start_run(tmp_path, accel)
+    proc.kill()
+    proc.wait()
+    netns = f"dplab-{rdir.name[-20:]}"
+    assert netns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    with open(rdir / "results.jsonl", "a") as f:
+        f.write('{"cell": 99, "sta')
+    first = subprocess.Popen(LAB + ["run", "--resume", str(rdir)], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not RunDir(rdir).manifest.get("resumed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = subprocess.run(LAB + ["run", "--resume", str(rdir)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out, _ = first.communicate(timeout=300)
+    assert second.returncode == 2 and "another lab process is running or resuming this run dir" in second.stderr
+    assert first.returncode == 0, out
+    cells = [r["cell"] for r in RunDir(rdir).results()]
+    assert sorted(cells) == list(range(1, CELLS + 1)), cells  # each once; the torn half moved aside
+    assert (rdir / "results.torn").read_text().startswith('{"cell": 99')
+    assert netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+@pytest.mark.vm
 def test_qemu_killed_mid_run_fails_that_cell_retries_it_and_the_run_goes_on(tmp_path, accel):
     proc, rdir = _start_run(tmp_path, accel)
     for pid in qemu_pids(rdir.name):

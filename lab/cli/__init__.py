@@ -64,6 +64,9 @@ def main(argv=None):
     except LabError as e:
         print(f"lab: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a file or device the command needed: named by the error itself
+        print(f"lab: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lab: interrupted; results so far are kept", file=sys.stderr)
         return 130

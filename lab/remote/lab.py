@@ -31,7 +31,7 @@ ARTIFACT_FILES = ("bzImage", "config", "build.json", "System.map")  # what a lab
 PASS_THROUGH = re.compile(r"debian(:[\w.+-]+)?$")  # specs the remote resolves with its own apt
 
 
-PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+PRIVATE_KEY = re.compile(rb"(?m)^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?$")  # a PEM block, not a mention
 
 
 def checkout_tar(root=ROOT):

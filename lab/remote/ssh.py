@@ -146,6 +146,7 @@ def put_once(sftp, rdir, blobs, tag, mode=0o755):
 def get_tree(sftp, rpath, lpath, limit=untrusted.MAX_READ):
     """The remote directory `rpath` (files and subdirectories) into the local `lpath`. Names are the target's:
     one with a '/', '..' or a NUL is refused, links and special files are skipped, files past `limit` not read."""
+    lpath.parent.mkdir(parents=True, exist_ok=True)  # ours; below it, names are the target's
     untrusted.make_dir(lpath.parent, lpath.name)
     for a in sftp.listdir_attr(rpath):
         name = a.filename

@@ -149,6 +149,11 @@ class RunDir:
             raise ConfigError(f"{self.path}: another lab process is running or resuming this run dir") from None
         self._lock_fd = fd
 
+    def unlock(self):
+        fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+        if fd is not None:
+            os.close(fd)
+
     def append_result(self, record):
         """Append one record as a JSON line and fsync it before returning. A torn last line (a crash or a full
         disk mid-write) is moved to results.torn first, so the new record starts a line of its own; a write that
