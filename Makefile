@@ -8,7 +8,7 @@ REPEAT ?=
 KERNEL ?=
 RUN_ARGS := $(if $(DURATION),--duration $(DURATION)) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(KERNEL),--kernel $(KERNEL))
 
-.PHONY: help setup demo test test-quick clean tools
+.PHONY: help setup demo test test-quick lint clean tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,7 +36,10 @@ tools/bin/libdplab-insn.so: tools/insn_plugin.c tools/qemu/qemu-plugin.h
 demo: setup ## the main job: boot the default kernel, run testcases/throughput.yaml, print a table
 	$(LAB) run testcases/throughput.yaml $(RUN_ARGS)
 
-test: setup ## the whole test suite, real VMs included
+lint: setup ## ruff over lab/, tests/ and examples/ (configured in pyproject.toml)
+	$(VENV)/bin/ruff check lab tests examples
+
+test: setup lint ## lint, then the whole test suite, real VMs included
 	$(PYTEST) -ra --durations=25 $(PYTEST_ARGS)
 
 test-quick: setup ## unit tests only (no VM, no kernel build)

@@ -51,7 +51,8 @@ def load_cell(run_dir, n, say=print):
     cells = plan(tc, len(kernels), cfg.links, m["testcase"].get("rounds") or 1)
     cell = next((c for c in cells if c.n == n), None)
     if cell is None:
-        raise ConfigError(f"{run_dir}: no cell {n}; its cells are 1-{len(cells)} (cell numbers: results.jsonl, lab report)")
+        raise ConfigError(f"{run_dir}: no cell {n}; its cells are 1-{len(cells)} (cell numbers: results.jsonl, lab "
+                          "report)")
     for line in resume_mismatches(m, kernels, cfg):
         say(f"dplab debug: WARNING: not what the run measured: {line}")
     kernel = kernels[cell.kernel]
@@ -74,7 +75,8 @@ def entry_script(dc):
     lines += ["mkdir -p /run/netns", f"[ -e /run/netns/{q(nss[0])} ] || NETNS=/run/netns sh {SHARE_AT}/links.sh",
               "for ns in " + " ".join(map(q, nss)) + "; do i=0",
               '  until [ "$(ip netns exec "$ns" cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ]; do',
-              '    i=$((i+1)); [ $i -le 100 ] || { echo "lab debug: no carrier on eth0 in $ns after 10 s" >&2; exit 1; }; sleep 0.1',
+              '    i=$((i+1)); [ $i -le 100 ] || { echo "lab debug: no carrier on eth0 in $ns after 10 s" >&2; exit 1; '
+              '}; sleep 0.1',
               "  done", "done",
               f"sh -e {d}/setup.sh",
               f"echo 'lab debug: cell {c.n} set up ({c.link.ns('a')} {c.link.addr('a')} <-> {c.link.ns('b')} "
@@ -130,7 +132,8 @@ def debug(run_dir, n, command=None, gdb=False, print_only=False, say=print):
         say(f"dplab debug: in the guest: sh {entry}  (links, carrier, the cell's setup); leave with poweroff")
     if gdb:
         vml = vmlinux_of(dc.kernel)
-        say(f"dplab debug: gdb server on localhost:{GDB_PORT}: gdb {vml or 'vmlinux'} -ex 'target remote localhost:{GDB_PORT}'"
+        say(f"dplab debug: gdb server on localhost:{GDB_PORT}: gdb {vml or 'vmlinux'} -ex 'target remote "
+            f"localhost:{GDB_PORT}'"
             + ("" if vml else f" ({dc.kernel.name} keeps no vmlinux)"))
     with tempfile.TemporaryDirectory(prefix="dplab-debug-") as tmp, net:
         empty = Path(tmp) / "empty"

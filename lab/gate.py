@@ -44,7 +44,8 @@ def pairs_against(current, baseline):
 def cell_key(r):
     """A cell as nights know it: testcase, kernel name, link, params, mode."""
     return (r.get("testcase"), (r.get("kernel") or {}).get("name"), r.get("link"),
-            tuple(sorted((k, str(v)) for k, v in (r.get("params") or {}).items())), r.get("mode"), r.get("repeat_index"))
+            tuple(sorted((k, str(v)) for k, v in (r.get("params") or {}).items())), r.get("mode"),
+            r.get("repeat_index"))
 
 
 def run_problems(runs, records, previous=None, runs_log=()):
@@ -58,7 +59,8 @@ def run_problems(runs, records, previous=None, runs_log=()):
     for path, m in runs:
         status, planned = m.get("status"), (m.get("testcase") or {}).get("planned")
         if status in ("failed", "interrupted", "running"):
-            out.append(f"FAIL run {path}: {status}" + (f" ({str(m.get('error')).splitlines()[0][:160]})" if m.get("error") else ""))
+            out.append(f"FAIL run {path}: {status}" + (f" ({str(m.get('error')).splitlines()[0][:160]})"
+                                                       if m.get("error") else ""))
         if isinstance(planned, int) and by_run.get(m.get("id"), 0) < planned:
             out.append(f"FAIL run {path}: {by_run.get(m.get('id'), 0)} of {planned} planned cells have a record")
     if previous:
@@ -69,7 +71,9 @@ def run_problems(runs, records, previous=None, runs_log=()):
     have = {((m.get("testcase") or {}).get("path"), m.get("mode")) for _, m in runs}
     for tc, mode, rc in runs_log:
         if rc >= 2 or (rc != 0 and (tc, mode) not in have):
-            out.append(f"FAIL lab run {tc} ({mode}) exited with status {rc}" + ("" if (tc, mode) in have else ": no run dir"))
+            out.append(f"FAIL lab run {tc} ({mode}) exited with status {rc}" + ("" if (tc,
+                                                                                       mode) in have
+                                                                                       else ": no run dir"))
     if not records and not out:
         out.append("FAIL nothing was measured tonight")
     return out
@@ -102,7 +106,8 @@ def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA,
         if r.verdict == "slower" and i in rejected:
             res.regressions.append(
                 f"{'REGRESSION' if label == 'previous' else 'DRIFT'} vs {label} night: {p.metric} {_ctx(p)}: "
-                f"{r.change_pct:+.2f}% [{r.ci_low_pct:+.2f}, {r.ci_high_pct:+.2f}] (p={r.p_value:.2g}, Holm over {len(gating)})")
+                f"{r.change_pct:+.2f}% [{r.ci_low_pct:+.2f}, {r.ci_high_pct:+.2f}] (p={r.p_value:.2g}, Holm over "
+                f"{len(gating)})")
         elif r.verdict == "insufficient data":
             res.lines.append(f"insufficient data vs {label} (no verdict; --repeat 2 or more): {p.metric} {_ctx(p)}: "
                              f"{r.change_pct:+.2f}%")

@@ -62,5 +62,6 @@ def cmd(argv, check=True, timeout=None, cwd=None, env=None, input=None):
         raise LabError(f"command timed out after {timeout}s: {' '.join(argv)}") from e
     r = Result(argv, p.returncode, p.stdout, p.stderr)
     if check and p.returncode != 0:
-        raise LabError(f"command failed (rc={p.returncode}): {' '.join(argv)}\n{(p.stderr or p.stdout).strip()[-2000:]}")
+        said = (p.stderr or p.stdout).strip()[-2000:]
+        raise LabError(f"command failed (rc={p.returncode}): {' '.join(argv)}\n{said}")
     return r

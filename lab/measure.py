@@ -46,7 +46,8 @@ def setup_kprobes(env, symbols):
     if not symbols:
         return [], []
     script = "cd /sys/kernel/tracing\n" + "\n".join(
-        f"if echo 'p:dplab/{kprobe_event(s)} {s}' >> kprobe_events 2>/dev/null; then echo ok {s}; else echo missing {s}; fi"
+        f"if echo 'p:dplab/{kprobe_event(s)} {s}' >> kprobe_events 2>/dev/null; then echo ok {s}; else echo missing "
+        f"{s}; fi"
         for s in symbols)
     out = env.sh(script, timeout=60).stdout.split("\n")
     missing = [line.split()[1] for line in out if line.startswith("missing ")]
@@ -114,7 +115,8 @@ def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     value = parse_value(tc, res.stdout)
     perf = parse_perf_csv(untrusted.read_text(rundir.guest_dir, f"{cell_rel}/perf.csv", 1 << 20)) if events else {}
     counters = ctr.delta(pre, post)
-    counters["guest.run_ns"] = int(res.elapsed * 1e9)  # the guest's own clock: instructions x 1e-9 s under icount shift=0
+    # the guest's own clock: instructions x 1e-9 s under icount shift=0
+    counters["guest.run_ns"] = int(res.elapsed * 1e9)
     return value, counters, perf, elapsed
 
 
@@ -151,13 +153,16 @@ class Measurer:
             say(f"dplab: {kernel.name}: loaded {', '.join(modules)}")
         facts = guest_facts(env)
         if not self.mode.perf_around_workload:
-            say(f"dplab: {self.mode.name} mode: no perf stat or kprobes around the workload (their work would count as its instructions)")
+            say(f"dplab: {self.mode.name} mode: no perf stat or kprobes around the workload (their work would count as "
+                "its instructions)")
             facts.update(kprobes_missing=[], events=[])
         else:
             kprobes, missing = setup_kprobes(env, tc.kprobes)
             if missing:
-                say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): not counted")
-            facts.update(kprobes_missing=missing, events=list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes)
+                say(f"dplab: {kernel.name}: no kprobe possible on {', '.join(missing)} (inlined or absent): "
+                    f"not counted")
+            facts.update(kprobes_missing=missing,
+                         events=list(tc.perf_events) + (list(tc.hw_events) if facts["pmu"] else []) + kprobes)
         self.symbols, self.profile_read = None, 0
         if env.cfg.profile:  # the guest's own symbol table: real addresses, KASLR or not
             kallsyms = env.run(["cat", "/proc/kallsyms"], timeout=60).stdout
@@ -180,7 +185,8 @@ class Measurer:
 
     def measure(self, cell, first=1):
         """Measure `cell` (attempt `first`, and a retry if that was the first); every record is appended."""
-        label = f"  cell {cell.n:3d} {self.kernel.name[:14]:14s} {self.link(cell).name:8s} {fmt_params(cell.params):24s}"
+        label = (f"  cell {cell.n:3d} {self.kernel.name[:14]:14s} {self.link(cell).name:8s} "
+                 f"{fmt_params(cell.params):24s}")
         for attempt in range(first, 3):
             rec = self.record(cell, attempt)
             try:
@@ -221,7 +227,8 @@ class Measurer:
         self.profile_read += len(text[:text.rindex("\nE\n") + 3].encode())
         packets = value.get("packets") or value.get("datagrams")
         w = windows[-1]  # the setup's warm-up marks windows too: the run step's is the last
-        return {"window_insns": w.total, "packets": packets, "functions": per_packet(attribute(w, self.symbols), packets)}
+        return {"window_insns": w.total, "packets": packets, "functions": per_packet(attribute(w, self.symbols),
+                                                                                     packets)}
 
     def _finish(self, rec, label, value, counters, perf, elapsed, attempt):
         if isinstance(value.get("unit"), str):  # a tool that says what its value counts (xsk_tx -p: pkts/cpu-s)
@@ -232,7 +239,8 @@ class Measurer:
         rec.update(status="ok", value=value.pop("value"), extra=value, counters=counters, perf=perf,
                    perf_unavailable=[] if self.facts["pmu"] else list(self.tc.hw_events),
                    derived={**derived(counters, perf, value),
-                            **(window_counts(prof, self.env.cfg.mode.history_functions) if prof else {})}, elapsed=round(elapsed, 3), flaky=attempt == 2)
+                            **(window_counts(prof, self.env.cfg.mode.history_functions) if prof else {})},
+                            elapsed=round(elapsed, 3), flaky=attempt == 2)
         d = delivery(value, counters)
         if d is not None:
             rec["delivery"] = d.as_dict()
@@ -244,6 +252,7 @@ class Measurer:
             rec.update(status="failed", error="expectation failed: " + "; ".join(bad))
             self.say(f"{label} {rec['value']:.4g} {rec['unit']} EXPECTATION FAILED: {'; '.join(bad)}")
         else:
-            self.say(f"{label} {rec['value']:.4g} {rec['unit']}" + ("  (flaky: passed on retry)" if attempt == 2 else ""))
+            self.say(f"{label} {rec['value']:.4g} {rec['unit']}" + ("  (flaky: passed on retry)" if attempt == 2
+                                                                    else ""))
         self.rundir.append_result(rec)
         return Outcome(rec["status"], True, False)

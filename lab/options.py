@@ -15,7 +15,8 @@ SIZE = re.compile(r"[1-9][0-9]{0,6}[MG]")
 @dataclass(frozen=True)
 class Opt:
     """One option: `dest` its RunOptions field, `kind` int | float | str | bool (--x/--no-x) | append (repeatable,
-    one value each) | words (repeatable, split on spaces) | csv (comma-separated list) | axis (NAME=V1,V2, repeatable)."""
+    one value each) | words (repeatable, split on spaces) | csv (comma-separated list) | axis (NAME=V1,V2,
+    repeatable)."""
     dest: str
     flag: str
     kind: str
@@ -33,7 +34,8 @@ class Opt:
         try:
             v = {"int": int, "float": float}.get(self.kind, str)(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if self.kind == 'int' else 'a number'}") from None
+            what = "an integer" if self.kind == "int" else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         problem = self.problem(v)
         if problem:
             raise argparse.ArgumentTypeError(problem)
@@ -42,7 +44,8 @@ class Opt:
     def problem(self, v):
         """Why `v` (one value) is not acceptable, or None."""
         if self.kind in ("int", "float"):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or (self.kind == "int" and not isinstance(v, int)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or (self.kind == "int" and not isinstance(v,
+                                                                                                                int)):
                 return f"{v!r} is not {'an integer' if self.kind == 'int' else 'a number'}"
             if not math.isfinite(v):
                 return f"{v} is not a finite number"
@@ -64,10 +67,12 @@ RUN_OPTIONS = (
     Opt("memory", "--memory", "str", "guest memory (default 2G)", default="2G", pattern=SIZE, metavar="N[MG]"),
     Opt("append", "--append", "words", "extra kernel command line (repeatable)", default=(), metavar="ARGS",
         pattern=re.compile(r"[^\x00-\x1f]+")),
-    Opt("backend", "--backend", "str", "link backend (default tap as root: keeps virtio offloads)", choices=("tap", "hub")),
+    Opt("backend", "--backend", "str", "link backend (default tap as root: keeps virtio offloads)", choices=("tap",
+                                                                                                             "hub")),
     Opt("boot_timeout", "--boot-timeout", "float", "seconds to wait for the guest agent (default 180)", default=180.0,
         min=5, max=3600, metavar="SECONDS"),
-    Opt("runs_root", "--runs", "str", "directory for run directories (default ./runs)", default="runs", remote=False, metavar="DIR"),
+    Opt("runs_root", "--runs", "str", "directory for run directories (default ./runs)", default="runs", remote=False,
+        metavar="DIR"),
     Opt("mode", "--mode", "str", "; ".join(f"{m.name}: {m.summary}" for m in MODES.values()), default=DEFAULT.name,
         choices=tuple(MODES)),
     Opt("profile", "--profile", "bool", "instructions per packet per kernel function (QEMU plugin; default: on in "
@@ -79,16 +84,19 @@ RUN_OPTIONS = (
     Opt("duration", "--duration", "float", "seconds per measurement (overrides the testcase's)", min=0.1, max=3600,
         metavar="SECONDS"),
     Opt("repeat", "--repeat", "int", "repeats per cell (overrides the testcase's)", min=1, max=1000, metavar="N"),
-    Opt("rounds", "--rounds", "int", "boots per kernel, alternating kernels (default 2 with several kernels)", min=1, max=100,
+    Opt("rounds", "--rounds", "int", "boots per kernel, alternating kernels (default 2 with several kernels)", min=1,
+        max=100,
         metavar="N"),
     Opt("links", "--links", "csv", "comma-separated NIC models instead of the testcase's links", default=(),
         pattern=re.compile(r"[a-z0-9_-]+"), metavar="MODEL,..."),
     Opt("axes", "--axis", "axis", "run only these values of an axis (repeatable), e.g. --axis size=64,1500",
         default=(), metavar="NAME=V1,V2"),
-    Opt("target", "--target", "append", "run on this target of the hosts file: hardware (its ports over SSH; --kernel by "
+    Opt("target", "--target", "append", "run on this target of the hosts file: hardware (its ports over SSH; --kernel "
+                                        "by "
         "kexec where its entry allows) or remote-lab; repeated: one run on each in turn", default=(), remote=False,
         metavar="NAME"),
-    Opt("hosts", "--hosts", "str", "hosts file for --target (default hosts/lab.yaml)", default="hosts/lab.yaml", remote=False,
+    Opt("hosts", "--hosts", "str", "hosts file for --target (default hosts/lab.yaml)", default="hosts/lab.yaml",
+        remote=False,
         metavar="FILE"),
 )
 BY_DEST = {o.dest: o for o in RUN_OPTIONS}

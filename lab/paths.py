@@ -7,6 +7,7 @@ TOOLS_BIN = ROOT / "tools" / "bin"  # the project's guest tools and the profiler
 
 
 def cache_root():
-    root = Path(os.environ.get("DPLAB_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dplab")
+    root = Path(os.environ.get("DPLAB_CACHE") or Path(os.environ.get("XDG_CACHE_HOME")
+                                                      or Path.home() / ".cache") / "dplab")
     root.mkdir(parents=True, exist_ok=True)
     return root

@@ -22,9 +22,11 @@ def pytest_addoption(parser):
     g = parser.getgroup("dplab")
     g.addoption("--lab-kernel", default=None, help="kernel for lab_* fixtures: debian (default), a build name, a path")
     g.addoption("--lab-accel", default=None, choices=["kvm", "tcg"], help="skip the KVM probe")
-    g.addoption("--lab-repeat", type=int, default=None, help="repeats per cell for lab_measure (default: the testcase's)")
+    g.addoption("--lab-repeat", type=int, default=None, help="repeats per cell for lab_measure (default: the "
+                                                             "testcase's)")
     g.addoption("--lab-ktap", action="store_true", help="print a KTAP-like summary at the end")
-    g.addoption("--lab-target", default=None, help="a hardware target: lab_vm and lab_measure use its two ports over SSH")
+    g.addoption("--lab-target", default=None, help="a hardware target: lab_vm and lab_measure use its two ports over "
+                                                   "SSH")
     g.addoption("--lab-hosts", default="hosts/lab.yaml", help="hosts file for --lab-target (default hosts/lab.yaml)")
 
 
@@ -158,7 +160,8 @@ def lab_measure(request, lab_target, lab_kernel, lab_accel, tmp_path):
             opts = RunOptions(target=lab_target.name, hosts=request.config.getoption("--lab-hosts"), repeat=repeat,
                               kernels=[lab_kernel.spec()] if lab_kernel else [], runs_root=str(tmp_path / "runs"))
         else:
-            opts = RunOptions(kernels=[lab_kernel.spec()], accel=lab_accel, repeat=repeat, runs_root=str(tmp_path / "runs"))
+            opts = RunOptions(kernels=[lab_kernel.spec()], accel=lab_accel, repeat=repeat,
+                              runs_root=str(tmp_path / "runs"))
         rd = run_testcase(tc, opts, say=lambda m: None)
         return Measurement(rd, rd.results())
 

@@ -15,8 +15,8 @@ from .modes import WALLCLOCK, get_mode
 from .options import check
 from .plan import apply_overrides, plan, shard_cells
 from .remote.env import HardwareEnv, hardware_config
-from .remote.kexec import KexecError, boot_kernel, host_kernels
 from .remote.hosts import get_target
+from .remote.kexec import KexecError, boot_kernel, host_kernels
 from .remote.lab import run_remote
 from .results.rundir import RunDir, now_iso
 from .vm.env import BootSpec, GuestEnv, vm_config
@@ -152,7 +152,8 @@ class Run:
         self.target_down = None  # why a hardware target is gone (did not come back from a kexec)
         if self.target:  # the host's ports, wall clock; its own kernel or each --kernel through kexec
             self.kernels = host_kernels(self.target, opts.kernels, say)
-            self.cfg, self.accel_info = hardware_config(self.target), {"target": self.target.name, "kind": self.target.kind}
+            self.cfg, self.accel_info = hardware_config(self.target), {"target": self.target.name,
+                                                                       "kind": self.target.kind}
         else:
             self.kernels, self.cfg, self.accel_info = guest_setup(tc, opts, say=say)
         names = [k.name for k in self.kernels]
@@ -173,7 +174,8 @@ class Run:
                 testcase={"path": str(tc.path), "name": tc.name, "text": tc.text, "duration": tc.duration,
                           "repeat": tc.repeat, "rounds": rounds, "cells": tc.cells(), "planned": len(self.cells),
                           "shard": opts.shard},
-                reference=tc.reference, options=asdict(opts), kernels=[k.describe() for k in self.kernels], accel=self.cfg.accel,
+                reference=tc.reference, options=asdict(opts), kernels=[k.describe() for k in self.kernels],
+                accel=self.cfg.accel,
                 cpu_model=self.cfg.cpu,
                 accel_info=self.accel_info, host=host_info(), mode=self.cfg.mode.name, status="running")
         else:
@@ -184,7 +186,8 @@ class Run:
                 resume.unlock()
                 raise ConfigError(f"--resume {resume.path}: not the set-up this run started with, so its records would "
                                   f"not compare: " + "; ".join(bad))
-            done = {r["cell"] for r in resume.results() if r.get("status") in ("ok", "failed", "crash") and not r.get("retried")}
+            done = {r["cell"] for r in resume.results() if r.get("status") in ("ok", "failed",
+                                                                               "crash") and not r.get("retried")}
             self.cells = [c for c in self.cells if c.n not in done]
             resume.update_manifest(status="running", resumed=resume.manifest.get("resumed", []) + [now_iso()])
             say(f"dplab: resuming {resume.id}: {len(self.cells)} cells missing")
@@ -221,7 +224,8 @@ class Run:
                                  f"(lab run --resume {self.rd.path} measures them later)")
             if boots > 1:
                 self.status = "partial"
-                self.say(f"dplab: {kernel.name}: " + ("connection lost; connecting again" if self.target else "guest died; booting again")
+                self.say(f"dplab: {kernel.name}: " + ("connection lost; connecting again" if self.target
+                                                      else "guest died; booting again")
                          + f" for the {len(todo)} remaining cells")
             if self.target and self.target.kexec and self.opts.kernels and not self.boot_target(kernel, todo):
                 return

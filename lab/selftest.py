@@ -47,7 +47,8 @@ def source_for(kernel, spec=None):
 def build_selftests(source, target, say=print):
     """(selftests dir, build log) of `target`, built once per source identity."""
     root = cache_root() / "kselftest" / text_sha256(source.identity)[:16]
-    tree, done, log = root / "src", root / f".built-{target.replace('/', '_')}", root / f"build-{target.replace('/', '_')}.log"
+    flat = target.replace("/", "_")
+    tree, done, log = root / "src", root / f".built-{flat}", root / f"build-{flat}.log"
     if not done.exists():
         if not tree.exists():
             tmp = root / "src.tmp"
@@ -58,12 +59,14 @@ def build_selftests(source, target, say=print):
         t0 = time.monotonic()
         say(f"selftest: building {target} selftests from {source.origin} (make -k; log {log})")
         with open(log, "w") as f:
-            for argv in (["make", "-s", "headers"], ["make", "-k", "-C", "tools/testing/selftests", f"TARGETS={target}"]):
+            for argv in (["make", "-s", "headers"], ["make", "-k", "-C", "tools/testing/selftests",
+                                                     f"TARGETS={target}"]):
                 subprocess.run(["nice", "-n", "10", *argv], cwd=tree, stdout=f, stderr=subprocess.STDOUT)
         done.write_text(f"{round(time.monotonic() - t0, 1)}\n")
     d = tree / "tools/testing/selftests"
     if not (d / target).is_dir():
-        raise ConfigError(f"lab selftest: {source.origin} has no selftest target {target!r} (tools/testing/selftests/{target})")
+        raise ConfigError(f"lab selftest: {source.origin} has no selftest target {target!r} "
+                          f"(tools/testing/selftests/{target})")
     return d, log
 
 
@@ -118,7 +121,8 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
                    "started": now_iso()}
             rd.append_result(rec)
             ktap += [f"# selftests: {target}: {test}", *[f"# {l}" for l in output[-200:]],
-                     f"{'not ok' if verdict == 'fail' else 'ok'} {i} selftests: {target}: {test}" + (" # SKIP" if verdict == "skip" else "")]
+                     f"{'not ok' if verdict == 'fail' else 'ok'} {i} selftests: {target}: {test}"
+                     + (" # SKIP" if verdict == "skip" else "")]
             say(f"  {i:3d} {test:32s} {verdict:4s} {res.elapsed:7.1f} s")
     (rd.path / "selftests.ktap").write_text("\n".join(ktap) + "\n")
     rd.update_manifest(status="ok", ended=now_iso())

@@ -1,8 +1,7 @@
 """The kernel builder against a fake kernel tree: fragments, verification, patches, cache keys, failures."""
 import shutil
-from pathlib import Path
-
 import time
+from pathlib import Path
 
 import pytest
 
@@ -66,19 +65,22 @@ def test_two_processes_building_one_key_build_it_once(env, monkeypatch):
     """The second waits for the first (a lock per key) and takes its artifact: it never removes a tree that is
     being built (two `lab run --kernel stock` at once did, and the first build failed)."""
     import threading
+
     import lab.kernel.build as kb
     make = kb._make
     monkeypatch.setattr(kb, "_make", lambda *a, **k: (time.sleep(0.5), make(*a, **k))[1])  # a build that takes a while
     tmp, src, frag = env
     said, arts = [], []
-    first = threading.Thread(target=lambda: arts.append(build(BuildRequest(source=str(src), fragments=[frag], ccache=False),
+    first = threading.Thread(target=lambda: arts.append(build(BuildRequest(source=str(src), fragments=[frag],
+                                                                           ccache=False),
                                                               say=lambda m: said.append(("first", m)))))
     first.start()
     lock = Path(env[0]) / "cache" / "locks"
     while not (lock.exists() and any(lock.iterdir())) and first.is_alive():  # the first holds the key's lock
         time.sleep(0.01)
     time.sleep(0.1)
-    arts.append(build(BuildRequest(source=str(src), fragments=[frag], ccache=False), say=lambda m: said.append(("second", m))))
+    arts.append(build(BuildRequest(source=str(src), fragments=[frag], ccache=False),
+                      say=lambda m: said.append(("second", m))))
     first.join()
     assert arts[0] == arts[1] and (arts[0] / "build.json").exists()
     second = [m for who, m in said if who == "second"]
@@ -115,7 +117,8 @@ def test_patch_that_does_not_apply_names_patch_and_hunk(env):
     with pytest.raises(ConfigError, match=r"patch 0001.patch does not apply: drivers/fake.c: hunk #1 \(at line 1\)"):
         build(BuildRequest(source=str(src), patches=str(s), fragments=[frag], ccache=False), say=print)
     s2 = series(tmp, "twice", PATCH, PATCH)
-    with pytest.raises(ConfigError, match=r"patch 0001.patch does not apply: drivers/fake.c: already applied \(reversed\)"):
+    with pytest.raises(ConfigError, match=r"patch 0001.patch does not apply: drivers/fake.c: already applied "
+                                          r"\(reversed\)"):
         build(BuildRequest(source=str(src), patches=str(s2), fragments=[frag], ccache=False), say=print)
     assert not any((tmp / "cache" / "trees").iterdir())
     assert store.list_builds() == []
@@ -158,7 +161,8 @@ def test_series_errors_and_touched_files(tmp_path):
 def test_requested_and_depends_parsing(tmp_path):
     f = tmp_path / "a.config"
     f.write_text("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\n")
-    assert requested([f]) == {"CONFIG_A": ("y", str(f), 1), "CONFIG_B": ("n", str(f), 2), "CONFIG_C": ('"x"', str(f), 3)}
+    assert requested([f]) == {"CONFIG_A": ("y", str(f), 1), "CONFIG_B": ("n", str(f), 2), "CONFIG_C": ('"x"', str(f),
+                                                                                                       3)}
     assert kconfig_depends(FAKE, "CONFIG_DROPPED")[0].startswith("depends on NOPE && NET (./Kconfig:")
 
 

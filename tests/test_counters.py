@@ -19,8 +19,10 @@ TcpExt: 0 77
 Ip6InReceives                   	5
 Ip6OutRequests                  	7
 """
-SOFTNET = "00000010 00000001 00000002 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n" \
-          "00000020 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001 00000000 00000001\n"
+SOFTNET = ("00000010 00000001 00000002 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 "
+           "00000000 00000000\n"
+           "00000020 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001 "
+           "00000000 00000001\n")
 LINK = json.dumps([{"ifname": "eth0", "stats64": {"rx": {"bytes": 10, "packets": 2, "errors": 0},
                                                    "tx": {"bytes": 3000, "packets": 2, "dropped": 0}}}])
 PERF = """# started on Mon Nov 23 02:13:40 2026
@@ -33,7 +35,8 @@ PERF = """# started on Mon Nov 23 02:13:40 2026
 
 def test_ethtool():
     d = parse_ethtool(ETHTOOL)
-    assert d == {"rx_queue_0_packets": 1203, "rx_queue_0_bytes": 1706404, "tx_queue_0_packets": 1646, "tx_queue_0_kicks": 900}
+    assert d == {"rx_queue_0_packets": 1203, "rx_queue_0_bytes": 1706404, "tx_queue_0_packets": 1646,
+                 "tx_queue_0_kicks": 900}
 
 
 def test_snmp_nstat_names():

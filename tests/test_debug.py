@@ -32,7 +32,8 @@ def test_print_shows_the_vng_command_with_the_runs_nics(tmp_path):
     assert f"--rwdir=/tmp/lab={rd.guest_dir.resolve()}" in vng and "sh /tmp/lab/debug/1/debug.sh && true" in vng
     assert (rd.guest_dir / "debug" / "1" / "setup.sh").read_text().count("type vxlan") == 2
     assert not (rd.guest_dir / "cells" / "1").exists()  # the lab's own cell dir is the run's, not the debugger's
-    bad = subprocess.run(LAB + ["debug", str(rd.path), "--cell", "7", "--print"], cwd=ROOT, capture_output=True, text=True)
+    bad = subprocess.run(LAB + ["debug", str(rd.path), "--cell", "7", "--print"], cwd=ROOT, capture_output=True,
+                         text=True)
     assert bad.returncode == 2 and "no cell 7; its cells are 1-1" in bad.stderr
 
 

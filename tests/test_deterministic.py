@@ -14,7 +14,7 @@ HEAD = """--- a/drivers/net/virtio_net.c
 @@ -1900,6 +1900,{n} @@ static netdev_tx_t start_xmit(struct sk_buff *skb, struct net_device *dev)
  \tbool kick = !netdev_xmit_more();
  \tbool use_napi = sq->napi.weight;
- 
+
 {body} \t/* Free up any pending old buffers before queueing new ones. */
  \tdo {{
  \t\tif (use_napi)
@@ -53,7 +53,8 @@ def deterministic_ab(tmp_path, variants, size=64):
     from lab.runner import RunOptions, run_testcase
     from lab.workloads import load_testcase
     tc = load_testcase(ROOT / "testcases/xsk.yaml")
-    opts = RunOptions(kernels=["stock", *map(str, variants)], mode="deterministic", links=["virtio"], axes={"size": [size]},
+    opts = RunOptions(kernels=["stock", *map(str, variants)], mode="deterministic", links=["virtio"],
+                      axes={"size": [size]},
                       repeat=3, duration=1, runs_root=str(tmp_path / "runs"))
     rd = run_testcase(tc, opts, say=print)
     recs = rd.results()

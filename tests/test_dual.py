@@ -91,7 +91,8 @@ def test_the_relay_serves_only_this_runs_key_and_never_writes_outside_tmp_or_thr
     victim = Path(tempfile.mkdtemp(prefix="dplab-victim-", dir="/var/tmp"))
     (victim / "f").write_text("host file\n")
     marker = Path(f"/var/tmp/dplab-relay-pwned-{id(tmp_path)}")
-    send = ("import base64, json, os, socket, sys; s = socket.create_connection(('127.0.0.1', int(os.environ['DPLAB_B'])));"
+    send = ("import base64, json, os, socket, sys; s = socket.create_connection(('127.0.0.1', "
+            "int(os.environ['DPLAB_B'])));"
             "s.sendall(sys.argv[1].replace('KEY', os.environ['DPLAB_B_KEY']).encode() + b'\\n');"
             "r = json.loads(s.makefile().readline()); print(r['rc']); print(base64.b64decode(r['stderr']).decode())")
     t = get_target(two_hosts, "pair")
@@ -104,7 +105,8 @@ def test_the_relay_serves_only_this_runs_key_and_never_writes_outside_tmp_or_thr
             data = "b3duZWQK"  # "owned\n"
             out = relay({"key": "KEY", "argv": ["true"], "files": {"/tmp/../var/tmp/x": [data, 420]}})
             assert "normalised paths under /tmp" in out
-            env.sh(f"ip netns exec port0b ln -sf {victim}/f /tmp/dplab-lnk; ip netns exec port0b ln -sfn {victim} /tmp/dplab-dir")
+            env.sh(f"ip netns exec port0b ln -sf {victim}/f /tmp/dplab-lnk; ip netns exec port0b ln -sfn {victim} "
+                   "/tmp/dplab-dir")
             out = relay({"key": "KEY", "argv": ["cat", "/tmp/dplab-lnk"], "files": {"/tmp/dplab-lnk": [data, 384]}})
             assert out.startswith("0") and (victim / "f").read_text() == "host file\n"
             assert env.sh("ip netns exec port0b stat -c %F /tmp/dplab-lnk").stdout.strip() == "regular file"

@@ -70,7 +70,8 @@ def test_staging_a_guest_dir_never_writes_through_what_an_earlier_guest_planted(
     assert unchanged(v, ino) and list(vdir.iterdir()) == []
     (g / "bin").unlink()
     stage_guest_dir(g, make_links(["virtio"]))
-    assert unchanged(v, ino) and not (g / AGENT_FILES[0]).is_symlink() and "dplab link wiring" in (g / "links.sh").read_text()
+    assert unchanged(v, ino) and not (g / AGENT_FILES[0]).is_symlink()
+    assert "dplab link wiring" in (g / "links.sh").read_text()
 
 
 # -- row 5: patch paths are checked before anything is touched ---------------------------------------------------
@@ -151,16 +152,18 @@ def test_hosts_file_values_that_would_reach_a_shell_are_refused(tmp_path, key, v
     entry = {"ports": "{a: eth0, b: eth1}", "python": "python3"}
     entry[key] = value
     (tmp_path / "h.yaml").write_text(f"targets:\n  t:\n    kind: hardware\n    ssh: ssh://root@192.0.2.1\n    key: k\n"
-                                     f"    known_hosts: kh\n    ports: {entry['ports']}\n    python: {entry['python']}\n")
+                                     f"    known_hosts: kh\n    ports: {entry['ports']}\n    python: "
+                                     f"{entry['python']}\n")
     with pytest.raises(ConfigError, match=msg):
         load_hosts(tmp_path / "h.yaml")
 
 
 def test_remote_lab_sends_tracked_files_only_with_their_modes_and_never_a_key(tmp_path):
-    from lab.remote.lab import checkout_tar
     import gzip
     import io
     import tarfile
+
+    from lab.remote.lab import checkout_tar
     repo = tmp_path / "co"
     (repo / "hosts" / "keys").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
@@ -201,7 +204,8 @@ def test_a_failed_append_is_truncated_back_and_a_run_dir_is_held_by_one_process(
     monkeypatch.undo()
     assert (rd.path / "results.jsonl").stat().st_size == size
     rd.lock()
-    out = subprocess.run([sys.executable, "-c", f"from lab.results.rundir import RunDir; RunDir({str(rd.path)!r}).lock()"],
+    out = subprocess.run([sys.executable, "-c", "from lab.results.rundir import RunDir; "
+                                                f"RunDir({str(rd.path)!r}).lock()"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode != 0 and "another lab process is running or resuming this run dir" in out.stderr
 
@@ -230,7 +234,8 @@ def _rec(kernel, value, cell, unit="Gbit/s", counters=None, run="r"):
 def test_counters_from_zero_move_units_never_pair_and_nan_is_left_out():
     from lab.results.compare import compare
     a = [_rec("A", 1.0 + i / 100, i, counters={"b.link.rx_errors": 0, "a.link.tx_packets": 1000}) for i in range(3)]
-    b = [_rec("B", 1.0 + i / 100, 10 + i, counters={"b.link.rx_errors": 40, "a.link.tx_packets": 1000}) for i in range(3)]
+    b = [_rec("B", 1.0 + i / 100, 10 + i, counters={"b.link.rx_errors": 40,
+                                                    "a.link.tx_packets": 1000}) for i in range(3)]
     [p] = compare(a + b + [_rec("B", float("nan"), 20)], by="kernel")
     assert p.result.b.n == 3  # the NaN record is not a sample
     [(name, c)] = p.counters
@@ -269,7 +274,8 @@ def test_the_gate_fails_a_night_that_cannot_be_judged_whole(tmp_path):
         res = gate(night.results(), prev.results(), runs=runs(night))
         assert not res.ok and any(__import__("re").search(why, l) for l in res.regressions), res.regressions
     res = gate([], prev.results(), runs_log=[("testcases/t.yaml", "wallclock", 2)])
-    assert not res.ok and any("testcases/t.yaml (wallclock) exited with status 2: no run dir" in l for l in res.regressions)
+    assert not res.ok and any("testcases/t.yaml (wallclock) exited with status 2: no run dir" in l
+                              for l in res.regressions)
     one = _night(tmp_path, "one", values=(1.0,), planned=1)
     res = gate(one.results(), _night(tmp_path, "p1", values=(1.1,), planned=1).results(), runs=runs(one))
     assert res.ok and any(l.startswith("insufficient data vs previous") for l in res.lines)
@@ -280,7 +286,8 @@ def test_lab_gate_reads_the_nightly_runs_log(tmp_path):
     (tmp_path / "lab-runs.tsv").write_text("testcases/t.yaml\tdeterministic\t0\ntestcases/x.yaml\twallclock\t1\n")
     p = subprocess.run(LAB + ["gate", str(night.path), "--runs-log", str(tmp_path / "lab-runs.tsv")],
                        capture_output=True, text=True, cwd=ROOT)
-    assert p.returncode == 1 and "FAIL lab run testcases/x.yaml (wallclock) exited with status 1: no run dir" in p.stdout
+    assert p.returncode == 1
+    assert "FAIL lab run testcases/x.yaml (wallclock) exited with status 1: no run dir" in p.stdout
 
 
 # -- row 11: every bad input is `lab: error:` naming what is wrong ------------------------------------------------
@@ -354,7 +361,8 @@ def test_qemu_option_values_are_escaped_and_qemus_own_error_is_quoted(tmp_path):
     rd = RunDir.create(runs, "t")
     vm = VM(Kernel(name="fake", image=img, release="6.1.0-test"), rd,
             VMConfig(accel="tcg", boot_timeout=20, extra_qemu=["-no-such-option"]), say=lambda *_: None)
-    assert f"path={str(rd.guest_dir).replace(',', ',,')},security_model=" in " ".join(vm.argv(tmp_path / "i", tmp_path / "s"))
+    assert f"path={str(rd.guest_dir).replace(',', ',,')},security_model=" in " ".join(vm.argv(tmp_path / "i",
+                                                                                              tmp_path / "s"))
     with pytest.raises(LabError, match=r"(?s)QEMU exited .*it said:.*no-such-option"):
         with vm:
             pass
@@ -362,6 +370,7 @@ def test_qemu_option_values_are_escaped_and_qemus_own_error_is_quoted(tmp_path):
 
 def test_templates_are_rendered_for_every_cell_before_any_boot(tmp_path):
     import struct
+
     from lab.runner import Run, RunOptions
     from lab.workloads import load_testcase
     data = bytearray(0x400)  # a bzImage's setup header (the kernel is never booted)

@@ -22,7 +22,8 @@ def fake_kernel(tmp_path, release="6.1.192"):
 
 def test_the_command_line_is_reused_with_the_lab_token_replaced(tmp_path):
     k = fake_kernel(tmp_path)
-    now = "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro initrd=/initrd.img console=ttyS0 quiet dplab.kernel=0123456789abcdef rdinit=/x"
+    now = ("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro initrd=/initrd.img console=ttyS0 quiet "
+           "dplab.kernel=0123456789abcdef rdinit=/x")
     assert next_cmdline(now, k, ["nosmt"]) == f"root=/dev/sda1 ro console=ttyS0 quiet {token(k)} nosmt"
     assert next_cmdline(next_cmdline(now, k, ["nosmt"]), k) == f"root=/dev/sda1 ro console=ttyS0 quiet {token(k)}"
     assert token(k) == f"dplab.kernel={k.sha256[:16]}"
@@ -32,7 +33,8 @@ def test_identity_names_what_differs(tmp_path):
     k = fake_kernel(tmp_path)
     ok = {"release": "6.1.192", "cmdline": f"root=/dev/sda1 {token(k)} nosmt"}
     assert identity_problems(ok, k, ["nosmt"]) == []
-    assert identity_problems({**ok, "release": "6.1.0-56-amd64"}, k, ["nosmt"]) == ["it runs release 6.1.0-56-amd64, not 6.1.192"]
+    assert identity_problems({**ok, "release": "6.1.0-56-amd64"}, k, ["nosmt"]) == ["it runs release 6.1.0-56-amd64, "
+                                                                                    "not 6.1.192"]
     assert identity_problems(ok, k) == ["its command line ends with nosmt after the token, not (nothing)"]
     assert identity_problems({**ok, "cmdline": "root=/dev/sda1 nosmt"}, k, ["nosmt"]) == [
         f"its command line has no dplab.kernel=, not {token(k)}"]
@@ -44,7 +46,8 @@ def write_hosts(tmp_path, kexec, kind="hardware"):
     for f in ("key", "known_hosts"):
         (tmp_path / f).write_text("")
     p = tmp_path / "hosts.yaml"
-    p.write_text(f"targets:\n  b1:\n    kind: {kind}\n    ssh: ssh://root@192.0.2.1\n    key: key\n    known_hosts: known_hosts\n"
+    p.write_text(f"targets:\n  b1:\n    kind: {kind}\n    ssh: ssh://root@192.0.2.1\n    key: key\n    known_hosts: "
+                 "known_hosts\n"
                  + ("    ports: {a: p0, b: p1}\n" if kind == "hardware" else "") + kexec)
     return p
 
@@ -62,7 +65,8 @@ def test_hosts_file_kexec_section_is_validated(tmp_path):
 def test_kernel_and_append_options_need_a_kexec_target(tmp_path):
     from lab.runner import RunOptions, target_of
     plain = write_hosts(tmp_path, "")
-    with pytest.raises(ConfigError, match=r"--target b1: --kernel needs a kexec: section in its entry \(.*hosts.yaml:2"):
+    with pytest.raises(ConfigError,
+                       match=r"--target b1: --kernel needs a kexec: section in its entry \(.*hosts.yaml:2"):
         target_of(RunOptions(target="b1", hosts=str(plain), kernels=["stock"]))
     kx = tmp_path / "kx"
     kx.mkdir()
@@ -114,6 +118,7 @@ def test_kexec_into_the_kernel_under_test_and_hosts_that_cannot_or_do_not_come_b
     from lab.remote.hosts import get_target
     from lab.runner import RunOptions, run_testcase
     from lab.workloads import load_testcase
+
     from .vmhost import VmHost
     host = VmHost(tmp_path / "h1", default_kernel).start()
     try:
@@ -130,7 +135,8 @@ def test_kexec_into_the_kernel_under_test_and_hosts_that_cannot_or_do_not_come_b
         rd = run("first")
         [b] = rd.manifest["kexec"]
         assert not b["skipped"] and b["boot_id"] != first["boot_id"] and b["release"] == default_kernel.release
-        assert b["sha256"] == default_kernel.sha256 and token(default_kernel) in b["cmdline"].split() and b["seconds"] > 0
+        assert b["sha256"] == default_kernel.sha256 and token(default_kernel) in b["cmdline"].split()
+        assert b["seconds"] > 0
         [r] = rd.results()
         assert r["status"] == "ok" and r["value"] > 0 and r["kernel"]["sha256"] == default_kernel.sha256, r.get("error")
         assert r["counters"]["a.link.tx_bytes"] > 0.9 * r["extra"]["bytes"]

@@ -4,7 +4,8 @@ from pathlib import Path
 
 LAB = Path(__file__).resolve().parent.parent / "lab"
 # cli/plugin -> runner -> workloads -> vm -> kernel/report -> results/guest/metrics -> base
-RANK = {"errors": 0, "paths": 0, "match": 0, "hashing": 0, "host": 0, "hostinfo": 0, "modes": 0, "options": 0, "__init__": 0,
+RANK = {"errors": 0, "paths": 0, "match": 0, "hashing": 0, "host": 0, "hostinfo": 0, "modes": 0, "options": 0,
+        "__init__": 0,
         "results": 1, "guest": 1, "metrics": 1,
         "kernel": 2, "report": 2,
         "vm": 3,
@@ -49,7 +50,8 @@ def test_layers_point_one_way():
 
 
 def test_no_import_cycles():
-    graph = {name: {d for d in imports(name, path) if d != name and not d.endswith("__init__")} for name, path in modules()}
+    graph = {name: {d for d in imports(name, path) if d != name and not d.endswith("__init__")} for name,
+             path in modules()}
     graph = {k: {d for d in v if d in graph} for k, v in graph.items()}
     state, cycles = {}, []
 

@@ -65,10 +65,13 @@ def test_pktgen_result():
 
 def test_iperf3_without_a_received_sum_is_an_error_not_zero():
     import json
+
     import pytest
+
     from lab.errors import LabError
     from lab.metrics.parsers import iperf3
-    tcp = {"start": {"test_start": {"protocol": "TCP"}}, "end": {"sum_sent": {"bits_per_second": 1e9, "retransmits": 0}}}
+    tcp = {"start": {"test_start": {"protocol": "TCP"}}, "end": {"sum_sent": {"bits_per_second": 1e9,
+                                                                              "retransmits": 0}}}
     with pytest.raises(LabError, match="no received sum"):
         iperf3(json.dumps(tcp))
     udp = {"start": {"test_start": {"protocol": "UDP"}}, "end": {"streams": []}}
@@ -78,7 +81,8 @@ def test_iperf3_without_a_received_sum_is_an_error_not_zero():
 
 def test_kselftest_tap_becomes_verdicts_with_their_output(tmp_path):
     from lab.selftest import parse_spec, parse_tap, target_tests
-    tap = ("TAP version 13\n1..1\n# selftests: net: udpgro.sh\n# Missing ../bpf/xdp_dummy.bpf.o. Build bpf selftest first\n"
+    tap = ("TAP version 13\n1..1\n# selftests: net: udpgro.sh\n# Missing ../bpf/xdp_dummy.bpf.o. Build bpf selftest "
+           "first\n"
            "not ok 1 selftests: net: udpgro.sh # exit=255\n")
     [(verdict, target, test, out)] = parse_tap(tap)
     assert (verdict, target, test) == ("fail", "net", "udpgro.sh") and out[-1].startswith("Missing ../bpf")
@@ -89,5 +93,6 @@ def test_kselftest_tap_becomes_verdicts_with_their_output(tmp_path):
     with pytest.raises(ConfigError, match="TARGET"):
         parse_spec("net; rm -rf /:x")
     (tmp_path / "net").mkdir()
-    (tmp_path / "net" / "Makefile").write_text("TEST_PROGS := a.sh b.sh \\\n\tc.sh\nTEST_PROGS += d.sh\nTEST_GEN_FILES := x\n")
+    (tmp_path / "net" / "Makefile").write_text("TEST_PROGS := a.sh b.sh \\\n\tc.sh\nTEST_PROGS += d.sh\nTEST_GEN_FILES "
+                                               ":= x\n")
     assert target_tests(tmp_path, "net") == ["a.sh", "b.sh", "c.sh", "d.sh"]

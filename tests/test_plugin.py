@@ -53,7 +53,8 @@ def test_nightly_workflow_shape():
     uploads = [s for j in jobs.values() for s in j["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
     assert any("report.html" in str(s["with"]["path"]) for s in uploads)
     # a failed night never becomes the baseline: every step that saves it runs only on success
-    saves = [s for s in jobs["report"]["steps"] if "baseline" in str(s) and ("cache/save" in s.get("uses", "") or "cp -r" in s.get("run", ""))]
+    saves = [s for s in jobs["report"]["steps"]
+             if "baseline" in str(s) and ("cache/save" in s.get("uses", "") or "cp -r" in s.get("run", ""))]
     assert len(saves) == 2 and all(s.get("if", "").startswith("success()") for s in saves), saves
     night = (ROOT / "scripts/nightly.sh").read_text()
     assert "ls testcases/*.yaml" in night and "--mode deterministic" in night  # every testcase, and the icount legs

@@ -31,7 +31,8 @@ class Sshd:
     def __init__(self, tmp, n=0, private_tmp=False):
         self.tmp, self.ns = tmp, f"dlssh{n or ''}{os.getpid() % 100000}"
         self.veth = f"dls{n or ''}h{os.getpid() % 100000}"
-        self.host_ip, self.ns_ip, self.n, self.private_tmp = f"198.18.250.{1 + 4 * n}", f"198.18.250.{2 + 4 * n}", n, private_tmp
+        self.host_ip, self.ns_ip = f"198.18.250.{1 + 4 * n}", f"198.18.250.{2 + 4 * n}"
+        self.n, self.private_tmp = n, private_tmp
 
     def start(self):
         t = self.tmp
@@ -60,7 +61,8 @@ class Sshd:
         # makes outlive its session, as they would on a real host)
         argv = ["nsenter", f"--net=/run/netns/{self.ns}", SSHD, "-D", "-e", "-f", str(t / "sshd_config")]
         if self.private_tmp:
-            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs tmp /tmp && exec "$@"', "sh", *argv]
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount -t tmpfs tmp /tmp && exec "$@"', "sh", *argv]
         self.proc = subprocess.Popen(argv, stderr=open(t / "sshd.log", "a"))
         deadline = time.monotonic() + 10
         while True:
@@ -69,7 +71,7 @@ class Sshd:
                 break
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"sshd did not start: {(t / 'sshd.log').read_text()}")
+                    raise RuntimeError(f"sshd did not start: {(t / 'sshd.log').read_text()}") from None
                 time.sleep(0.1)
         return self
 
@@ -170,6 +172,7 @@ def test_remote_directories_are_private_and_what_runs_there_is_checked_first(ssh
     the agent gets a fresh 0700 directory of a random name each session, removed after; a file whose content is
     not what was sent does not run; a remote command that hangs ends at its timeout."""
     import re
+
     from lab.guest.guest import Guest
     from lab.remote.ssh import AgentHost, connect, exec_sh, private_dir, verify_cmd
     base = Path(f"/var/tmp/dplab-test-{os.getpid()}")
@@ -179,7 +182,8 @@ def test_remote_directories_are_private_and_what_runs_there_is_checked_first(ssh
         theirs = base / "theirs"
         theirs.mkdir()
         os.chown(theirs, 65534, 65534)
-        with pytest.raises(GuestError, match=r"theirs is a directory of uid 65534, mode 755: not a private directory of uid 0"):
+        with pytest.raises(GuestError, match=r"theirs is a directory of uid 65534, mode 755: not a private directory "
+                                             r"of uid 0"):
             private_dir(client, str(theirs))
         (base / "open").mkdir(mode=0o777)
         os.chmod(base / "open", 0o777)
@@ -267,13 +271,16 @@ def test_hardware_kind_runs_shipped_testcases_unchanged_on_veth_ports(sshd, tmp_
 def test_the_hosts_own_kernel_is_checked_before_a_run(sshd, tmp_path):
     """Its config comes over SSH (/proc/config.gz here): a testcase needing what it lacks stops before measuring."""
     import gzip
+
     from lab.runner import RunOptions, run_testcase
     from lab.workloads import load_testcase
     if "CONFIG_WIREGUARD=" in gzip.decompress(Path("/proc/config.gz").read_bytes()).decode():
         pytest.skip("this machine's kernel has WireGuard: no option a shipped testcase needs is missing")
     tc = load_testcase(ROOT / "testcases/tunnel.yaml")
-    with pytest.raises(ConfigError, match=r"kernel veth \(.*\.config\) lacks options .*\n  CONFIG_WIREGUARD \(tunnel=wireguard\)"):
-        run_testcase(tc, RunOptions(target="veth", hosts=str(sshd.hosts()), axes={"tunnel": ["wireguard"], "gso": ["on"]},
+    with pytest.raises(ConfigError, match=r"kernel veth \(.*\.config\) lacks options .*\n  CONFIG_WIREGUARD "
+                                          r"\(tunnel=wireguard\)"):
+        run_testcase(tc, RunOptions(target="veth", hosts=str(sshd.hosts()), axes={"tunnel": ["wireguard"],
+                                                                                  "gso": ["on"]},
                                     repeat=1, duration=1, runs_root=str(tmp_path / "runs")), say=print)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing measured, no run dir
 
@@ -288,9 +295,11 @@ def test_lab_run_goes_on_to_the_next_target_when_one_cannot_be_reached(sshd, tmp
     hosts = sshd.tmp / "two.yaml"
     hosts.write_text(sshd.hosts().read_text() + f"  dead:\n    kind: hardware\n    ssh: ssh://root@127.0.0.1:{dead}\n"
                      f"    key: client_key\n    known_hosts: known_hosts\n    ports: {{a: pa0, b: pb0}}\n")
-    p = subprocess.run([sys.executable, "-m", "lab.cli", "run", str(ROOT / "testcases/throughput.yaml"), "--target", "dead",
+    p = subprocess.run([sys.executable, "-m", "lab.cli", "run", str(ROOT / "testcases/throughput.yaml"), "--target",
+                        "dead",
                         "--target", "veth", "--hosts", str(hosts), "--axis", "protocol=tcp", "--repeat", "1",
-                        "--duration", "1", "--runs", str(tmp_path / "runs")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+                        "--duration", "1", "--runs", str(tmp_path / "runs")], capture_output=True, text=True,
+                        timeout=300, cwd=ROOT)
     assert p.returncode == 1 and f"lab: error: target dead: ssh://root@127.0.0.1:{dead}" in p.stderr, p.stderr[-2000:]
     assert "cannot connect" in p.stderr and "dplab: target veth" in p.stdout, p.stdout[-2000:]
     [run] = list((tmp_path / "runs").iterdir())  # only the reachable target made a run, and it measured
@@ -300,6 +309,7 @@ def test_lab_run_goes_on_to_the_next_target_when_one_cannot_be_reached(sshd, tmp
 
 def test_sshd_killed_mid_run_keeps_results_and_resume_completes(sshd, tmp_path):
     import threading
+
     from lab.results.rundir import RunDir
     from lab.runner import RunOptions, run_testcase
     from lab.workloads import load_testcase
@@ -320,7 +330,8 @@ def test_sshd_killed_mid_run_keeps_results_and_resume_completes(sshd, tmp_path):
     recs = RunDir(rd_path).results()
     assert recs[0]["status"] == "ok" and len({r["cell"] for r in recs if r["status"] == "ok"}) < 4, recs
     sshd.listen()
-    rd = run_testcase(load_testcase(ROOT / "testcases/throughput.yaml"), RunOptions(**RunDir(rd_path).manifest["options"]),
+    rd = run_testcase(load_testcase(ROOT / "testcases/throughput.yaml"),
+                      RunOptions(**RunDir(rd_path).manifest["options"]),
                       say=print, resume=RunDir(rd_path))
     ok = {r["cell"] for r in rd.results() if r["status"] == "ok"}
     assert ok == {1, 2, 3, 4} and rd.manifest["status"] in ("ok", "partial"), rd.results()
@@ -383,15 +394,18 @@ def shape(d):
 @pytest.mark.vm
 def test_remote_lab_runs_the_lab_there_and_brings_the_run_back(sshd, tmp_path):
     import json
+
     from tests.conftest import LAB
     args = ["run", "testcases/tunnel.yaml", "--kernel", "stock", "--links", "virtio", "--axis", "tunnel=vxlan",
             "--axis", "gso=on", "--repeat", "1", "--duration", "1"]
     hosts = remote_lab_hosts(sshd, tmp_path / "remote")
-    local = subprocess.run(LAB + args + ["--runs", str(tmp_path / "local")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    local = subprocess.run(LAB + args + ["--runs", str(tmp_path / "local")], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
     assert local.returncode == 0, local.stdout[-2000:] + local.stderr[-2000:]
     fetched = []
     for i in range(2):
-        p = subprocess.run(LAB + args + ["--runs", str(tmp_path / f"fetched{i}"), "--target", "kvm", "--hosts", str(hosts)],
+        p = subprocess.run(LAB + args + ["--runs", str(tmp_path / f"fetched{i}"), "--target", "kvm", "--hosts",
+                                         str(hosts)],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
         fetched.append((p.stdout, run_dir_of(tmp_path / f"fetched{i}")))
@@ -410,6 +424,7 @@ def test_remote_lab_runs_the_lab_there_and_brings_the_run_back(sshd, tmp_path):
 def test_remote_lab_ctrl_c_stops_the_remote_run_and_keeps_its_records(sshd, tmp_path):
     import json
     import signal
+
     from tests.conftest import LAB
     hosts = remote_lab_hosts(sshd, tmp_path / "remote")
     p = subprocess.Popen(LAB + ["run", "testcases/tunnel.yaml", "--kernel", "stock", "--links", "virtio", "--axis",

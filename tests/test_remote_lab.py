@@ -12,7 +12,8 @@ from lab.runner import RunOptions
 
 
 @pytest.mark.parametrize("argv", [
-    ["--mode", "deterministic", "--duration", "2.5", "--repeat", "3", "--axis", "size=64,1500", "--links", "virtio,e1000e",
+    ["--mode", "deterministic", "--duration", "2.5", "--repeat", "3", "--axis", "size=64,1500", "--links",
+     "virtio,e1000e",
      "--profile", "--cpu-model", "Nehalem", "--append", "quiet loglevel=3", "--backend", "hub", "--shard", "1/2"],
     ["--accel", "kvm", "--cpus", "4", "--memory", "4G", "--rounds", "2", "--no-profile", "--boot-timeout", "60"],
     [],

@@ -21,7 +21,8 @@ CHECK = """<script>
 window.addEventListener("load", () => {
   const bad = [];
   const box = (e) => e.getBoundingClientRect();
-  const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 &&
+                            a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
   for (const svg of document.querySelectorAll("svg")) {
     const s = box(svg);
     const texts = [...svg.querySelectorAll("text")];
@@ -74,13 +75,16 @@ def make_runs(root):
     for night in range(6):
         for mode in ("wallclock", "deterministic"):
             rd = RunDir.create(root, f"n{night}-{mode}")
-            rd.update_manifest(accel="tcg", mode=mode, status="ok", kernels=[{"name": k, "sha256": "ab" * 32} for k in KERNELS],
-                               qemu_argv=["qemu-system-x86_64", "-m", "2G"], host={"host_machine": "x86_64", "host_cpus": 2})
+            rd.update_manifest(accel="tcg", mode=mode, status="ok", kernels=[{"name": k,
+                                                                              "sha256": "ab" * 32} for k in KERNELS],
+                               qemu_argv=["qemu-system-x86_64", "-m", "2G"], host={"host_machine": "x86_64",
+                                                                                   "host_cpus": 2})
             n = 0
             for k, kernel in enumerate(KERNELS):
                 for link in ("virtio0", "e1000e1"):
                     for size in (64, 512, 1024, 1500):
-                        params = {"size": size, "burst": 32, "xmit_mode": "start_xmit"} if mode == "wallclock" else {"size": size}
+                        params = {"size": size, "burst": 32,
+                                  "xmit_mode": "start_xmit"} if mode == "wallclock" else {"size": size}
                         level = (1 + 0.1 * k) * (3.9e5 if mode == "deterministic" else 0.6)
                         for _ in range(3):
                             n += 1
@@ -99,11 +103,13 @@ def test_no_label_overflows_overlaps_or_is_cut_in_chromium(tmp_path):
     checked.write_text(text.replace("</body>", CHECK + "</body>"))
     dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400", "--virtual-time-budget=5000",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400",
+                          "--virtual-time-budget=5000",
                           "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=120).stdout
     m = re.search(r'<pre id="layout-result">(.*?)</pre>', dom, re.S)
     assert m, dom[-2000:]
-    result = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    result = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;",
+                                                                                                             ">"))
     assert result["svgs"] >= 6, result  # forest plots, bars and history of both testcases
     assert result["bad"] == [], "\n".join(result["bad"][:30])
     from lab.report.screenshot import screenshot

@@ -36,6 +36,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
 
 def test_only_a_torn_last_line_is_skipped_and_said(tmp_path):
     import pytest
+
     from lab.errors import LabError
     from lab.results.rundir import load_results
     rd = RunDir.create(tmp_path, "torn")
@@ -54,11 +55,13 @@ def test_only_a_torn_last_line_is_skipped_and_said(tmp_path):
 
 def test_resume_refuses_another_kernel_accelerator_or_cpu():
     from types import SimpleNamespace
+
     from lab.runner import resume_mismatches
     m = {"kernels": [{"name": "stock", "sha256": "a" * 64}], "accel": "tcg", "cpu_model": "max"}
     same = SimpleNamespace(accel="tcg", cpu="max")
     k = SimpleNamespace(name="stock", sha256="a" * 64)
     assert resume_mismatches(m, [k], same) == []
-    bad = resume_mismatches(m, [SimpleNamespace(name="stock", sha256="b" * 64)], SimpleNamespace(accel="kvm", cpu="host"))
+    bad = resume_mismatches(m, [SimpleNamespace(name="stock", sha256="b" * 64)], SimpleNamespace(accel="kvm",
+                                                                                                 cpu="host"))
     assert bad == ["kernel stock: sha256 aaaaaaaaaaaaaaaa in the manifest, bbbbbbbbbbbbbbbb now",
                    "accelerator: tcg in the manifest, kvm now", "CPU model: max in the manifest, host now"]

@@ -46,7 +46,8 @@ def test_snapshot_equals_what_the_tools_report(pair):
     for side, ns in zip("ab", pair):
         tool_eth = parse_ethtool(sh("ip", "netns", "exec", ns, "ethtool", "-S", "eth0"))
         tool_link = parse_link_json(sh("ip", "-n", ns, "-s", "-s", "-j", "link", "show", "eth0"))
-        tool_snmp = parse_snmp(sh("ip", "netns", "exec", ns, "cat", "/proc/net/snmp", "/proc/net/netstat", "/proc/net/snmp6"))
+        tool_snmp = parse_snmp(sh("ip", "netns", "exec", ns, "cat", "/proc/net/snmp", "/proc/net/netstat",
+                                  "/proc/net/snmp6"))
         assert tool_eth and {k: got[f"{side}.ethtool.{k}"] for k in tool_eth} == tool_eth
         for k in ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_dropped", "rx_over_errors"):
             assert got[f"{side}.link.{k}"] == tool_link[k], (side, k)

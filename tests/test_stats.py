@@ -5,11 +5,11 @@ from html.parser import HTMLParser
 
 import pytest
 
+from lab.plan import schedule
 from lab.report.table import render_pairs
 from lab.results.compare import compare
 from lab.results.rundir import RunDir
 from lab.results.stats import summarize, t_quantile, welch, welch_interval
-from lab.plan import schedule
 
 
 @pytest.mark.parametrize("df,t", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281), (30, 2.0423), (1000, 1.9623)])
@@ -26,7 +26,8 @@ def test_summary():
 def test_welch_known_interval():
     # A = [10, 12, 14], B = [20, 22, 24]: diff 10, se = sqrt(4/3 + 4/3) = 1.633, df = 4, t = 2.7764
     diff, half, df, _ = welch_interval(summarize([10, 12, 14]), summarize([20, 22, 24]))
-    assert (diff, df) == (pytest.approx(10.0), pytest.approx(4.0)) and half == pytest.approx(2.7764 * (8 / 3) ** 0.5, abs=1e-3)
+    assert (diff, df) == (pytest.approx(10.0), pytest.approx(4.0)) and half == pytest.approx(2.7764 * (8 / 3) ** 0.5,
+                                                                                             abs=1e-3)
     # the verdict's interval is the ratio's on the log scale: relative sds 2/12 and 2/22, se = sqrt((1/36 + 1/121)/3)
     c = welch([10, 12, 14], [20, 22, 24])
     se = ((1 / 36 + 1 / 121) / 3) ** 0.5
@@ -159,7 +160,8 @@ def test_gate_fails_on_functional_failure_and_regression():
     broken = same + [dict(rec("c", 9, "stock", "virtio0", {"size": 64}, 0), status="failed", error="no carrier")]
     res = gate(broken, [])
     assert res.ok is False and any("no carrier" in l for l in res.lines)
-    retried_then_ok = [dict(same[0], status="failed", retried=True, error="first attempt failed"), dict(same[0], status="ok")]
+    retried_then_ok = [dict(same[0], status="failed", retried=True, error="first attempt failed"), dict(same[0],
+                                                                                                        status="ok")]
     assert gate(retried_then_ok, []).ok is True
     ok_then_failed = [dict(same[0], status="ok"), dict(same[0], status="failed", error="second attempt failed")]
     assert gate(ok_then_failed, []).ok is False  # the final attempt decides

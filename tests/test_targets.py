@@ -15,7 +15,8 @@ def test_side_b_in_the_hosts_file(tmp_path):
     (tmp_path / "h.yaml").write_text(base + "    side_b: {ssh: 'ssh://gen@192.0.2.2:2200', key: kb}\n")
     t = get_target(tmp_path / "h.yaml", "pair")
     b = t.side_b
-    assert (b.name, str(b.ssh), b.key, b.known_hosts) == ("pair/b", "ssh://gen@192.0.2.2:2200", tmp_path / "kb", t.known_hosts)
+    assert (b.name, str(b.ssh), b.key, b.known_hosts) == ("pair/b", "ssh://gen@192.0.2.2:2200", tmp_path / "kb",
+                                                          t.known_hosts)
     (tmp_path / "h.yaml").write_text(base + "    side_b: {ssh: 'ssh://gen@192.0.2.2', pors: {b: q0}}\n")
     with pytest.raises(ConfigError, match=r"h.yaml:8: targets.pair.side_b.pors: unknown key; allowed: ssh, key"):
         get_target(tmp_path / "h.yaml", "pair")
@@ -28,6 +29,7 @@ def test_the_ip_shim_sends_only_side_b_commands_to_host_b(tmp_path):
     """The shim as the agent's PATH has it, with a dplab-b that says what it was given."""
     import os
     import shutil
+
     from lab.remote.dual import SHIMS
     shutil.copy(SHIMS / "ip", tmp_path / "ip")
     (tmp_path / "dplab-b").write_text("#!/bin/sh\necho \"to b: $*\"\n")

@@ -49,7 +49,8 @@ def test_defaults_and_cells(tmp_path):
     ("perf: {events: [1]}\n", "perf.events.0: expected string"),
 ])
 def test_bad_values_name_file_line_key(tmp_path, extra, needle):
-    text = GOOD.replace("metric: {name: throughput, unit: Gbit/s}\n", "") + extra if extra.startswith("metric") else GOOD + extra
+    text = GOOD.replace("metric: {name: throughput, unit: Gbit/s}\n",
+                        "") + extra if extra.startswith("metric") else GOOD + extra
     if extra.startswith("metric"):
         needle = needle
     p = write(tmp_path, text)
@@ -84,7 +85,8 @@ def test_values_with_shell_metacharacters_are_data(tmp_path):
     """A value like `$(touch X)` or `; rm` reaches the command as one literal argument, never as code."""
     marker = tmp_path / "pwned"
     evil = f"x; touch {marker}; $(touch {marker}) `touch {marker}`"
-    script = render("printf '%s\\n' {{ params.v }} {{ link.ns_a }}\n", {"params": {"v": evil}, "link": make_links(["virtio"])[0].template_vars()})
+    ctx = {"params": {"v": evil}, "link": make_links(["virtio"])[0].template_vars()}
+    script = render("printf '%s\\n' {{ params.v }} {{ link.ns_a }}\n", ctx)
     out = subprocess.run(["sh", "-ec", script], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [evil, "virtio0a"]
     assert not marker.exists()
@@ -141,23 +143,27 @@ def test_names_the_lab_uses_are_refused_as_axes_and_params(tmp_path, name):
 
 
 def test_yaml_booleans_never_appear_by_accident(tmp_path):
-    with pytest.raises(ConfigError, match=r"tc.yaml:5: axes.gso.0: 'on' reads as a YAML boolean; write \"on\" \(quoted\)"):
+    with pytest.raises(ConfigError, match=r"tc.yaml:5: axes.gso.0: 'on' reads as a YAML boolean; write \"on\" "
+                                          r"\(quoted\)"):
         load_testcase(write(tmp_path, GOOD + "axes: {gso: [on, off]}\n"))
-    assert load_testcase(write(tmp_path, GOOD + "axes: {gso: ['on', 'off']}\nparams: {flag: true}\n")).params["flag"] is True
+    assert load_testcase(write(tmp_path,
+                               GOOD + "axes: {gso: ['on', 'off']}\nparams: {flag: true}\n")).params["flag"] is True
 
 
 def test_command_line_axis_values_keep_the_declared_type():
     """`--axis gso=on` used to become YAML's True and render as 1 (ethtool: "flag '1' for parameter")."""
     from lab.options import axis as _axis
     from lab.plan import apply_overrides
-    tc = apply_overrides(load_testcase(ROOT / "testcases/tunnel.yaml"), axes=dict([_axis("tunnel=wireguard,vxlan"), _axis("gso=on")]))
+    tc = apply_overrides(load_testcase(ROOT / "testcases/tunnel.yaml"), axes=dict([_axis("tunnel=wireguard,vxlan"),
+                                                                                   _axis("gso=on")]))
     assert tc.axes == {"tunnel": ["wireguard", "vxlan"], "gso": ["on"]}
     out = subprocess.run(["sh", "-c", render("printf %s {{ params.gso }}", {"params": {"gso": tc.axes["gso"][0]}})],
                          capture_output=True, text=True).stdout
     assert out == "on"  # what ethtool -K ... gso receives
     with pytest.raises(ConfigError, match=r"--axis gso=yes: not a value of axis gso .*allowed: on, off"):
         apply_overrides(tc, axes={"gso": ["yes"]})
-    xsk = apply_overrides(load_testcase(ROOT / "testcases/xsk.yaml"), axes=dict([_axis("size=64,9000")]))  # size is open
+    # size is open
+    xsk = apply_overrides(load_testcase(ROOT / "testcases/xsk.yaml"), axes=dict([_axis("size=64,9000")]))
     assert xsk.axes["size"] == [64, 9000]
     with pytest.raises(ConfigError, match="axis size takes int values"):
         apply_overrides(xsk, axes={"size": ["$(touch F)"]})

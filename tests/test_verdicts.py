@@ -17,7 +17,8 @@ def rec(kernel, value, mode="deterministic", run="r", cell=0, sha=None, accel="t
 
 
 def series(kernel, level, cv_pct, n, rng, **kw):
-    return [rec(kernel, rng.gauss(level, level * cv_pct / 100), cell=f"{kernel}-{i}", **kw) for i in range(n)]  # a run numbers its cells once
+    # a run numbers its cells once
+    return [rec(kernel, rng.gauss(level, level * cv_pct / 100), cell=f"{kernel}-{i}", **kw) for i in range(n)]
 
 
 def test_gate_never_pools_two_kernels_of_a_night():
@@ -25,7 +26,8 @@ def test_gate_never_pools_two_kernels_of_a_night():
     grouping dropped the kernel), the interval spanned -53 %..+46 % and the gate passed."""
     rng = random.Random(5)
     last = series("stock", 3.97e5, 0.3, 3, rng, run="n1") + series("xsk-copy-path", 4.55e5, 0.3, 3, rng, run="n1")
-    tonight = series("stock", 3.97e5, 0.3, 3, rng, run="n2") + series("xsk-copy-path", 0.9 * 4.55e5, 0.3, 3, rng, run="n2")
+    tonight = series("stock", 3.97e5, 0.3, 3, rng, run="n2") + series("xsk-copy-path", 0.9 * 4.55e5, 0.3, 3, rng,
+                                                                      run="n2")
     res = gate(tonight, last)
     assert not res.ok
     [bad] = res.regressions
@@ -87,7 +89,8 @@ def test_t_quantile_far_tails_and_fractional_df(p, df, t):
 
 
 def test_welch_unequal_n_unequal_variance_fractional_df():
-    """scipy.stats.ttest_ind(b, a, equal_var=False): df 7.83317, 95 % CI of the difference [0.95411, 2.61089], p 0.0011486."""
+    """scipy.stats.ttest_ind(b, a, equal_var=False): df 7.83317, 95 % CI of the difference [0.95411, 2.61089],
+    p 0.0011486."""
     a = [10.1, 10.3, 9.8, 10.0, 10.2]
     b = [11.0, 12.5, 10.2, 13.1, 11.8, 12.0, 11.4, 12.9]
     diff, half, df, p = welch_interval(summarize(a), summarize(b))
@@ -140,7 +143,8 @@ def test_nightly_script_keeps_the_last_passing_night_as_baseline_and_pins_the_fi
         for r in series("stock", 4e5 * (1 - slow), 0.2, 3, rng, run=rd.id):
             rd.append_result(r)
         p = subprocess.run(["sh", str(root / "scripts/nightly.sh"), "gate", str(out), str(tmp_path)], cwd=root,
-                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "LAB": f"{sys.executable} -m lab.cli",
+                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "LAB": f"{sys.executable} -m "
+                                                                                                "lab.cli",
                                                                 "PYTHONPATH": str(root)})
         verdicts.append(json.loads((out / "gate.json").read_text())["pass"])
         assert (p.returncode == 0) == verdicts[-1], p.stdout + p.stderr

@@ -75,7 +75,8 @@ def test_lab_boot_runs_a_command_and_returns_its_code(tmp_path):
 
 def test_panic_at_boot_fails_fast_with_the_panic_quoted(tmp_path):
     t0 = time.monotonic()
-    p = subprocess.run(LAB + ["boot", "--kernel", "stock", "--runs", str(tmp_path), "--append", "rdinit=/nonexistent", "--", "true"],
+    p = subprocess.run(LAB + ["boot", "--kernel", "stock", "--runs", str(tmp_path), "--append", "rdinit=/nonexistent",
+                              "--", "true"],
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     took = time.monotonic() - t0
     assert p.returncode == 1
@@ -107,7 +108,8 @@ axes:
 parser: iperf3
 metric: {name: throughput, unit: Gbit/s}
 setup: |
-  nsx {{ link.ns_a }} ethtool -K eth0 tso {{ "off" if params.offload == "off" else "on" }} gso {{ "off" if params.offload == "off" else "on" }}
+  {% set o = "off" if params.offload == "off" else "on" %}
+  nsx {{ link.ns_a }} ethtool -K eth0 tso {{ o }} gso {{ o }}
   nsx {{ link.ns_b }} iperf3 -s -1 -D -B {{ link.addr_b }}
   wait_tcp_listen {{ link.ns_b }} 5201
 run: |
@@ -126,7 +128,8 @@ def test_known_answers_offload_off_is_slower_and_a_vs_a_is_not_significant(tmp_p
     from lab.results.compare import compare
     p = tmp_path / "known.yaml"
     p.write_text(KNOWN)
-    rd = run_testcase(load_testcase(p), RunOptions(kernels=[default_kernel.spec()], accel=accel, runs_root=str(tmp_path)),
+    rd = run_testcase(load_testcase(p), RunOptions(kernels=[default_kernel.spec()], accel=accel,
+                                                   runs_root=str(tmp_path)),
                       say=print)
     recs = [r for r in rd.results() if not r.get("retried")]  # a cell retried after a guest hang counts once
     assert all(r["status"] == "ok" for r in recs) and len(recs) == 15

@@ -7,10 +7,10 @@ import pytest
 from lab.errors import ConfigError
 from lab.kernel.image import Kernel, bzimage_release
 from lab.kernel.initramfs import Cpio, module_load_order
-from lab.results.rundir import RunDir
-from lab.vm.qemu import VM, VMConfig
 from lab.modes import DETERMINISTIC
+from lab.results.rundir import RunDir
 from lab.vm.links import HostNetwork, guest_setup_script, make_links, nic_model
+from lab.vm.qemu import VM, VMConfig
 
 
 def fake_kernel(tmp_path, modules=False):
@@ -75,7 +75,8 @@ def test_guest_setup_wires_each_nic_by_mac_slowest_carrier_first():
 def test_module_order_deps_first(tmp_path):
     (tmp_path / "modules.dep").write_text(
         "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko\nkernel/net/9p/9pnet.ko:\n"
-        "kernel/fs/netfs/netfs.ko:\nkernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko kernel/drivers/virtio/virtio.ko\n"
+        "kernel/fs/netfs/netfs.ko:\nkernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko "
+        "kernel/drivers/virtio/virtio.ko\n"
         "kernel/drivers/virtio/virtio.ko:\n")
     order = module_load_order(tmp_path, ["9p", "9pnet_virtio", "absent"])
     assert order == ["kernel/net/9p/9pnet.ko", "kernel/fs/netfs/netfs.ko", "kernel/fs/9p/9p.ko",
@@ -133,9 +134,11 @@ def test_argv_deterministic_mode(tmp_path):
 
 def test_argv_wallclock_keeps_devices_as_they_are(tmp_path):
     rd = RunDir.create(tmp_path, "t")
-    vm = VM(fake_kernel(tmp_path), rd, VMConfig(accel="tcg", cpus=2, backend="hub", links=make_links(["virtio", "e1000e"])))
+    vm = VM(fake_kernel(tmp_path), rd, VMConfig(accel="tcg", cpus=2, backend="hub", links=make_links(["virtio",
+                                                                                                      "e1000e"])))
     s = " ".join(vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock"))
-    assert "tx=timer" not in s and "ioeventfd" not in s and "e1000e,netdev=n1a,mac=52:54:00:d1:01:0a,romfile= " in s + " "
+    assert "tx=timer" not in s and "ioeventfd" not in s
+    assert "e1000e,netdev=n1a,mac=52:54:00:d1:01:0a,romfile= " in s + " "
 
 
 def test_compare_never_mixes_modes():
@@ -155,10 +158,12 @@ def test_headline_is_the_window_count_and_never_pairs_with_the_senders():
     from lab.metrics.profile import window_counts
     from lab.results.compare import compare
     from lab.results.headline import headline
-    prof = {"window_insns": 2_600_000, "packets": 1000, "functions": {"__slab_free": 60.0, "___slab_alloc": 20.0, "f": 9.0}}
+    prof = {"window_insns": 2_600_000, "packets": 1000, "functions": {"__slab_free": 60.0, "___slab_alloc": 20.0,
+                                                                      "f": 9.0}}
     d = window_counts(prof, DETERMINISTIC.history_functions)
     assert d == {"insn/pkt": 2520.0, "slab-slow insn/pkt": 80.0}
-    base = {"run_id": "r", "link": "virtio0", "params": {}, "status": "ok", "mode": "deterministic", "unit": "pkts/cpu-s"}
+    base = {"run_id": "r", "link": "virtio0", "params": {}, "status": "ok", "mode": "deterministic",
+            "unit": "pkts/cpu-s"}
     win = [dict(base, kernel={"name": k}, cell=i, value=4e5, derived={"insn/pkt": v, "sender-cpu-ns/pkt": 2400.0})
            for i, (k, v) in enumerate([("a", 2520.0), ("a", 2521.0), ("b", 2600.0), ("b", 2601.0)])]
     h = headline(win[0])
@@ -184,12 +189,15 @@ def test_vng_command_carries_the_lab_nics_mode_and_run_dir(tmp_path):
     argv = VngBoot(tmp_path / "bzImage", cfg, share=tmp_path / "guest", exec_cmd="sh /lab/debug.sh && true").argv()
     assert argv[1:4] == ["--run", str(tmp_path / "bzImage"), "--force-9p"] and "--disable-kvm" in argv
     assert argv[argv.index("--cpus") + 1] == "1" and argv[argv.index("--memory") + 1] == "1G"  # the mode's 1 vCPU
-    assert f"--rwdir=/tmp/lab={tmp_path / 'guest'}" in argv and argv[argv.index("--exec") + 1] == "sh /lab/debug.sh && true"
-    assert "--debug" not in argv and argv[-1].startswith("--qemu-opts=")  # virtme-run's --qemu-opts takes the rest: last
+    assert f"--rwdir=/tmp/lab={tmp_path / 'guest'}" in argv and argv[argv.index("--exec")
+                                                                     + 1] == "sh /lab/debug.sh && true"
+    # virtme-run's --qemu-opts takes the rest: last
+    assert "--debug" not in argv and argv[-1].startswith("--qemu-opts=")
     # exactly the lab's own QEMU arguments for the mode, CPU and links (the same Link.qemu_args)
     assert _qemu_opts(argv) == ["-accel", "tcg,thread=single", "-cpu", "max", "-icount", "shift=0,sleep=off",
                                 *links[0].qemu_args("hub", sync=True), *links[1].qemu_args("hub", sync=True)]
-    assert "mac=52:54:00:d1:01:0b" in " ".join(_qemu_opts(argv)) and "tx=timer,ioeventfd=off" in " ".join(_qemu_opts(argv))
+    opts = " ".join(_qemu_opts(argv))
+    assert "mac=52:54:00:d1:01:0b" in opts and "tx=timer,ioeventfd=off" in opts
 
 
 def test_vng_command_on_kvm_with_gdb(tmp_path):
@@ -207,5 +215,6 @@ def test_host_network_shell_is_what_it_runs(tmp_path):
     net = HostNetwork(make_links(["virtio"]), "tap", "20261124-000000-x-abcd")
     sh = net.shell_setup()
     assert sh[0] == f"ip netns add {net.netns}" and sh[2] == net.batch().rstrip("\n")
-    assert "tuntap add dev dl0a mode tap vnet_hdr" in net.batch() and net.shell_teardown() == [f"ip netns del {net.netns}"]
+    assert "tuntap add dev dl0a mode tap vnet_hdr" in net.batch() and net.shell_teardown() == ["ip netns del "
+                                                                                               f"{net.netns}"]
     assert HostNetwork(make_links(["virtio"]), "hub", "x").shell_setup() == []

@@ -15,7 +15,8 @@ def run(tmp_path, accel, name, links=("virtio",), kernel="stock", **axes):
     tc = load_testcase(ROOT / "testcases" / f"{name}.yaml")
     tc.links = list(links)
     tc.axes = {**tc.axes, **axes}
-    rd = run_testcase(tc, RunOptions(kernels=[kernel], repeat=1, duration=1, accel=accel, runs_root=str(tmp_path)), say=print)
+    rd = run_testcase(tc, RunOptions(kernels=[kernel], repeat=1, duration=1, accel=accel, runs_root=str(tmp_path)),
+                      say=print)
     recs = [r for r in rd.results() if not r.get("retried")]
     for r in recs:
         assert r["status"] == "ok", r.get("error")
@@ -79,7 +80,8 @@ def test_wireguard_and_vxlan_pass_traffic_and_gro_off_means_more_packets_per_byt
     # The receiver's VXLAN device sees GRO superpackets when offload is on, every segment when off (measured:
     # 29 vs 690 packets per MB). The underlay carries MTU-sized packets either way here: virtio-net does
     # not offer UDP tunnel segmentation, so tunnel GSO is segmented in software before the driver.
-    ppb = {k: r["counters"]["x.collect.tun_b_rx_packets"] / r["counters"]["x.collect.tun_b_rx_bytes"] for k, r in by.items()}
+    ppb = {k: r["counters"]["x.collect.tun_b_rx_packets"] / r["counters"]["x.collect.tun_b_rx_bytes"] for k,
+           r in by.items()}
     assert ppb[("vxlan", "off")] > 3 * ppb[("vxlan", "on")]
 
 
@@ -113,6 +115,7 @@ def test_kernel_selftests_run_in_the_guest_as_records(tmp_path, accel):
     """lab selftest: kselftest's own runner in the guest, one record per test; a test that cannot pass on this
     kernel (ipsec needs veth, which the lab kernel leaves out) is reported failing with its output."""
     import json
+
     from lab.report.html import render_report
     from lab.selftest import run_selftests
     rd = run_selftests("stock", "net:udpgso.sh,ipsec", runs_root=str(tmp_path), accel=accel, say=print)

@@ -42,7 +42,8 @@ def test_generator_rejects_bad_arguments():
 def test_generator_on_a_host_veth_pair(veth):
     """SKB mode, copy bind, 64 B: the peer receives what the generator says completed."""
     ns_a, ns_b = veth
-    rx = lambda: json.loads(sh("ip", "-n", ns_b, "-s", "-j", "link", "show", "xb").stdout)[0]["stats64"]["rx"]["packets"]
+    rx = lambda: json.loads(sh("ip", "-n", ns_b, "-s", "-j", "link", "show",
+                               "xb").stdout)[0]["stats64"]["rx"]["packets"]
     before = rx()
     res = json.loads(sh("ip", "netns", "exec", ns_a, str(XSK), "-i", "xa", "-s", "64", "-d", "1", "--dmac",
                         "02:00:00:00:00:02", "--smac", "02:00:00:00:00:01").stdout)

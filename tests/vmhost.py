@@ -58,7 +58,8 @@ class VmHost:
         shutil.copy(s / "client_key", t / "client_key")
         shutil.copy(s / "client_key.pub", s / "authorized_keys")
         (s / "sshd_config").write_text(
-            "Port 22\nHostKey /lab/host_key\nAuthorizedKeysFile /lab/authorized_keys\nPermitRootLogin prohibit-password\n"
+            "Port 22\nHostKey /lab/host_key\nAuthorizedKeysFile /lab/authorized_keys\nPermitRootLogin "
+            "prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "PidFile /run/sshd.pid\nSubsystem sftp internal-sftp\n")
         pub = (s / "host_key.pub").read_text().split()

@@ -42,7 +42,8 @@ def vng_boot(kernel, runs, extra=()):
     from lab.vm.vng import VngBoot, vng_env
     argv = VngBoot(resolve_kernel(kernel, say=lambda *_: None).image, exec_cmd="true").argv()
     t0 = time.monotonic()
-    p = subprocess.run(argv, cwd=runs, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env=vng_env())
+    p = subprocess.run(argv, cwd=runs, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                       env=vng_env())
     return time.monotonic() - t0, {"rc": p.returncode}
 
 

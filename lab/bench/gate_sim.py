@@ -17,8 +17,11 @@ SIZES = (64, 512, 1024, 1500)
 def cells():
     """(mode, kernel, link, params, true value, CV %) of every cell of a night."""
     rng = random.Random(7)
-    out = [("wallclock", "stock", f"virtio{i % 2}", {"cell": i}, 1.0, rng.uniform(5, 15)) for i in range(WALLCLOCK_CELLS)]
-    out += [("deterministic", k, "virtio0", {"size": s}, 4e5, rng.uniform(0.1, 0.4)) for k in DETERMINISTIC_KERNELS for s in SIZES]
+    out = [("wallclock", "stock", f"virtio{i % 2}", {"cell": i}, 1.0, rng.uniform(5,
+                                                                                  15)) for i in range(WALLCLOCK_CELLS)]
+    out += [("deterministic", k, "virtio0", {"size": s}, 4e5, rng.uniform(0.1,
+                                                                          0.4)) for k in DETERMINISTIC_KERNELS
+                                                                          for s in SIZES]
     return out
 
 
@@ -29,7 +32,8 @@ def night(rng, run_id, slowdown=None, repeat=3):
         true = value * (1 - (slowdown or {}).get((mode, kernel), 0.0))
         for _ in range(repeat):
             n += 1
-            recs.append({"run_id": run_id, "cell": n, "testcase": "sim", "kernel": {"name": kernel, "sha256": kernel * 4},
+            recs.append({"run_id": run_id, "cell": n, "testcase": "sim", "kernel": {"name": kernel,
+                                                                                    "sha256": kernel * 4},
                          "link": link, "nic_model": link[:-1], "params": params, "status": "ok", "mode": mode,
                          "accel": "tcg", "cpu_model": "max", "metric": "rate", "unit": "pps", "higher_is_better": True,
                          "value": rng.gauss(true, true * cv / 100)})
@@ -55,7 +59,7 @@ def detection(effect, mode, trials=200, seed=3):
     """Fraction of nights flagging a one-kernel slowdown of `effect` in `mode` (3 repeats, vs a clean night)."""
     rng = random.Random(seed)
     hits = 0
-    for t in range(trials):
+    for _ in range(trials):
         base = night(rng, "b")
         tonight = night(rng, "t", {(mode, "stock"): effect})
         hits += not gate(tonight, base, gate_wallclock=mode == "wallclock").ok
@@ -68,7 +72,8 @@ def main():
     a = ap.parse_args()
     for gw in (False, True):
         fails = a.nights - sum(run_nights(a.nights, gate_wallclock=gw))
-        print(f"A-vs-A: {fails} false FAIL nights in {a.nights}, wall clock {'gating (Holm)' if gw else 'reported only'}")
+        print(f"A-vs-A: {fails} false FAIL nights in {a.nights}, wall clock "
+              f"{'gating (Holm)' if gw else 'reported only'}")
     for mode in ("deterministic", "wallclock"):
         print(f"{mode:13s} detection with 3 repeats: " +
               ", ".join(f"{int(e * 100)} %: {detection(e, mode):.0%}" for e in (0.01, 0.03, 0.10)))

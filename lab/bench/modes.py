@@ -42,7 +42,8 @@ def rows(records):
     from lab.results.stats import summarize
     groups = {}
     for r in records:
-        groups.setdefault((r["testcase"], r["mode"] + r.get("_host", ""), json.dumps(r["params"], sort_keys=True)), []).append(r)
+        groups.setdefault((r["testcase"], r["mode"] + r.get("_host", ""), json.dumps(r["params"], sort_keys=True)),
+                          []).append(r)
     out = []
     for (tc, mode, params), recs in sorted(groups.items()):
         s = summarize([r["value"] for r in recs])
@@ -66,7 +67,8 @@ def main():
             for mode in MODES:
                 recs += measure(name, axes, mode, a.n, a.duration, runs)
         with busy_host():
-            recs += [dict(r, _host="+loaded") for r in measure("xsk", CELLS[0][1], DETERMINISTIC.name, a.n, a.duration, runs)]
+            recs += [dict(r, _host="+loaded") for r in measure("xsk", CELLS[0][1], DETERMINISTIC.name, a.n, a.duration,
+                                                               runs)]
     res = rows(recs)
     if a.json:
         print(json.dumps(res, indent=2))
@@ -77,12 +79,14 @@ def main():
         p = ",".join(f"{k}={v}" for k, v in r["params"].items())
         f = lambda v, fmt: "-" if v is None else fmt.format(v)
         print(f"{r['testcase']:10s} {r['mode']:20s} {p:14s} {r['n']:2d} {f(r['median'], '{:.4g}'):>10s} {r['unit']:6s} "
-              f"{f(r['cv_pct'], '{:.2f}'):>5s} {f(r['insn_per_pkt'], '{:.1f}'):>10s} {f(r['insn_cv_pct'], '{:.3f}'):>5s}")
+              f"{f(r['cv_pct'], '{:.2f}'):>5s} {f(r['insn_per_pkt'], '{:.1f}'):>10s} "
+              f"{f(r['insn_cv_pct'], '{:.3f}'):>5s}")
     quiet = {json.dumps(r["params"]): r for r in res if r["mode"] == DETERMINISTIC.name and r["testcase"] == "xsk"}
     for r in res:
         q = quiet.get(json.dumps(r["params"]))
         if r["mode"].endswith("+loaded") and q and q["insn_per_pkt"]:
-            print(f"xsk {json.dumps(r['params'])}: loaded vs quiet level {100 * (r['insn_per_pkt'] / q['insn_per_pkt'] - 1):+.3f} %")
+            print(f"xsk {json.dumps(r['params'])}: loaded vs quiet level "
+                  f"{100 * (r['insn_per_pkt'] / q['insn_per_pkt'] - 1):+.3f} %")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ from .boot import add_parser as boot_parser
 from .build import add_parser as build_parser_
 from .debug import add_parser as debug_parser
 from .kconfig import add_parser as kconfig_parser
+from .results import add_parsers as results_parsers
 from .run import add_parser as run_parser
 from .run import run_options  # noqa: F401 - tests and the plugin build RunOptions as `lab run` does
 from .selftest import add_parser as selftest_parser
-from .results import add_parsers as results_parsers
 
 
 def _sigterm(signum, frame):
@@ -21,7 +21,8 @@ def _sigterm(signum, frame):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="lab", description="dplab: build, boot and measure Linux network datapath kernels in QEMU.")
+    p = argparse.ArgumentParser(prog="lab", description="dplab: build, boot and measure Linux network datapath kernels "
+                                                        "in QEMU.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     run_parser(sub)

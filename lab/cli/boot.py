@@ -44,7 +44,8 @@ def add_parser(sub):
     b = sub.add_parser("boot", help="boot a fresh guest and run one command in it: lab boot [opts] -- CMD... "
                        "(one word: a shell string, as vng --exec)")
     add_options(b, BOOT_OPTIONS, single_kernel=True)
-    b.add_argument("--links", default="", help="comma-separated NIC models to wire up, e.g. virtio,e1000e (default none)")
+    b.add_argument("--links", default="", help="comma-separated NIC models to wire up, e.g. virtio,e1000e (default "
+                                               "none)")
     b.add_argument("--timeout", type=BOOT_TIMEOUT.convert, default=300, help="seconds for the command (default 300)")
     b.add_argument("command", nargs=argparse.REMAINDER, help="command to run in the guest (after --)")
     b.set_defaults(func=cmd_boot)

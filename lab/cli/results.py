@@ -106,10 +106,13 @@ def add_parsers(sub):
                                      "(and drift vs a pinned one), judged on deterministic records by default")
     gt.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
     gt.add_argument("--previous", nargs="*", default=[], metavar="RUN_DIR", help="the last passing night's run dirs")
-    gt.add_argument("--pinned", nargs="*", default=[], metavar="RUN_DIR", help="an older pinned night's run dirs (drift)")
+    gt.add_argument("--pinned", nargs="*", default=[], metavar="RUN_DIR", help="an older pinned night's run dirs "
+                                                                               "(drift)")
     gt.add_argument("--gate-wallclock", action="store_true",
                     help="wall-clock pairs gate too (Holm-corrected with the rest); default: reported only")
-    gt.add_argument("--verdict", metavar="FILE", help="write the verdict as JSON (scripts/nightly.sh: <night>/gate.json)")
+    gt.add_argument("--verdict", metavar="FILE", help="write the verdict as JSON (scripts/nightly.sh: "
+                                                      "<night>/gate.json)")
     gt.add_argument("--runs-log", metavar="FILE", action="append", default=[],
-                    help="TESTCASE<tab>MODE<tab>EXIT STATUS per `lab run` of the night (scripts/nightly.sh writes it): one that failed without a run dir fails the gate")
+                    help="TESTCASE<tab>MODE<tab>EXIT STATUS per `lab run` of the night (scripts/nightly.sh writes it): "
+                         "one that failed without a run dir fails the gate")
     gt.set_defaults(func=cmd_gate)

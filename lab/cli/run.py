@@ -63,7 +63,8 @@ def print_run(a, rd, tc, opts):
     from ..results.compare import compare, dims
     from ..results.rundir import final_attempts
     recs = rd.results()
-    pairs = compare(recs) if len({json.dumps(dims(r), sort_keys=True) for r in recs if r.get("status") == "ok"}) > 1 else []
+    pairs = compare(recs) if len({json.dumps(dims(r),
+                                             sort_keys=True) for r in recs if r.get("status") == "ok"}) > 1 else []
     if a.json:
         print(json.dumps({"records": recs, "pairs": [p.as_dict() for p in pairs]}, indent=2, default=str))
     else:

@@ -12,11 +12,13 @@ def cmd_selftest(a):
 
 
 def add_parser(sub):
-    s = sub.add_parser("selftest", help="the kernel's own kselftests in the guest: lab selftest net:udpgso.sh,udpgro.sh")
+    s = sub.add_parser("selftest",
+                       help="the kernel's own kselftests in the guest: lab selftest net:udpgso.sh,udpgro.sh")
     s.add_argument("spec", metavar="TARGET[:TEST,...]", help="a kselftest target (tools/testing/selftests/TARGET), "
                    "optionally the tests to run (default: the target's TEST_PROGS)")
     s.add_argument("--kernel", help="kernel to boot (as lab run --kernel; default Debian's)")
-    s.add_argument("--source", help="kernel source of the selftests (default: the kernel's own, or Debian's of its line)")
+    s.add_argument("--source", help="kernel source of the selftests (default: the kernel's own, or Debian's of its "
+                                    "line)")
     s.add_argument("--accel", choices=["kvm", "tcg"])
     s.add_argument("--runs", default="runs")
     s.set_defaults(func=cmd_selftest)

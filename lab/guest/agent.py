@@ -183,7 +183,8 @@ def main():
             try:
                 resp = {"snapshot": snapshot, "links": links}.get(req.get("op"), run)(req)
             except Exception as e:  # report, never die: the host decides
-                resp = {"rc": 127, "stdout": "", "stderr": f"dplab-agent: {type(e).__name__}: {e}", "elapsed": 0, "timed_out": False}
+                resp = {"rc": 127, "stdout": "", "stderr": f"dplab-agent: {type(e).__name__}: {e}", "elapsed": 0,
+                        "timed_out": False}
             resp["id"] = req.get("id")
             send(resp)
             if pid1:

@@ -145,7 +145,8 @@ def wait_links(namespaces, dev="eth0", timeout=15.0, status="/run/dplab-links"):
     deadline = time.monotonic() + timeout
     rc = _read(f"{status}.rc").strip() if status else "0"
     if rc != "0":
-        raise RuntimeError(f"link wiring {'failed (rc=' + rc + ')' if rc else 'did not run'}:\n{_read(status + '.log')[-1500:]}")
+        raise RuntimeError("link wiring "
+                           f"{'failed (rc=' + rc + ')' if rc else 'did not run'}:\n{_read(status + '.log')[-1500:]}")
 
     def carrier(side, ns):
         while not getlink(dev)[0] & IFF_LOWER_UP:

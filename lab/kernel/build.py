@@ -22,7 +22,7 @@ from ..hashing import file_sha256, text_sha256
 from ..host import which
 from ..paths import ROOT, cache_root
 from .config import merge
-from .patches import check_paths, apply_patch, load_series, touched_files
+from .patches import apply_patch, check_paths, load_series, touched_files
 from .source import resolve_source
 from .store import artifact_dir, builds_root, check_name, damaged, key_lock
 from .tree import hardlink_farm, rebase_paths, unshare

@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..paths import cache_root
 from ..host import cmd
+from ..paths import cache_root
 from .image import from_path
 
 META_PACKAGE = "linux-image-amd64"

@@ -67,7 +67,8 @@ def from_path(path):
         raise ConfigError(f"--kernel {path}: no such file or directory")
     if (p / "build.json").exists() and (p / "bzImage").exists():
         info = json.loads((p / "build.json").read_text())
-        return Kernel(name=info.get("name", p.name), image=p / "bzImage", release=info.get("release") or bzimage_release(p / "bzImage"),
+        return Kernel(name=info.get("name", p.name), image=p / "bzImage",
+                      release=info.get("release") or bzimage_release(p / "bzImage"),
                       config=p / "config" if (p / "config").exists() else None, build=info)
     for cand in (p / "arch/x86/boot/bzImage", p / "bzImage"):
         if cand.exists():

@@ -8,8 +8,8 @@ import io
 from pathlib import Path
 
 from ..guest import GUEST_DIR
-from ..paths import cache_root
 from ..host import which
+from ..paths import cache_root
 
 # Modules stage 1 loads (with their dependencies) when the kernel has them as modules, to reach the 9p root;
 # the callers add their NIC drivers (stage 1 wires the links).

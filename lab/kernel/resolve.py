@@ -34,5 +34,6 @@ def resolve_kernel(spec=None, say=print):
         if bad:
             raise ConfigError(f"--kernel {spec}: the cached build {art} is damaged ({bad}): build it again (lab build)")
     if art is None:
-        raise ConfigError(f"--kernel {spec}: not a path and no build of that name or key in the cache (see `lab build --list`)")
+        raise ConfigError(f"--kernel {spec}: not a path and no build of that name or key in the cache (see `lab build "
+                          "--list`)")
     return from_path(art)

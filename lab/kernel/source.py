@@ -10,10 +10,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import cache_root
 from ..errors import ConfigError, LabError
-from ..host import cmd
 from ..hashing import file_sha256_cached
+from ..host import cmd
+from ..paths import cache_root
 
 DEBIAN_TARBALLS = "/usr/src/linux-source-*.tar.xz"
 
@@ -46,7 +46,8 @@ def _from_tree(tree):
     if not (tree / "Makefile").exists() or not (tree / "Kconfig").exists():
         raise ConfigError(f"--source {tree}: not a kernel tree (no Makefile/Kconfig)")
     if (tree / ".git").exists():
-        head = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
         diff = subprocess.run(["git", "-C", str(tree), "diff", "HEAD"], capture_output=True).stdout
         ident = f"git:{head}:{hashlib.sha256(diff).hexdigest()[:16]}"
     else:
@@ -83,7 +84,8 @@ def resolve_source(spec=None):
     if spec is None:
         found = sorted(Path("/").glob(DEBIAN_TARBALLS.lstrip("/")))
         if not found:
-            raise ConfigError("no kernel source: apt-get install --no-install-recommends linux-source (or pass --source)")
+            raise ConfigError("no kernel source: apt-get install --no-install-recommends linux-source (or pass "
+                              "--source)")
         return _from_tarball(found[-1])
     p = Path(spec).expanduser()
     if p.is_file():

@@ -91,7 +91,8 @@ def parse_stat(text):
     return {}
 
 
-PARSE = {"stat": parse_stat, "xfrm": parse_pairs, "collect": parse_pairs, "ethtool": parse_ethtool, "link": parse_link_json, "snmp": parse_snmp, "softnet": parse_softnet}
+PARSE = {"stat": parse_stat, "xfrm": parse_pairs, "collect": parse_pairs, "ethtool": parse_ethtool,
+         "link": parse_link_json, "snmp": parse_snmp, "softnet": parse_softnet}
 
 
 def parse_snapshot(text):

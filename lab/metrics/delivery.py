@@ -31,7 +31,8 @@ def delivery(value, counters):
     """The cell's Delivery from its workload's own counts, or None where the workload counts no delivery:
     iperf3 UDP (its receiver's lost datagrams), the UDP GSO sink (datagrams received vs sent), pktgen (packets
     sent vs the peer NIC's received packets)."""
-    if value.get("protocol") == "UDP" and _num(value.get("packets")) is not None and _num(value.get("lost_packets")) is not None:
+    udp = value.get("protocol") == "UDP"
+    if udp and _num(value.get("packets")) is not None and _num(value.get("lost_packets")) is not None:
         return Delivery("iperf3 receiver", int(value["packets"]), int(value["packets"] - value["lost_packets"]))
     sink = _num(counters.get("x.collect.sink_datagrams"))
     if sink is not None and _num(value.get("datagrams")) is not None:

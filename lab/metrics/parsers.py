@@ -28,7 +28,8 @@ def iperf3(stdout):
         if not s or "bits_per_second" not in s:
             raise LabError(f"iperf3: no received sum for UDP (the server reported nothing): {sorted(end)}")
         out = {"value": s["bits_per_second"] / 1e9, "bytes": s.get("bytes", 0),
-               "packets": s.get("packets"), "lost_packets": s.get("lost_packets"), "lost_percent": s.get("lost_percent")}
+               "packets": s.get("packets"), "lost_packets": s.get("lost_packets"),
+               "lost_percent": s.get("lost_percent")}
     else:
         r, s = end.get("sum_received"), end.get("sum_sent", {})
         if not r or "bits_per_second" not in r:
@@ -49,7 +50,8 @@ def json_line(stdout):
 
 
 def pktgen(stdout):
-    """/proc/net/pktgen/<dev> after a run: 'Result: OK: <usec>(...) usec, <n> (<size>byte,<frags>frags)' + '<pps>pps'."""
+    """/proc/net/pktgen/<dev> after a run: 'Result: OK: <usec>(...) usec, <n> (<size>byte,<frags>frags)'
+    + '<pps>pps'."""
     import re
     m = re.search(r"Result: OK: (\d+)\(.*?\) usec, (\d+) \((\d+)byte,(\d+)frags\)\s*\n\s*(\d+)pps (\d+)Mb/sec", stdout)
     if not m:

@@ -177,12 +177,14 @@ class HardwareEnv:
         self.cfg.cpu = cpu or "unknown"
         self.cfg.extra.update(host=str(self.target.ssh), release=self.hello.get("uname"))
         if self.guest_b is not None:
-            self.cfg.extra.update(host_b=str(self.target.side_b.ssh), release_b=self.hellos[id(self.guest_b)].get("uname"))
+            self.cfg.extra.update(host_b=str(self.target.side_b.ssh),
+                                  release_b=self.hellos[id(self.guest_b)].get("uname"))
         for g, sides in self.per_host():
             lines = []
             for side in sides:
                 ns, port = link.ns(side), link.ports["ab".index(side)]
-                lines += [f"ip netns add {ns}", f"ip link set {port} netns {ns}", f"ip -n {ns} link set {port} name eth0",
+                lines += [f"ip netns add {ns}", f"ip link set {port} netns {ns}", f"ip -n {ns} link set {port} name "
+                                                                                  "eth0",
                           f"ip -n {ns} addr add {link.addr(side)}/24 dev eth0",
                           f"ip -n {ns} addr add {link.addr6(side)}/64 dev eth0 nodad",
                           f"ip -n {ns} link set lo up", f"ip -n {ns} link set eth0 up"]
@@ -205,7 +207,8 @@ class HardwareEnv:
                           f"  ip -n {ns} link set eth0 down; ip -n {ns} link set eth0 name {port}",
                           f"  ip -n {ns} link set {port} netns {home}; ip netns del {ns}", "fi"]
             lines.append(f"ip netns del {home}")
-            g.sh("\n".join(f"{l} || true" if not l.startswith(("if", "fi")) else l for l in lines), timeout=60, check=False)
+            g.sh("\n".join(f"{l} || true" if not l.startswith(("if", "fi")) else l for l in lines), timeout=60,
+                 check=False)
 
     def __exit__(self, *exc):
         try:

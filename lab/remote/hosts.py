@@ -10,7 +10,7 @@
         jump: ssh://me@gateway.example    # optional: reached through this host (direct-tcpip channel)
         side_b: {ssh: ssh://root@gen1.example}  # optional: side b on this other host (ports.b is its port; key,
                                           # known_hosts, python, jump as above unless given): remote/dual.py
-        kexec:                            # optional: `lab run --kernel K --target bench1` kexecs into K (remote/kexec.py)
+        kexec:                            # optional: `lab run --kernel K --target bench1` kexecs into K
           timeout: 300                    # seconds for the host to come back over SSH, else the block's cells fail
           serial_log: /srv/console/bench1.log  # optional, here: its last lines go into that failure
           initrd: /boot/initrd.img-lab    # optional, on the host
@@ -37,21 +37,25 @@ TARGET_SCHEMA = {
     "kind": Key((str,), required=True, help="hardware (two ports of one host, cabled back to back) or remote-lab"),
     "ssh": Key((str,), required=True, help="ssh://user@host[:port]"),
     "key": Key((str,), required=True, help="private key file (relative: to the hosts file)"),
-    "known_hosts": Key((str,), required=True, help="known_hosts file pinning the host keys (relative: to the hosts file)"),
+    "known_hosts": Key((str,), required=True, help="known_hosts file pinning the host keys (relative: to the hosts "
+                                                   "file)"),
     "jump": Key((str,), default=None, help="ssh://user@host[:port] to reach the target through (same key)"),
     "ports": Key((dict,), default={}, items=(str,), help="hardware: {a: IFNAME, b: IFNAME}"),
     "keepalive": Key((int, float), default=30, min=1, max=3600, help="seconds between SSH keepalives"),
     "connect_timeout": Key((int, float), default=10, min=1, max=600),
     "python": Key((str,), default="python3", help="the host's Python 3 (runs the lab's agent; remote-lab: the lab)"),
-    "dir": Key((str,), default="dplab-remote", help="remote-lab: directory for checkouts, kernels, runs (relative: home)"),
-    "kexec": Key((dict,), default=None, help="hardware: boot --kernel images with kexec (timeout, serial_log, initrd, dir)"),
+    "dir": Key((str,), default="dplab-remote", help="remote-lab: directory for checkouts, kernels, runs (relative: "
+                                                    "home)"),
+    "kexec": Key((dict,), default=None, help="hardware: boot --kernel images with kexec (timeout, serial_log, initrd, "
+                                             "dir)"),
     "side_b": Key((dict,), default=None, help="hardware: side b on another host {ssh, key, known_hosts, python, jump}"),
 }
 SIDE_B_SCHEMA = {"ssh": TARGET_SCHEMA["ssh"], **{k: Key((str,), default=None, help="as side a's unless given")
                                                  for k in ("key", "known_hosts", "python", "jump")}}
 KEXEC_SCHEMA = {
     "timeout": Key((int, float), default=300, min=5, max=3600, help="seconds for the host to come back over SSH"),
-    "serial_log": Key((str,), default=None, help="a file here with the host's serial console (relative: to the hosts file)"),
+    "serial_log": Key((str,), default=None, help="a file here with the host's serial console (relative: to the hosts "
+                                                 "file)"),
     "initrd": Key((str,), default=None, help="an initrd on the host, passed to kexec -l"),
     "dir": Key((str,), default="/var/tmp/dplab-kernels", help="where images go on the host, by content"),
 }
@@ -112,14 +116,16 @@ def load_hosts(path):
     out = {}
     for name, spec in top["targets"].items():
         t = validate(spec, TARGET_SCHEMA, path, marks, ("targets", name))
-        where = lambda *k: f"{path}:{line_of(marks, ('targets', name) + k)}: targets.{name}" + "".join(f".{x}" for x in k)
+        def where(*k, name=name):
+            return f"{path}:{line_of(marks, ('targets', name) + k)}: targets.{name}" + "".join(f".{x}" for x in k)
         if t["kind"] not in KINDS:
             raise ConfigError(f"{where('kind')}: unknown kind {t['kind']!r}; known: {', '.join(KINDS)}")
         if t["kind"] == "hardware" and set(t["ports"]) != {"a", "b"}:
             raise ConfigError(f"{where('ports')}: a hardware target names its two ports: {{a: IFNAME, b: IFNAME}}")
         for side, port in t["ports"].items():
             if not IFNAME.fullmatch(port) or port in (".", ".."):
-                raise ConfigError(f"{where('ports', side)}: {port!r} is not an interface name (1-15 of A-Z a-z 0-9 _ . - @)")
+                raise ConfigError(f"{where('ports', side)}: {port!r} is not an interface name (1-15 of A-Z a-z 0-9 _ . "
+                                  "- @)")
         for k in ("python", "dir"):
             if not PATHLIKE.fullmatch(t[k]):
                 raise ConfigError(f"{where(k)}: {t[k]!r}: a path of letters, digits and / . _ - + ~ only")
@@ -134,14 +140,15 @@ def load_hosts(path):
             k = validate(t["kexec"], KEXEC_SCHEMA, path, marks, ("targets", name, "kexec"))
             for key in ("dir", "initrd"):
                 if k[key] is not None and not (PATHLIKE.fullmatch(k[key]) and k[key].startswith("/")):
-                    raise ConfigError(f"{where('kexec', key)}: {k[key]!r}: an absolute path of letters, digits and / . _ - +")
+                    raise ConfigError(f"{where('kexec', key)}: {k[key]!r}: an absolute path of letters, digits and / . "
+                                      "_ - +")
             kx = KexecSpec(k["timeout"], path.parent / Path(k["serial_log"]).expanduser() if k["serial_log"] else None,
                            k["initrd"], k["dir"])
         out[name] = Target(name, t["kind"], endpoint(t["ssh"], where("ssh")), files["key"], files["known_hosts"],
                            endpoint(t["jump"], where("jump")) if t["jump"] else None, dict(t["ports"]),
                            t["keepalive"], t["connect_timeout"], t["python"], t["dir"], kx, where=where())
         if t["side_b"] is not None:
-            out[name].side_b = side_b(out[name], t["side_b"], path, marks, lambda *k: where("side_b", *k),
+            out[name].side_b = side_b(out[name], t["side_b"], path, marks, lambda *k, where=where: where("side_b", *k),
                                       ("targets", name, "side_b"))
     return out
 

@@ -214,7 +214,8 @@ def own_kernel(target, say=print):
         say(f"dplab: {target.name}: no /proc/config.gz or /boot/config-{k.release}: its options are not checked")
         return k
     text = "\n".join(config).rstrip("\n") + "\n"
-    path = cache_root() / "hosts" / f"{target.name.replace('/', '_')}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.config"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = cache_root() / "hosts" / f"{target.name.replace('/', '_')}-{digest}.config"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     k.config = path

@@ -39,7 +39,8 @@ def checkout_tar(root=ROOT):
     built guest tools: deterministic (sorted, mtime 0), so the same files give the same tag. Untracked files
     (hosts/keys/...) never go, nor any file holding a private key."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"], capture_output=True, check=True).stdout
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"], capture_output=True,
+                             check=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
         raise ConfigError(f"{root}: remote-lab sends a git checkout's files; git ls-files failed: {e}") from None
     files = {f for f in out.decode().split("\0") if f and (root / f).is_file() and not (root / f).is_symlink()}
@@ -94,7 +95,8 @@ class RemoteLab:
         try:
             if put_once(sftp, f"{base}/tars/{tag}", {"checkout.tar.gz": tgz}, tag, mode=0o644):
                 sent.append(f"checkout {tag} ({len(tgz) // 1024} KiB)")
-            rc, _, err = exec_sh(self.client, f"set -e; d={shlex.quote(src)}; [ -e $d/.ready ] || {{ mkdir -p $d.tmp && "
+            rc, _, err = exec_sh(self.client, f"set -e; d={shlex.quote(src)}; [ -e $d/.ready ] || {{ mkdir -p $d.tmp "
+                                              "&& "
                                     f"tar -xzf {shlex.quote(base)}/tars/{tag}/checkout.tar.gz -C $d.tmp && "
                                     f"touch $d.tmp/.ready && rm -rf $d && mv $d.tmp $d; }}")
             if rc != 0:
@@ -124,7 +126,8 @@ class RemoteLab:
         self.client, self.jump = connect(self.t)
         try:
             src, tc_remote, kernels, sent = self.send(tc, opts)
-            self.say(f"dplab: {self.t.name}: " + ("sent " + ", ".join(sent) if sent else "checkout and kernels already there")
+            self.say(f"dplab: {self.t.name}: " + ("sent " + ", ".join(sent) if sent else "checkout and kernels already "
+                                                                                         "there")
                      + f" ({time.monotonic() - t0:.1f} s)")
             runs = f"{self.t.dir.rstrip('/')}/runs/{uuid.uuid4().hex[:12]}"
             argv = [self.t.python, "-u", "-m", "lab.cli", "run", tc_remote, *run_flags(opts), "--runs", runs]
@@ -151,7 +154,8 @@ class RemoteLab:
                 # records, as on a terminal); a second: SIGTERM to its whole process group
                 sig, who = ("INT", pid) if not interrupted else ("TERM", f"-- -{pid}")
                 interrupted = True
-                self.say(f"dplab: {self.t.name}: interrupting the remote run (SIG{sig} to {who}; Ctrl-C again: all of it)")
+                self.say(f"dplab: {self.t.name}: interrupting the remote run (SIG{sig} to {who}; Ctrl-C again: all of "
+                         "it)")
                 if pid:
                     exec_sh(self.client, f"kill -{sig} {who}", timeout=30)
                 continue
@@ -176,7 +180,8 @@ class RemoteLab:
                 ids = []
             if not ids:
                 raise (KeyboardInterrupt if interrupted else ConfigError if rc == 2 else GuestError)(
-                    f"{self.t.name}: the remote `lab run` made no run directory (exit status {rc}; its output is above)")
+                    f"{self.t.name}: the remote `lab run` made no run directory (exit status {rc}; "
+                    f"its output is above)")
             if len(ids) != 1 or not re.fullmatch(r"[\w.+-]+", ids[0]) or ids[0] in (".", ".."):
                 raise GuestError(f"{self.t.name}: {runs} holds {ids!r}, not one run directory: not fetched")
             local = Path(self.runs_root) / ids[0]
@@ -184,7 +189,8 @@ class RemoteLab:
         finally:
             sftp.close()
         rd = RunDir(local)
-        rd.update_manifest(testcase={**rd.manifest.get("testcase", {}), "path": str(tc.path)}, remote={"target": self.t.name, "ssh": str(self.t.ssh), "dir": self.t.dir, "src": src,
+        rd.update_manifest(testcase={**rd.manifest.get("testcase", {}), "path": str(tc.path)},
+                           remote={"target": self.t.name, "ssh": str(self.t.ssh), "dir": self.t.dir, "src": src,
                                    "run_dir": f"{runs}/{ids[0]}", "exit_status": rc, "sent": sent})
         self.say(f"dplab: {self.t.name}: run directory fetched into {local}")
         if interrupted:

@@ -35,7 +35,8 @@ def _refuse_unknown(known_hosts):
     class Refuse(paramiko.MissingHostKeyPolicy):
         def missing_host_key(self, client, hostname, key):
             raise ConfigError(f"{hostname}: host key not in {known_hosts} ({key.get_name()} {fingerprint(key)}); "
-                              f"if that is the host's key, add this line:\n{hostname} {key.get_name()} {key.get_base64()}")
+                              f"if that is the host's key, add this line:\n{hostname} {key.get_name()} "
+                              f"{key.get_base64()}")
     return Refuse()
 
 
@@ -49,7 +50,8 @@ def _client(ep, target, sock=None):
                   banner_timeout=target.connect_timeout, auth_timeout=target.connect_timeout, sock=sock,
                   allow_agent=False, look_for_keys=False)
     except paramiko.BadHostKeyException as e:
-        raise ConfigError(f"{_known_name(ep)}: host key CHANGED: {target.known_hosts} pins {fingerprint(e.expected_key)}, "
+        raise ConfigError(f"{_known_name(ep)}: host key CHANGED: {target.known_hosts} pins "
+                          f"{fingerprint(e.expected_key)}, "
                           f"the host offers {e.key.get_name()} {fingerprint(e.key)}; refusing (fix the file if the "
                           f"change is known)") from None
     except paramiko.AuthenticationException as e:
@@ -87,7 +89,8 @@ def exec_sh(client, command, timeout=600):
             break
         if time.monotonic() > deadline:
             chan.close()
-            raise GuestError(f"{client.get_transport().getpeername()[0]}: `{command[:200]}` did not end within {timeout:g} s")
+            raise GuestError(f"{client.get_transport().getpeername()[0]}: `{command[:200]}` did not end within "
+                             f"{timeout:g} s")
         if not got:
             time.sleep(0.01)
     rc = chan.recv_exit_status()

@@ -9,11 +9,11 @@ from .. import __version__
 from ..errors import ConfigError
 from ..modes import DEFAULT, MODES
 from ..results.compare import compare, dims
+from ..results.functions import MIN_INSN
 from ..results.headline import headline
 from ..results.rundir import load_runs
 from ..results.stats import summarize
 from .reference import reference_rows
-from ..results.functions import MIN_INSN
 from .svg import bar_chart, forest_plot, line_chart
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -67,7 +67,8 @@ def function_plot(p, top=15):
     if f.get("history"):
         h = f["history"]
         rows.append((h.name, h.delta, h.low, h.high, "folded"))
-    return forest_plot(rows, f"where the instructions went, {' '.join(f'{k}={v}' for k, v in p.context.items() if k != 'testcase')} "
+    return forest_plot(rows, "where the instructions went, "
+                             f"{' '.join(f'{k}={v}' for k, v in p.context.items() if k != 'testcase')} "
                        f"{p.a} → {p.b} (instructions per packet per function; red: more, green: fewer; shaded: under "
                        f"{MIN_INSN:g}, folded)", MIN_INSN, unit=" insn")
 
@@ -98,8 +99,9 @@ def testcase_section(name, recs, multi_run, by, references):
             run_start = {}
             for r in rs:  # a run is one point, at its first measurement
                 run_start[r["run_id"]] = min(run_start.get(r["run_id"], r["started"]), r["started"])
-            x = lambda r: run_start[r["run_id"]][:16] + " " + r["run_id"][-4:]
-            series = {lab: sorted((k, summarize([headline(r).value for r in v]).median) for k, v in _groups(grp, x).items())
+            x = lambda r, run_start=run_start: run_start[r["run_id"]][:16] + " " + r["run_id"][-4:]
+            series = {lab: sorted((k, summarize([headline(r).value for r in v]).median) for k, v in _groups(grp,
+                                                                                                            x).items())
                       for lab, grp in groups.items()}
             history.append(line_chart(series, unit, f"{name}: {metric} over runs (median per run)"))
     refs = []
@@ -145,7 +147,8 @@ def build_context(runs, recs, out_path, by=None):
 
 def render_report(paths, out_path, by=None):
     runs, recs = load_runs(paths)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
     env.filters["g"] = lambda v: "-" if v is None else f"{v:.4g}"
     env.filters["pct"] = lambda v: "-" if v is None else f"{v:+.1f}%"
     html = env.get_template("report.html.j2").render(**build_context(runs, recs, out_path, by))

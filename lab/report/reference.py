@@ -18,7 +18,8 @@ from .table import grid
 
 
 def variant_identity(spec, root=ROOT):
-    """{"patches": [sha256...], "fragments": [sha256...]} of a reference variant {patches: [series], kconfig: [name]}."""
+    """{"patches": [sha256...], "fragments": [sha256...]} of a reference variant {patches: [series],
+    kconfig: [name]}."""
     patches = [file_sha256(p) for s in spec.get("patches", []) for p in load_series(root / "patches" / s)]
     frags = sorted(file_sha256(root / "kconfigs" / f"{name}.config") for name in spec.get("kconfig", []))
     return {"patches": patches, "fragments": frags}
@@ -30,7 +31,8 @@ def variant_of(rec, identities):
 
 
 def in_context(rec, context):
-    fields = {"nic_model": rec.get("nic_model"), "link": rec.get("link"), **{k: str(v) for k, v in rec.get("params", {}).items()}}
+    fields = {"nic_model": rec.get("nic_model"), "link": rec.get("link"), **{k: str(v) for k, v in rec.get("params",
+                                                                                                           {}).items()}}
     return matches(fields, context)
 
 
@@ -60,7 +62,8 @@ def reference_rows(records, ref, root=ROOT):
                      "a_median": statistics.median(headline(r).value for r in a_recs),
                      "b_median": statistics.median(headline(r).value for r in recs),
                      "ours": rate(recs) / rate(a_recs) if rate(a_recs) else None, "theirs": theirs.get(str(ax)),
-                     "published": f"{var} vs {base} at {axis} {ax}: {theirs[str(ax)]:.3f}" if str(ax) in theirs else "-",
+                     "published": f"{var} vs {base} at {axis} {ax}: {theirs[str(ax)]:.3f}" if str(ax) in theirs
+                     else "-",
                      "n": (len(a_recs), len(recs))})
     num = lambda v: float(v) if str(v).replace(".", "", 1).isdigit() else v
     rows.sort(key=lambda r: ([str(v) for v in r["context"].values()], num(r[axis])))
@@ -77,4 +80,8 @@ def render_reference(records, ref, root=ROOT):
              "-" if r["theirs"] is None else f"{r['theirs']:.3f}"] for r in rows]
     head = ["context", axis, f"A ({rows[0]['a']})", f"B ({rows[0]['b']})", "unit", "B/A here", "B/A published"]
     ctx = ", ".join(f"{k}={v}" for k, v in ref.get("context", {}).items())
-    return f"beside {ref['source']}" + (f" (published for {ctx})" if ctx else "") + ":\n" + grid(head, body, right={1, 2, 3, 5, 6})
+    return f"beside {ref['source']}" + (f" (published for {ctx})" if ctx else "") + ":\n" + grid(head, body, right={1,
+                                                                                                                    2,
+                                                                                                                    3,
+                                                                                                                    5,
+                                                                                                                    6})

@@ -45,7 +45,8 @@ def wrap(text, width_px, char_w=CHAR_W):
 
 
 def text_lines(x, y, lines, cls, anchor="start", title=None, fill=None):
-    spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if i == 0 else LINE_H}">{escape(t)}</tspan>' for i, t in enumerate(lines))
+    spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if i == 0 else LINE_H}">{escape(t)}</tspan>' for i,
+                    t in enumerate(lines))
     fill_attr = f' fill="{fill}"' if fill else ""
     tip = f"<title>{escape(title)}</title>" if title else ""
     return f'<text x="{x:.1f}" y="{y:.1f}" class="{cls}" text-anchor="{anchor}"{fill_attr}>{tip}{spans}</text>'
@@ -77,7 +78,8 @@ def bar_chart(bars, unit, title, width=760, bar_h=22):
     vmax = _nice_max(max((b[3] if b[3] is not None else b[1] or 0) for b in bars))
     scale = (width - left - right) / vmax
     keys = list(dict.fromkeys(b[4] for b in bars))
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img" aria-label="{escape(title)}">',
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img" '
+           f'aria-label="{escape(title)}">',
            title_block(full_title, width)]
     for i in range(5):
         x = left + i * (width - left - right) / 4
@@ -92,9 +94,12 @@ def bar_chart(bars, unit, title, width=760, bar_h=22):
         out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}" rx="2"><title>'
                    f'{escape(label)}: {med:.4g} {escape(unit)}</title></rect>')
         if lo is not None and hi is not None and hi > lo:
-            out.append(f'<line x1="{left + lo * scale:.1f}" y1="{cy}" x2="{left + hi * scale:.1f}" y2="{cy}" class="err"/>'
-                       f'<line x1="{left + lo * scale:.1f}" y1="{cy - 5}" x2="{left + lo * scale:.1f}" y2="{cy + 5}" class="err"/>'
-                       f'<line x1="{left + hi * scale:.1f}" y1="{cy - 5}" x2="{left + hi * scale:.1f}" y2="{cy + 5}" class="err"/>')
+            out.append(f'<line x1="{left + lo * scale:.1f}" y1="{cy}" x2="{left + hi * scale:.1f}" y2="{cy}" '
+                       'class="err"/>'
+                       f'<line x1="{left + lo * scale:.1f}" y1="{cy - 5}" x2="{left + lo * scale:.1f}" y2="{cy + 5}" '
+                       'class="err"/>'
+                       f'<line x1="{left + hi * scale:.1f}" y1="{cy - 5}" x2="{left + hi * scale:.1f}" y2="{cy + 5}" '
+                       'class="err"/>')
         out.append(text_lines(left + max(w, (hi or 0) * scale) + 6, y + 15, [f"{med:.3g}"], "val"))
         y += row
     out.append("</svg>")
@@ -115,12 +120,15 @@ def forest_plot(rows, title, threshold_pct, width=760, unit="%"):
     ext = max([abs(v) for r in rows for v in r[1:4] if v is not None] + [threshold_pct * 2])
     ext = _nice_max(ext * 1.05)
     x = lambda v: left + (v + ext) / (2 * ext) * (width - left - right)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img" aria-label="{escape(title)}">',
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img" '
+           f'aria-label="{escape(title)}">',
            title_block(title, width),
            f'<rect x="{x(-threshold_pct):.1f}" y="{top - 4}" width="{x(threshold_pct) - x(-threshold_pct):.1f}" '
-           f'height="{h - top - 26}" class="band"><title>|change| &lt; {threshold_pct:g}{escape(unit)}: not significant</title></rect>']
+           f'height="{h - top - 26}" class="band"><title>|change| &lt; {threshold_pct:g}{escape(unit)}: not '
+           'significant</title></rect>']
     for v in (-ext, -ext / 2, 0, ext / 2, ext):
-        out.append(f'<line x1="{x(v):.1f}" y1="{top - 4}" x2="{x(v):.1f}" y2="{h - 26}" class="{"zero" if v == 0 else "grid"}"/>'
+        out.append(f'<line x1="{x(v):.1f}" y1="{top - 4}" x2="{x(v):.1f}" y2="{h - 26}" '
+                   f'class="{"zero" if v == 0 else "grid"}"/>'
                    + text_lines(x(v), h - 10, [f"{v:+.3g}{unit}" if v else "0"], "tick", "middle"))
     y = top
     for (label, change, lo, hi, verdict), lines, row in zip(rows, wrapped, heights):
@@ -128,9 +136,12 @@ def forest_plot(rows, title, threshold_pct, width=760, unit="%"):
         cy = y + bar / 2
         out.append(text_lines(left - 8, y + 14, lines, "lbl", "end", title=label))
         if lo is not None and hi is not None:
-            out.append(f'<line x1="{x(lo):.1f}" y1="{cy}" x2="{x(hi):.1f}" y2="{cy}" stroke="{color}" stroke-width="2"/>'
-                       f'<line x1="{x(lo):.1f}" y1="{cy - 5}" x2="{x(lo):.1f}" y2="{cy + 5}" stroke="{color}" stroke-width="2"/>'
-                       f'<line x1="{x(hi):.1f}" y1="{cy - 5}" x2="{x(hi):.1f}" y2="{cy + 5}" stroke="{color}" stroke-width="2"/>')
+            out.append(f'<line x1="{x(lo):.1f}" y1="{cy}" x2="{x(hi):.1f}" y2="{cy}" stroke="{color}" '
+                       'stroke-width="2"/>'
+                       f'<line x1="{x(lo):.1f}" y1="{cy - 5}" x2="{x(lo):.1f}" y2="{cy + 5}" stroke="{color}" '
+                       'stroke-width="2"/>'
+                       f'<line x1="{x(hi):.1f}" y1="{cy - 5}" x2="{x(hi):.1f}" y2="{cy + 5}" stroke="{color}" '
+                       'stroke-width="2"/>')
         ci = f" [{lo:+.1f}, {hi:+.1f}]" if lo is not None else ""
         out.append(f'<circle cx="{x(change):.1f}" cy="{cy}" r="5" fill="{color}"><title>{escape(label)}: {change:+.2f}'
                    f'{escape(unit)}{ci} {escape(verdict)}</title></circle>')
@@ -164,7 +175,8 @@ def line_chart(series, unit, title, width=760, height=220):
         legend.append(f'<rect x="{lx}" y="{ly + 3}" width="12" height="8" fill="{PALETTE[j % len(PALETTE)]}"/>'
                       + text_lines(lx + 16, ly + 11, lines, "lbl", title=label))
         lx += item_w + 14
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{ly + LINE_H * row_lines + 12:.0f}" role="img" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{ly + LINE_H * row_lines + 12:.0f}" '
+           'role="img" '
            f'aria-label="{escape(title)}">', title_block(f"{title} ({unit})", width)]
     for i in range(5):
         v = vmax * i / 4
@@ -173,7 +185,7 @@ def line_chart(series, unit, title, width=760, height=220):
     for i, xl in enumerate(xs):
         if i % every == 0:
             out.append(text_lines(px(i), height - bottom + 22, [str(xl)[5:16]], "tick", "middle"))
-    for j, (label, pts) in enumerate(series.items()):
+    for j, (_label, pts) in enumerate(series.items()):
         color = PALETTE[j % len(PALETTE)]
         coords = [(px(xs.index(x)), py(v)) for x, v in pts if v is not None]
         out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'

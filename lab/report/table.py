@@ -72,7 +72,8 @@ def render_functions(p, top=12):
     ci = lambda c: "-" if c.low is None else f"[{c.low:+.1f}, {c.high:+.1f}]"
     rows = [[c.name, f"{c.a:.1f}", f"{c.b:.1f}", f"{c.delta:+.1f}", ci(c)] for c in f["functions"][:top]]
     rest = f["folded"].delta + sum(c.delta for c in f["functions"][top:])
-    rows.append([f"{f['folded'].name} ({len(f['functions'][top:])} more moved)" if f["functions"][top:] else f["folded"].name,
+    rows.append([f"{f['folded'].name} ({len(f['functions'][top:])} more moved)" if f["functions"][top:]
+                 else f["folded"].name,
                  "", "", f"{rest:+.1f}", "-"])
     rows.append(["total (the headline)", f"{f['total'].a:.1f}", f"{f['total'].b:.1f}", f"{f['total'].delta:+.1f}",
                  ci(f["total"])])
@@ -95,7 +96,8 @@ def render_pairs(pairs):
         ctx = " ".join(f"{k}={v}" for k, v in p.context.items()) or "-"
         ci = "-" if r.ci_low_pct is None else f"[{r.ci_low_pct:+.1f}, {r.ci_high_pct:+.1f}]%"
         body.append([ctx, f"{p.a} -> {p.b}", _f(r.a.median), _f(r.b.median), p.unit,
-                     "-" if r.change_pct is None else f"{r.change_pct:+.1f}%", ci, r.verdict + (" (noisy)" if r.noisy else "")])
+                     "-" if r.change_pct is None else f"{r.change_pct:+.1f}%", ci,
+                     r.verdict + (" (noisy)" if r.noisy else "")])
     lines = [grid(head, body, right={2, 3, 5})]
     moved = [f"  {' '.join(f'{k}={v}' for k, v in p.context.items())} {p.a} -> {p.b}: " + "; ".join(
         f"{n} {c.a.median:.3g} -> {c.b.median:.3g} ("

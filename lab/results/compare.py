@@ -29,7 +29,8 @@ def kernel_id(rec):
 def dims(rec, with_run=False):
     """The dimensions of a record: kernel (name, and identity by content), link, each param, mode, accelerator,
     CPU model (and the run, across runs)."""
-    d = {"testcase": rec.get("testcase", "?"), "kernel": (rec.get("kernel") or {}).get("name", "?"), "link": rec["link"]}
+    d = {"testcase": rec.get("testcase", "?"), "kernel": (rec.get("kernel") or {}).get("name", "?"),
+         "link": rec["link"]}
     if kernel_id(rec):
         d["kernel_id"] = kernel_id(rec)
     d.update({k: str(v) for k, v in rec.get("params", {}).items()})

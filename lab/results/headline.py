@@ -30,4 +30,5 @@ def headline(rec):
     if name and rec.get("unit") in PER:
         word, short = PER[rec["unit"]]
         return Headline(COUNTS[name].format(word), f"insn/{short}", False, derived[name], True)
-    return Headline(rec.get("metric", "value"), rec.get("unit", ""), rec.get("higher_is_better", True), rec.get("value"))
+    return Headline(rec.get("metric", "value"), rec.get("unit", ""), rec.get("higher_is_better", True),
+                    rec.get("value"))

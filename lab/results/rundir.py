@@ -47,7 +47,8 @@ def load_results(run_dir, warn=lambda m: print(m, file=sys.stderr)):
         try:
             rec = json.loads(line)
             if not isinstance(rec, dict) or "cell" not in rec:
-                raise LabError(f"{p}:{n}: a JSON {type(rec).__name__} without a cell, not a record; the file is damaged")
+                raise LabError(f"{p}:{n}: a JSON {type(rec).__name__} without a cell, not a record; "
+                               f"the file is damaged")
             out.append(rec)
         except json.JSONDecodeError as e:
             if n == len(lines):
@@ -136,7 +137,8 @@ class RunDir:
 
     def update_manifest(self, **fields):
         self.manifest.update(fields)
-        atomic_write(self.path / "manifest.json", json.dumps(self.manifest, indent=2, sort_keys=True, default=str) + "\n")
+        atomic_write(self.path / "manifest.json", json.dumps(self.manifest, indent=2, sort_keys=True,
+                                                             default=str) + "\n")
 
     def lock(self):
         """Hold this run dir for this process (run, resume) until it exits: a second `lab run --resume` of it is
@@ -179,7 +181,8 @@ class RunDir:
                 finally:
                     os.close(fd)
         except OSError as e:
-            raise LabError(f"cannot append to {self.path / 'results.jsonl'}: {e.strerror}; earlier results are intact") from e
+            raise LabError(f"cannot append to {self.path / 'results.jsonl'}: {e.strerror}; "
+                           f"earlier results are intact") from e
 
     def _repair_tail(self, f, size):
         """Cut a last line without its newline off the end (kept in results.torn); returns the new size."""

@@ -10,9 +10,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..paths import cache_root
 from ..host import which
 from ..kernel.initramfs import build_initramfs
+from ..paths import cache_root
 
 PROBE_TIMEOUT = 12.0
 MARKER = b"dplab-probe-ok"
@@ -48,7 +48,8 @@ def probe_kvm(kernel, timeout=PROBE_TIMEOUT):
             if MARKER in out:
                 return True, "probe boot reached init", time.monotonic() - t0
             if p.poll() is not None and not chunk:
-                return False, f"QEMU exited rc={p.returncode}: {out.decode(errors='replace')[-300:].strip()}", time.monotonic() - t0
+                said = out.decode(errors="replace")[-300:].strip()
+                return False, f"QEMU exited rc={p.returncode}: {said}", time.monotonic() - t0
             time.sleep(0.1)
         return False, f"guest printed no init marker within {timeout:.0f}s (hang)", time.monotonic() - t0
     finally:

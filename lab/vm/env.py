@@ -99,7 +99,8 @@ class GuestEnv:
 
     def snapshot(self, link):
         """Counter sections of both ends of `link` and of its host side (lab/metrics/counters.py parses them)."""
-        return self.vm.guest.snapshot({side: link.ns(side) for side in "ab"}, link.dev("a")) + self.vm.net.snapshot(link)
+        return self.vm.guest.snapshot({side: link.ns(side) for side in "ab"},
+                                      link.dev("a")) + self.vm.net.snapshot(link)
 
     def __enter__(self):
         self.vm = VM(self.kernel, self.rundir, self.cfg, say=self.say)

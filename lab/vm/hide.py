@@ -50,7 +50,8 @@ def shared_paths():
 
 def describe():
     """For the manifest: what the guest's view of the host is made of."""
-    return {"shared": shared_paths(), "masked": [p for p in hidden_paths() if p.startswith(tuple(f"/{n}/" for n in SHARED))]}
+    return {"shared": shared_paths(),
+            "masked": [p for p in hidden_paths() if p.startswith(tuple(f"/{n}/" for n in SHARED))]}
 
 
 def _libc():
@@ -78,7 +79,8 @@ def _cover(libc, check, paths, empty_file, prefix=""):
     for p in paths:
         where = (prefix + p).encode()
         if os.path.isdir(p):
-            check(libc.mount(b"dplab-hidden", where, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=4k,mode=0700"), f"tmpfs over {p}")
+            check(libc.mount(b"dplab-hidden", where, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=4k,mode=0700"),
+                  f"tmpfs over {p}")
         else:
             check(libc.mount(str(empty_file).encode(), where, None, MS_BIND, None), f"bind over {p}")
 

@@ -10,8 +10,8 @@ Backends (recorded in the manifest):
 - hub: QEMU hubports, no host set-up and no root needed, but virtio-net gets no offloads.
 """
 import os
-import subprocess
 import shlex
+import subprocess
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -57,7 +57,8 @@ def nic_model(name):
 
 @dataclass(frozen=True)
 class Link:
-    """Link number `index`: NIC a in netns `<name>a`, NIC b in `<name>b`, on 198.18.<index>.0/24 (RFC 2544 benchmark range)."""
+    """Link number `index`: NIC a in netns `<name>a`, NIC b in `<name>b`, on 198.18.<index>.0/24 (RFC 2544
+    benchmark range)."""
 
     index: int
     model: NicModel
@@ -94,7 +95,8 @@ class Link:
         for side in "ab":
             nid = self.netdev_id(side)
             if backend == "tap":
-                args += ["-netdev", f"tap,id={nid},ifname={self.tap(side)},script=no,downscript=no,vhost=off,vnet_hdr=on"]
+                args += ["-netdev",
+                         f"tap,id={nid},ifname={self.tap(side)},script=no,downscript=no,vhost=off,vnet_hdr=on"]
             else:
                 args += ["-netdev", f"hubport,id={nid},hubid={self.index}"]
             args += ["-device", f"{self.model.qemu_device},netdev={nid},mac={self.mac(side)},romfile={extra}"]
@@ -143,7 +145,8 @@ class HostNetwork:
             br = f"br{link.index}"
             lines.append(f"link add {br} type bridge stp_state 0 forward_delay 0")
             for side in "ab":
-                lines += [f"tuntap add dev {link.tap(side)} mode tap vnet_hdr", f"link set {link.tap(side)} master {br} up"]
+                lines += [f"tuntap add dev {link.tap(side)} mode tap vnet_hdr", f"link set {link.tap(side)} master "
+                                                                                f"{br} up"]
             lines.append(f"link set {br} up")
         return "\n".join(lines) + "\n"
 
@@ -191,14 +194,18 @@ WIRE_LIB = r"""# dplab link wiring, run by stage 1 (busybox, from RAM) before th
 # DAD is off on the lab NICs (accept_dad=0: the addresses are the lab's own). The host waits for carrier.
 set -e
 mkdir -p "$NETNS"
-dev_by_mac() { for d in /sys/class/net/*; do read a < "$d/address"; [ "$a" = "$1" ] && { echo "${d##*/}"; return 0; }; done; echo "no NIC with MAC $1" >&2; return 1; }
+dev_by_mac() {
+  for d in /sys/class/net/*; do read a < "$d/address"; [ "$a" = "$1" ] && { echo "${d##*/}"; return 0; }; done
+  echo "no NIC with MAC $1" >&2; return 1
+}
 wire() {  # NAMESPACE MAC ADDR4 ADDR6
   d=$(dev_by_mac "$2"); f="$NETNS/$1"
   touch "$f"; unshare --net="$f" true
   nsenter --net="$f" sleep 60 & p=$!
   until [ "$(readlink /proc/$p/ns/net)" != "$(readlink /proc/self/ns/net)" ]; do :; done
   ip link set dev "$d" netns "$p"; kill "$p"
-  nsenter --net="$f" sh -ec "ip link set dev $d name eth0; ip link set lo up; echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad
+  nsenter --net="$f" sh -ec "ip link set dev $d name eth0; ip link set lo up
+    echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad
     ip addr add $3 dev eth0; ip addr add $4 dev eth0; ip link set eth0 up
     echo 1 > /proc/sys/net/ipv4/tcp_no_metrics_save  # no TCP metrics carried from one measurement to the next"
 }
@@ -212,7 +219,8 @@ def guest_setup_script(links):
     lines = [WIRE_LIB]
     for link in order:
         for side in "ab":
-            lines.append(f"wire {q(link.ns(side))} {q(link.mac(side))} {q(link.addr(side) + '/24')} {q(link.addr6(side) + '/64')}")
+            lines.append(f"wire {q(link.ns(side))} {q(link.mac(side))} {q(link.addr(side) + '/24')} "
+                         f"{q(link.addr6(side) + '/64')}")
     return "\n".join(lines) + "\n"
 
 

@@ -16,15 +16,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import LabError
+from ..guest import AGENT_FILES, GUEST_DIR
 from ..guest.guest import Guest
 from ..host import which
-from ..guest import AGENT_FILES, GUEST_DIR
 from ..kernel.initramfs import build_initramfs
 from ..modes import DEFAULT, Mode
-from ..results import untrusted
 from ..paths import TOOLS_BIN
+from ..results import untrusted
 from .console import ConsoleWatcher
-from .hide import describe as describe_view, hidden_paths, host_view
+from .hide import describe as describe_view
+from .hide import hidden_paths, host_view
 from .links import HostNetwork, guest_setup_script
 
 PROFILER = TOOLS_BIN / "libdplab-insn.so"
@@ -136,7 +137,8 @@ class VM:
     # -- argv -------------------------------------------------------------------
     def argv(self, initrd, sock_path):
         c = self.cfg
-        argv = [which("qemu-system-x86_64"), "-name", qemu_value(f"dplab-{self.rundir.id}"), "-nodefaults", "-no-user-config",
+        argv = [which("qemu-system-x86_64"), "-name", qemu_value(f"dplab-{self.rundir.id}"), "-nodefaults",
+                "-no-user-config",
                 "-display", "none", "-no-reboot", "-machine", "q35", "-accel", c.qemu_accel, "-cpu", c.cpu,
                 "-smp", str(c.vcpus), "-m", c.memory,
                 "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
@@ -146,14 +148,16 @@ class VM:
                 "multidevs=remap",
                 "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
                 # mapped: what the guest makes (setuid bits, devices, links, owners) is only metadata in xattrs here
-                "-fsdev", f"local,id=labrun,path={qemu_value(self.rundir.guest_dir)},security_model={mapped_model(self.rundir.guest_dir)}",
+                "-fsdev",
+                f"local,id=labrun,path={qemu_value(self.rundir.guest_dir)},security_model={mapped_model(self.rundir.guest_dir)}",
                 "-device", "virtio-9p-pci,fsdev=labrun,mount_tag=labrun",
                 "-device", "virtio-serial-pci,id=vser",
                 "-chardev", f"socket,id=ctl,path={sock_path},server=on,wait=off",
                 "-device", "virtserialport,bus=vser.0,chardev=ctl,name=dplab.ctl",
                 "-device", "virtio-rng-pci"]
         if self.kernel.modules_dir:
-            argv += ["-fsdev", f"local,id=modules,path={qemu_value(self.kernel.modules_dir)},security_model=none,readonly=on",
+            argv += ["-fsdev",
+                     f"local,id=modules,path={qemu_value(self.kernel.modules_dir)},security_model=none,readonly=on",
                      "-device", "virtio-9p-pci,fsdev=modules,mount_tag=modules"]
         argv += list(c.mode.qemu_args)
         if c.profile:
@@ -212,7 +216,8 @@ class VM:
         try:
             self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=open(self.rundir.path / "qemu.stderr", "ab"),
-                                         preexec_fn=_preexec(host_view(Path(self.tmp) / "view", Path(self.tmp) / "empty",
+                                         preexec_fn=_preexec(host_view(Path(self.tmp) / "view",
+                                                                       Path(self.tmp) / "empty",
                                                                                hidden_paths())))
         except (OSError, subprocess.SubprocessError) as e:
             raise LabError(f"cannot start QEMU with the host's secrets hidden from the guest ({e}); "
@@ -225,7 +230,8 @@ class VM:
         hello = self.guest.wait_hello(deadline)
         self._lap("qemu_to_agent", t0)
         self.boot_seconds = round(time.monotonic() - t0, 2)
-        self.rundir.update_manifest(boot={"seconds_to_agent": self.boot_seconds, "guest_uptime_at_agent": hello["uptime"],
+        self.rundir.update_manifest(boot={"seconds_to_agent": self.boot_seconds,
+                                          "guest_uptime_at_agent": hello["uptime"],
                                           "guest_release": hello["uname"]})
 
     def __exit__(self, *exc):

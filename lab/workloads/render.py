@@ -61,7 +61,8 @@ def _marks_to_refs(line, used, quoted, name):
     """A heredoc body line: its marks become bare references (a heredoc expands them, without splitting)."""
     def sub(m):
         if quoted:
-            raise ConfigError(f"{name}: a value inside a quoted heredoc (<<'EOF') is never expanded; unquote the delimiter")
+            raise ConfigError(f"{name}: a value inside a quoted heredoc (<<'EOF') is never expanded; unquote the "
+                              "delimiter")
         used.add(int(m.group(1)))
         return f"${{{VAR}{m.group(1)}}}"
     return re.sub(f"{MARK}(\\d+){MARK}", sub, line)

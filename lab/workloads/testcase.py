@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..match import matches
-from .kconfig import option_name
 from ..vm.links import nic_model
+from .kconfig import option_name
 from .schema import SCALAR, Key, _is, compose, line_of, validate
 
 # Names the lab gives meaning itself (template context, record fields, comparison dimensions): an axis or a
@@ -40,16 +40,21 @@ SCHEMA = {
     "setup": Key((str,), default="", help="jinja2 shell, before counters"),
     "run": Key((str,), required=True, help="jinja2 shell, measured under perf stat"),
     "teardown": Key((str,), default=""),
-    "collect": Key((str,), default="", help="jinja2 shell printing 'name value' lines: extra counters, before and after"),
+    "collect": Key((str,), default="",
+                   help="jinja2 shell printing 'name value' lines: extra counters, before and after"),
     "parser": Key((str,), required=True, help="how the run step's stdout becomes the metric"),
     "metric": Key((dict,), required=True, help="{name, unit, higher_is_better}"),
     "perf": Key((dict,), default={}, help="{events: [...], hw_events: [...], kprobes: [...]}"),
     "kernels": Key((list,), default=(), items=(str,), help="kernels to run on when --kernel is not given"),
-    "expect": Key((list,), default=(), items=(dict,), help="checks on each record: [{when: {...}, counter: NAME, min/max: N}]"),
-    "loss": Key((dict,), default={}, help="where loss on the link is expected: {accounted_by: [counter, ...]} that must "
+    "expect": Key((list,), default=(), items=(dict,), help="checks on each record: [{when: {...}, counter: NAME, "
+                                                           "min/max: N}]"),
+    "loss": Key((dict,), default={}, help="where loss on the link is expected: {accounted_by: [counter, ...]} that "
+                                          "must "
                 "account for every packet lost (metrics/delivery.py); default: none may be lost"),
-    "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, ratios}"),
-    "kconfig": Key((list,), default=(), items=(dict,), help="kernel options the cells need: [{when: {...}, need: [...], modules: [...]}]"),
+    "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, "
+                                               "ratios}"),
+    "kconfig": Key((list,), default=(), items=(dict,), help="kernel options the cells need: [{when: {...}, need: "
+                                                            "[...], modules: [...]}]"),
 }
 KCONFIG_SCHEMA = {
     "when": Key((dict,), default={}, items=SCALAR, help="axis or param values the entry holds for (default: always)"),
@@ -61,7 +66,8 @@ AXIS_SCHEMA = {
     "open": Key((bool,), default=False, help="--axis may give values not listed (typed like the listed ones)"),
 }
 EXPECT_SCHEMA = {
-    "when": Key((dict,), default={}, items=SCALAR, help="record fields that must match: nic_model, link, kernel, mode, or a param"),
+    "when": Key((dict,), default={}, items=SCALAR, help="record fields that must match: nic_model, link, kernel, mode, "
+                                                        "or a param"),
     "counter": Key((str,), required=True, help="a derived or per-packet counter name, e.g. dplab:skb_store_bits/pkt"),
     "min": Key((int, float), default=None),
     "max": Key((int, float), default=None),
@@ -72,7 +78,8 @@ REFERENCE_SCHEMA = {
     "variants": Key((dict,), required=True, items=(dict,),
                     help="{name: {patches: [series], kconfig: [fragment]}}: what each compared kernel is, by content"),
     "baseline": Key((str,), required=True, help="the variant in the denominator"),
-    "context": Key((dict,), default={}, items=SCALAR, help="record fields the figures hold for, e.g. {nic_model: virtio}"),
+    "context": Key((dict,), default={}, items=SCALAR, help="record fields the figures hold for, e.g. {nic_model: "
+                                                           "virtio}"),
     "axis": Key((str,), required=True, help="the axis the ratios are keyed by"),
     "ratios": Key((dict,), required=True, items=(int, float), help="{axis value: B/A rate ratio}"),
     "values": Key((dict,), default={}, help="{variant: {axis value: figure}} as published"),
@@ -89,7 +96,8 @@ METRIC_SCHEMA = {
 PERF_SCHEMA = {
     "events": Key((list,), default=("cpu-clock", "context-switches", "net:net_dev_xmit", "net:netif_receive_skb",
                                     "skb:kfree_skb", "skb:consume_skb"), items=(str,)),
-    "hw_events": Key((list,), default=("cycles", "instructions"), items=(str,), help="used only where the guest has a PMU"),
+    "hw_events": Key((list,), default=("cycles", "instructions"), items=(str,), help="used only where the guest has a "
+                                                                                     "PMU"),
     "kprobes": Key((list,), default=(), items=(str,), help="kernel functions to count calls of (event dplab:<name>)"),
 }
 
@@ -182,7 +190,8 @@ def _axes(d, path, marks):
     for name, spec in d["axes"].items():
         where = f"{path}:{line_of(marks, ('axes', name))}: axes.{name}"
         if name in RESERVED:
-            raise ConfigError(f"{where}: '{name}' is a name the lab uses itself ({', '.join(sorted(RESERVED))}); rename the axis")
+            raise ConfigError(f"{where}: '{name}' is a name the lab uses itself ({', '.join(sorted(RESERVED))}); "
+                              "rename the axis")
         if isinstance(spec, dict):
             spec = validate(spec, AXIS_SCHEMA, path, marks, ("axes", name))
             if spec["open"]:
@@ -192,13 +201,15 @@ def _axes(d, path, marks):
             raise ConfigError(f"{where}: an axis needs at least one value")
         for i, v in enumerate(spec):
             if not _is(v, SCALAR):
-                raise ConfigError(f"{path}:{line_of(marks, ('axes', name, i))}: axes.{name}.{i}: expected a scalar, got {type(v).__name__}")
+                raise ConfigError(f"{path}:{line_of(marks, ('axes', name, i))}: axes.{name}.{i}: expected a scalar, "
+                                  f"got {type(v).__name__}")
         if name in d["params"]:
             raise ConfigError(f"{where}: also defined in params; keep one")
         axes[name] = list(spec)
     for name in d["params"]:
         if name in RESERVED:
-            raise ConfigError(f"{path}:{line_of(marks, ('params', name))}: params.{name}: '{name}' is a name the lab uses "
+            raise ConfigError(f"{path}:{line_of(marks, ('params', name))}: params.{name}: '{name}' is a name the lab "
+                              "uses "
                               f"itself ({', '.join(sorted(RESERVED))}); rename the param")
     return axes, open_axes
 
@@ -228,12 +239,14 @@ def load_testcase(path, text=None):
         except ConfigError as e:
             raise ConfigError(f"{path}:{line_of(marks, ('links', i))}: links.{i}: {e}") from None
     if d["parser"] not in _parser_names():
-        raise ConfigError(f"{path}:{line_of(marks, ('parser',))}: parser: unknown parser {d['parser']!r}; known: {', '.join(_parser_names())}")
+        raise ConfigError(f"{path}:{line_of(marks, ('parser',))}: parser: unknown parser {d['parser']!r}; known: "
+                          f"{', '.join(_parser_names())}")
     axes, open_axes = _axes(d, path, marks)
     for i, ex in enumerate(d["exclude"]):
         for k in ex:
             if k not in axes:
-                raise ConfigError(f"{path}:{line_of(marks, ('exclude', i, k))}: exclude.{i}.{k}: not an axis; axes: {', '.join(d['axes'])}")
+                raise ConfigError(f"{path}:{line_of(marks, ('exclude', i, k))}: exclude.{i}.{k}: not an axis; axes: "
+                                  f"{', '.join(d['axes'])}")
     expect = [validate(e, EXPECT_SCHEMA, path, marks, ("expect", i)) for i, e in enumerate(d["expect"])]
     for i, e in enumerate(expect):
         if e["min"] is None and e["max"] is None:
@@ -254,11 +267,15 @@ def load_testcase(path, text=None):
         kconfig.append(dict(e, need=[option_name(o, f"{where}.need") for o in e["need"]]))
     for i, k in enumerate(perf["kprobes"]):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
-            raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a kernel symbol name")
-    return Testcase(path=path, kconfig=kconfig, loss=loss, kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"], description=d["description"], links=links,
+            raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a "
+                              "kernel symbol name")
+    return Testcase(path=path, kconfig=kconfig, loss=loss, kprobes=perf["kprobes"], kernels=d["kernels"],
+                    expect=expect, reference=reference, text=text, name=d["name"], description=d["description"],
+                    links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or step_timeout(d["duration"]),
                     declared_timeout=d["timeout"],
-                    params=d["params"], axes=axes, declared_axes={k: list(v) for k, v in axes.items()}, open_axes=open_axes,
+                    params=d["params"], axes=axes, declared_axes={k: list(v) for k, v in axes.items()},
+                    open_axes=open_axes,
                     exclude=d["exclude"], requires=d["requires"], setup=d["setup"], run=d["run"],
                     teardown=d["teardown"], collect=d["collect"], parser=d["parser"], metric=Metric(**metric),
                     perf_events=perf["events"], hw_events=perf["hw_events"])
