@@ -1,4 +1,5 @@
-"""Errors the lab reports to a user: each says what went wrong and what to do."""
+"""Errors the lab reports to a user, one class per kind of failure (TuxMake's exceptions.py is the model): each
+message says what went wrong and what to do. The command line prints any of them as `lab: error: ...`."""
 
 
 class LabError(Exception):
@@ -27,3 +28,21 @@ class GuestCrash(GuestError):
     def __init__(self, report):
         self.report = report
         super().__init__(f"guest kernel {report.kind}: {report.headline}\n{report.excerpt}")
+
+
+class TargetError(LabError):
+    """A target host over SSH: it cannot be reached, a command there failed or hung, a directory there is not
+    private."""
+
+
+class KexecError(TargetError):
+    """The host could not load the kernel under test, or did not come back running it (`down`: not at all)."""
+
+    def __init__(self, msg, down=False):
+        super().__init__(msg)
+        self.down = down
+
+
+class UnsafePath(LabError):
+    """A name or a file that a guest or a target wrote and that would reach outside its tree (a link, `..`, an
+    absolute path), or is larger than the lab reads."""

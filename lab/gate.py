@@ -17,7 +17,6 @@ from .results.rundir import final_attempts
 from .results.stats import holm
 
 ALPHA = 0.05
-GATING_MODES = ("deterministic",)
 
 
 @dataclass
@@ -82,7 +81,7 @@ def run_problems(runs, records, previous=None, runs_log=()):
 def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA, runs=(), runs_log=()):
     """Judge tonight's records (`current`, from `runs`: [(path, manifest)]) against the last passing night's and a
     pinned older night's. A night that cannot be judged whole fails (run_problems)."""
-    modes = tuple(MODES) if gate_wallclock else GATING_MODES
+    modes = tuple(m.name for m in MODES.values() if m.gates or gate_wallclock)
     res = GateResult(ok=True)
     res.regressions += run_problems(runs, current, previous, runs_log) if (runs or runs_log) else []
     for r in final_attempts(current).values():

@@ -25,6 +25,8 @@ class Mode:
     profiles: bool = False        # per-function instruction counts (tools/insn_plugin.c) by default
     sync_devices: bool = False    # NIC models' sync_opts (vm/links.py): transmit at fixed instruction counts
     history_functions: tuple = ()  # functions whose count is state inherited from before the window (below)
+    gates: bool = False           # its records gate the nightly by default (a verdict host load cannot move)
+    on_hardware: bool = True      # a hardware target can measure in it (no QEMU there)
 
     def describe(self):
         return {"name": self.name, "qemu_args": list(self.qemu_args), "cpus": self.cpus, "cpu_model": self.cpu_model,
@@ -62,6 +64,8 @@ DETERMINISTIC = Mode(
     # The headline counts the window without them (CV 0.03 % quiet and loaded); they stay in the profile and in
     # the derived counter "slab-slow insn/pkt", so a patch that changes them is still seen, as a mover.
     history_functions=("___slab_alloc", "__slab_free", "put_cpu_partial"),
+    gates=True,
+    on_hardware=False,
 )
 
 MODES = {m.name: m for m in (WALLCLOCK, DETERMINISTIC)}

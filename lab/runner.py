@@ -5,18 +5,18 @@ metrics/derived.py; this module holds the run's state (run dir, status) and its 
 """
 from dataclasses import asdict, dataclass, field
 
-from .errors import ConfigError, GuestError
+from .errors import ConfigError, GuestError, KexecError
 from .host import which
 from .hostinfo import host_info
 from .kernel import resolve_kernel
 from .kernel.config import check_options
 from .measure import Measurer, cell_record, render_cell
-from .modes import WALLCLOCK, get_mode
+from .modes import get_mode
 from .options import check
 from .plan import apply_overrides, plan, shard_cells
 from .remote.env import HardwareEnv, hardware_config
 from .remote.hosts import get_target
-from .remote.kexec import KexecError, boot_kernel, host_kernels
+from .remote.kexec import boot_kernel, host_kernels
 from .remote.lab import run_remote
 from .results.rundir import RunDir, now_iso
 from .vm.env import BootSpec, GuestEnv, vm_config
@@ -100,7 +100,7 @@ def target_of(opts):
     t = get_target(opts.hosts, opts.target)
     if t.kind != "hardware":
         return t
-    if get_mode(opts.mode).name != WALLCLOCK.name:
+    if not get_mode(opts.mode).on_hardware:
         raise ConfigError(f"--target {t.name}: a host runs in wall-clock mode (no --mode {opts.mode})")
     if opts.kernels and t.kexec is None:
         raise ConfigError(f"--target {t.name}: --kernel needs a kexec: section in its entry ({t.where}); "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.errors import ConfigError, GuestError
+from lab.errors import ConfigError, GuestError, TargetError
 
 ROOT = Path(__file__).resolve().parent.parent
 SSHD = "/usr/sbin/sshd"
@@ -182,17 +182,17 @@ def test_remote_directories_are_private_and_what_runs_there_is_checked_first(ssh
         theirs = base / "theirs"
         theirs.mkdir()
         os.chown(theirs, 65534, 65534)
-        with pytest.raises(GuestError, match=r"theirs is a directory of uid 65534, mode 755: not a private directory "
+        with pytest.raises(TargetError, match=r"theirs is a directory of uid 65534, mode 755: not a private directory "
                                              r"of uid 0"):
             private_dir(client, str(theirs))
         (base / "open").mkdir(mode=0o777)
         os.chmod(base / "open", 0o777)
-        with pytest.raises(GuestError, match="mode 777: not a private directory"):
+        with pytest.raises(TargetError, match="mode 777: not a private directory"):
             private_dir(client, str(base / "open"))
         (base / "link").symlink_to("/tmp")
-        with pytest.raises(GuestError, match="is a symbolic link"):
+        with pytest.raises(TargetError, match="is a symbolic link"):
             private_dir(client, str(base / "link"))
-        with pytest.raises(GuestError, match="cannot make the private directory"):
+        with pytest.raises(TargetError, match="cannot make the private directory"):
             private_dir(client, str(theirs), fresh=True)
         made = Path(private_dir(client, str(base / "new" / "kernels")))
         assert stat.S_IMODE(made.stat().st_mode) == 0o700 and made.stat().st_uid == 0
@@ -200,7 +200,7 @@ def test_remote_directories_are_private_and_what_runs_there_is_checked_first(ssh
         check = verify_cmd({str(made / "bzImage"): "0" * 64})
         assert exec_sh(client, f"{check} && echo loaded")[1] == ""  # a changed file is never used
         t0 = time.monotonic()
-        with pytest.raises(GuestError, match="did not end within 1 s"):
+        with pytest.raises(TargetError, match="did not end within 1 s"):
             exec_sh(client, "sleep 60", timeout=1)
         assert time.monotonic() - t0 < 10
         client.close()
@@ -325,7 +325,7 @@ def test_sshd_killed_mid_run_keeps_results_and_resume_completes(sshd, tmp_path):
         time.sleep(0.05)
     sshd.kill_all()
     t.join(120)
-    assert err and isinstance(err[0], GuestError) and "cannot connect" in str(err[0]), err
+    assert err and isinstance(err[0], TargetError) and "cannot connect" in str(err[0]), err
     [rd_path] = tmp_path.glob("*-throughput-*")
     recs = RunDir(rd_path).results()
     assert recs[0]["status"] == "ok" and len({r["cell"] for r in recs if r["status"] == "ok"}) < 4, recs

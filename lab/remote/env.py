@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import GuestError
+from ..errors import GuestError, TargetError
 from ..guest.guest import Guest
 from ..kernel.image import Kernel
 from ..modes import WALLCLOCK
@@ -216,7 +216,7 @@ class HardwareEnv:
                 self._unwire()
             for g, _ in self.per_host() if self.guest is not None else []:
                 g.shutdown(timeout=5)
-        except GuestError as e:
+        except (GuestError, TargetError) as e:
             self.say(f"dplab: {self.target.name}: could not put the ports back: {e}")
         finally:
             if self.host_b is not None and self.host.rdir and self.host_b.alive():

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, GuestError
+from ..errors import ConfigError, GuestError, KexecError, TargetError
 from ..kernel import resolve_kernel
 from ..paths import cache_root
 from .env import hardware_kernel
@@ -29,13 +29,6 @@ FACTS = "uname -r; cat /proc/sys/kernel/random/boot_id; cat /proc/cmdline"
 GO = ("setsid -f sh -c 'sleep 1; if [ -d /run/systemd/system ]; then systemctl kexec; else sync; kexec -e; fi' "
       "</dev/null >/dev/null 2>&1")
 
-
-class KexecError(GuestError):
-    """The host could not load the kernel under test, or did not come back running it (`down`: not at all)."""
-
-    def __init__(self, msg, down=False):
-        super().__init__(msg)
-        self.down = down
 
 
 @dataclass
@@ -97,7 +90,7 @@ def host_facts(client):
     rc, out, err = exec_sh(client, FACTS, timeout=30)
     lines = out.splitlines()
     if rc != 0 or len(lines) < 3:
-        raise GuestError(f"reading uname -r, boot_id, /proc/cmdline failed (exit status {rc}): {err.strip()[-200:]}")
+        raise TargetError(f"reading uname -r, boot_id, /proc/cmdline failed (exit status {rc}): {err.strip()[-200:]}")
     return {"release": lines[0].strip(), "boot_id": lines[1].strip(), "cmdline": lines[2].strip()}
 
 
@@ -155,7 +148,7 @@ def boot_kernel(target, kernel, append=(), say=print):
         before, running = _load_and_go(target, kernel, append, say)
     except (KexecError, ConfigError):
         raise
-    except GuestError as e:  # not reachable before the kexec: gone as much as one that did not come back
+    except (GuestError, TargetError) as e:  # not reachable before the kexec: gone as much as one that did not come back
         raise KexecError(f"{target.name}: before kexec into {kernel.name}: {e}", down=True) from None
     if running:
         say(f"dplab: {target.name}: already runs {kernel.name} ({kernel.release}): no kexec")

@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ..errors import ConfigError, GuestError
+from ..errors import ConfigError, TargetError
 from ..kernel import resolve_kernel
 from ..options import remote_argv
 from ..paths import ROOT, TOOLS_BIN
@@ -100,7 +100,7 @@ class RemoteLab:
                                     f"tar -xzf {shlex.quote(base)}/tars/{tag}/checkout.tar.gz -C $d.tmp && "
                                     f"touch $d.tmp/.ready && rm -rf $d && mv $d.tmp $d; }}")
             if rc != 0:
-                raise GuestError(f"{self.t.ssh}: unpacking the checkout into {src} failed: {err.strip()[-300:]}")
+                raise TargetError(f"{self.t.ssh}: unpacking the checkout into {src} failed: {err.strip()[-300:]}")
             tc_path = Path(tc.path).resolve()
             try:
                 tc_remote = str(tc_path.relative_to(ROOT))
@@ -179,11 +179,11 @@ class RemoteLab:
             except OSError:
                 ids = []
             if not ids:
-                raise (KeyboardInterrupt if interrupted else ConfigError if rc == 2 else GuestError)(
+                raise (KeyboardInterrupt if interrupted else ConfigError if rc == 2 else TargetError)(
                     f"{self.t.name}: the remote `lab run` made no run directory (exit status {rc}; "
                     f"its output is above)")
             if len(ids) != 1 or not re.fullmatch(r"[\w.+-]+", ids[0]) or ids[0] in (".", ".."):
-                raise GuestError(f"{self.t.name}: {runs} holds {ids!r}, not one run directory: not fetched")
+                raise TargetError(f"{self.t.name}: {runs} holds {ids!r}, not one run directory: not fetched")
             local = Path(self.runs_root) / ids[0]
             get_tree(sftp, f"{runs}/{ids[0]}", local)
         finally:

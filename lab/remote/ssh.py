@@ -12,7 +12,7 @@ import shlex
 import stat
 import time
 
-from ..errors import ConfigError, GuestError
+from ..errors import ConfigError, TargetError
 from ..guest import AGENT_FILES, GUEST_DIR
 from ..paths import TOOLS_BIN
 from ..results import untrusted
@@ -57,7 +57,7 @@ def _client(ep, target, sock=None):
     except paramiko.AuthenticationException as e:
         raise ConfigError(f"{ep}: authentication with {target.key} failed: {e}") from None
     except (OSError, paramiko.SSHException) as e:  # (an unknown key raised ConfigError above, through connect)
-        raise GuestError(f"{ep} ({target.where}): cannot connect: {e}") from None
+        raise TargetError(f"{ep} ({target.where}): cannot connect: {e}") from None
     c.get_transport().set_keepalive(int(target.keepalive))
     return c
 
@@ -73,7 +73,7 @@ def connect(target):
 
 def exec_sh(client, command, timeout=600):
     """(exit status, stdout, stderr) of `command` in a session of its own (for the few commands outside the agent).
-    GuestError when it has not ended within `timeout` s (its channel is closed: the lab never hangs on it)."""
+    TargetError when it has not ended within `timeout` s (its channel is closed: the lab never hangs on it)."""
     chan = client.get_transport().open_session()
     chan.exec_command(command)
     out, err, deadline = [], [], time.monotonic() + timeout
@@ -89,7 +89,7 @@ def exec_sh(client, command, timeout=600):
             break
         if time.monotonic() > deadline:
             chan.close()
-            raise GuestError(f"{client.get_transport().getpeername()[0]}: `{command[:200]}` did not end within "
+            raise TargetError(f"{client.get_transport().getpeername()[0]}: `{command[:200]}` did not end within "
                              f"{timeout:g} s")
         if not got:
             time.sleep(0.01)
@@ -101,16 +101,16 @@ def exec_sh(client, command, timeout=600):
 def private_dir(client, path, fresh=False):
     """`path` as a directory only the login user can use: made with mode 0700 (with `fresh`, it must not exist
     yet); an existing one must be a real directory (not a link) of that user, closed to group and others.
-    GuestError naming the host and path otherwise: nothing is put in a directory someone else could write."""
+    TargetError naming the host and path otherwise: nothing is put in a directory someone else could write."""
     q = shlex.quote(path)
     mk = f"mkdir -m 0700 -- {q}" if fresh else f"{{ [ -e {q} ] || [ -L {q} ] || mkdir -p -m 0700 -- {q}; }}"
     rc, out, err = exec_sh(client, f"umask 077; {mk} && stat -c '%u %a %F' -- {q} && id -u", timeout=60)
     host = client.get_transport().getpeername()[0]
     if rc != 0:
-        raise GuestError(f"{host}: cannot make the private directory {path}: {err.strip()[-300:]}")
+        raise TargetError(f"{host}: cannot make the private directory {path}: {err.strip()[-300:]}")
     (uid, mode, *kind), me = out.split("\n")[0].split(), out.split("\n")[1].strip()
     if " ".join(kind) != "directory" or uid != me or int(mode, 8) & 0o077:
-        raise GuestError(f"{host}: {path} is a {' '.join(kind)} of uid {uid}, mode {mode}: not a private directory "
+        raise TargetError(f"{host}: {path} is a {' '.join(kind)} of uid {uid}, mode {mode}: not a private directory "
                          f"of uid {me}; refusing to put anything there (remove it, or name another dir)")
     return path
 
@@ -159,7 +159,7 @@ def get_tree(sftp, rpath, lpath, limit=untrusted.MAX_READ):
             get_tree(sftp, f"{rpath}/{name}", lpath / name, limit)
         elif stat.S_ISREG(a.st_mode):
             if a.st_size > limit:
-                raise GuestError(f"{rpath}/{name}: {a.st_size} bytes, over {limit}: not fetched")
+                raise TargetError(f"{rpath}/{name}: {a.st_size} bytes, over {limit}: not fetched")
             with sftp.open(f"{rpath}/{name}", "rb") as f:
                 untrusted.write_bytes(lpath, name, f.read(limit + 1)[:limit], mode=stat.S_IMODE(a.st_mode) & 0o755)
 
@@ -220,7 +220,7 @@ class AgentHost:
         rc, out, err = exec_sh(self.client, "umask 077; mktemp -d /tmp/dplab-agent.XXXXXXXXXX", timeout=60)
         rdir = out.strip()
         if rc != 0 or not re.fullmatch(r"/tmp/dplab-agent\.[A-Za-z0-9]{10}", rdir):
-            raise GuestError(f"{self.target.ssh}: mktemp -d for the agent failed: {(err or out).strip()[-300:]}")
+            raise TargetError(f"{self.target.ssh}: mktemp -d for the agent failed: {(err or out).strip()[-300:]}")
         self.rdir = private_dir(self.client, rdir)
         sftp = self.client.open_sftp()
         try:
@@ -251,7 +251,7 @@ class AgentHost:
                 and self.client.get_transport().is_active():
             try:
                 exec_sh(self.client, f"rm -rf -- {shlex.quote(self.rdir)}", timeout=30)
-            except (GuestError, OSError, EOFError):
+            except (TargetError, OSError, EOFError):
                 pass  # the host is gone: its private temp dir stays until it is cleaned there
         for c in (self.chan, self.client, self.jump):
             if c is not None:

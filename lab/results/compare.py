@@ -141,8 +141,7 @@ def _finite(v):
 
 
 def min_effect(records):
-    """The smallest change called significant: the largest of the records' modes' (1 % for instruction counts,
-    2 % for wall-clock rates)."""
+    """The smallest change called significant: the largest of the records' modes' `min_effect_pct` (modes.py)."""
     return max(record_mode(r).min_effect_pct for r in records)
 
 

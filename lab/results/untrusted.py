@@ -8,14 +8,11 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
-from ..errors import LabError
+from ..errors import LabError, UnsafePath
 
+__all__ = ["UnsafePath", "clean_name", "make_dir", "read_bytes", "read_text", "remove", "write_bytes", "write_text"]
 MAX_READ = 64 << 20  # bytes: no file a guest writes is read whole past this
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class UnsafePath(LabError):
-    """A name or a file in an untrusted tree that would reach outside it (a link, `..`, an absolute path)."""
 
 
 def clean_name(name):
