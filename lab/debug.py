@@ -17,7 +17,8 @@ from .measure import STEPS, render_cell
 from .plan import Cell, apply_overrides, fmt_params, plan
 from .results import untrusted
 from .results.rundir import RunDir
-from .runner import guest_setup, load_run, resume_mismatches
+from .runner import load_run, resume_mismatches
+from .targets import provider_for
 from .vm.hide import hidden_paths, masker
 from .vm.links import HostNetwork
 from .vm.qemu import stage_guest_dir
@@ -44,10 +45,11 @@ def load_cell(run_dir, n, say=print):
     """The DebugCell for cell `n` of `run_dir`; ConfigError naming what is wrong with either."""
     rd, tc, opts = load_run(run_dir)
     m = rd.manifest
-    if opts.target:
-        raise ConfigError(f"{run_dir}: ran on hardware target {opts.target!r}; lab debug boots guests only")
+    provider = provider_for(opts)
+    if not provider.debuggable:
+        raise ConfigError(f"{run_dir}: ran on a {provider.kind} target ({opts.target!r}); lab debug boots guests only")
     tc = apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
-    kernels, cfg, _ = guest_setup(tc, opts, say=say, accel=m.get("accel"))
+    kernels, cfg, _ = provider.prepare(tc, say=say, accel=m.get("accel"))
     cells = plan(tc, len(kernels), cfg.links, m["testcase"].get("rounds") or 1)
     cell = next((c for c in cells if c.n == n), None)
     if cell is None:

@@ -169,7 +169,7 @@ class Measurer:
             (rundir.path / "kallsyms").mkdir(exist_ok=True)
             (rundir.path / "kallsyms" / f"{kernel.name}.txt").write_text(kallsyms)
             self.symbols = Symbols(kallsyms)
-            facts["profile"] = str(env.vm.profile_path.relative_to(rundir.path))
+            facts["profile"] = str(env.profile_path.relative_to(rundir.path))
         rundir.update_manifest(guests={**rundir.manifest.get("guests", {}), kernel.name: facts})
         if not facts["pmu"]:
             say(f"dplab: guest has no PMU ({env.cfg.accel}): hardware events {', '.join(tc.hw_events)} unavailable")
@@ -216,9 +216,9 @@ class Measurer:
     def profile(self, value):
         """The run step's window of the instruction profiler: {"window_insns", "packets", "functions": {fn:
         insn/pkt}}; None when not profiling or when the workload marked no window."""
-        if not self.symbols or not self.env.vm.profile_path.exists():
+        if not self.symbols or not self.env.profile_path.exists():
             return None
-        with open(self.env.vm.profile_path) as f:
+        with open(self.env.profile_path) as f:
             f.seek(self.profile_read)
             text = f.read()
         windows = parse_windows(text)

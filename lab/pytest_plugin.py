@@ -70,19 +70,21 @@ def lab_target(request):
 def lab_vm(request, lab_target, lab_kernel, lab_accel):
     """A booted guest (GuestEnv) with a virtio-net and an e1000e link wired; with --lab-target, the target's
     two ports (HardwareEnv), the same surface."""
+    from types import SimpleNamespace
+
     from lab.results.rundir import RunDir
+    from lab.runner import RunOptions
+    from lab.targets import provider_for
     rd = RunDir.create(Path(tempfile.mkdtemp(prefix="dplab-pytest-")), "pytest")
-    if lab_target:
-        from lab.remote.env import HardwareEnv, hardware_config
-        if lab_kernel is not None:  # the kernel under test, by kexec (remote/kexec.py; the target needs kexec:)
-            from lab.remote.kexec import boot_kernel
-            boot_kernel(lab_target, lab_kernel, say=lambda m: None)
-        with HardwareEnv(lab_target, hardware_config(lab_target), rd, say=lambda m: None) as env:
-            yield env
-        return
-    from lab.vm.env import BootSpec, boot
-    spec = BootSpec(kernel=lab_kernel, links=["virtio", "e1000e"], accel=lab_accel)
-    with boot(spec, rd, say=lambda m: None) as env:
+    quiet = lambda m: None
+    opts = RunOptions(kernels=[lab_kernel.spec()] if lab_kernel else [], accel=lab_accel,
+                      target=lab_target.name if lab_target else None, hosts=request.config.getoption("--lab-hosts"))
+    provider = provider_for(opts)  # guests here, or the target's ports (its kernel under test by kexec)
+    kernels, cfg, _ = provider.prepare(SimpleNamespace(kernels=[], links=["virtio", "e1000e"]), say=quiet)
+    why = provider.ready(kernels[0], rd, say=quiet)
+    if why:
+        raise RuntimeError(why)
+    with provider.open(kernels[0], cfg, rd, say=quiet) as env:
         request.config._dplab_vms = getattr(request.config, "_dplab_vms", []) + [env]
         yield env
 
@@ -155,13 +157,9 @@ def lab_measure(request, lab_target, lab_kernel, lab_accel, tmp_path):
         tc = load_testcase(path)
         for k, v in overrides.items():
             setattr(tc, k, v)
-        repeat = request.config.getoption("--lab-repeat")
-        if lab_target:
-            opts = RunOptions(target=lab_target.name, hosts=request.config.getoption("--lab-hosts"), repeat=repeat,
-                              kernels=[lab_kernel.spec()] if lab_kernel else [], runs_root=str(tmp_path / "runs"))
-        else:
-            opts = RunOptions(kernels=[lab_kernel.spec()], accel=lab_accel, repeat=repeat,
-                              runs_root=str(tmp_path / "runs"))
+        opts = RunOptions(kernels=[lab_kernel.spec()] if lab_kernel else [], accel=lab_accel,
+                          repeat=request.config.getoption("--lab-repeat"), runs_root=str(tmp_path / "runs"),
+                          target=lab_target.name if lab_target else None, hosts=request.config.getoption("--lab-hosts"))
         rd = run_testcase(tc, opts, say=lambda m: None)
         return Measurement(rd, rd.results())
 
@@ -174,7 +172,7 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed:
         for env in getattr(item.config, "_dplab_vms", []):
-            if env.vm is not None and env.console is not None:
+            if getattr(env, "vm", None) is not None and env.console is not None:
                 rep.sections.append((f"guest console tail ({env.rundir.id})", env.console.tail_text(30)))
 
 

@@ -5,21 +5,17 @@ metrics/derived.py; this module holds the run's state (run dir, status) and its 
 """
 from dataclasses import asdict, dataclass, field
 
-from .errors import ConfigError, GuestError, KexecError
+from .errors import ConfigError, GuestError
 from .host import which
 from .hostinfo import host_info
-from .kernel import resolve_kernel
 from .kernel.config import check_options
 from .measure import Measurer, cell_record, render_cell
 from .modes import get_mode
 from .options import check
 from .plan import apply_overrides, plan, shard_cells
-from .remote.env import HardwareEnv, hardware_config
-from .remote.hosts import get_target
-from .remote.kexec import boot_kernel, host_kernels
-from .remote.lab import run_remote
 from .results.rundir import RunDir, now_iso
-from .vm.env import BootSpec, GuestEnv, vm_config
+from .targets import provider_for
+from .vm.env import BootSpec
 from .workloads.kconfig import testcase_needs
 
 MAX_REBOOTS = 2
@@ -92,34 +88,6 @@ def resume_mismatches(m, kernels, cfg):
     return bad
 
 
-def target_of(opts):
-    """The hosts file's target `opts.target` (None without one); a hardware target runs wall clock only, on its
-    own kernel or (kexec: in its entry) on each --kernel; a remote-lab target runs whatever a local run would."""
-    if not opts.target:
-        return None
-    t = get_target(opts.hosts, opts.target)
-    if t.kind != "hardware":
-        return t
-    if not get_mode(opts.mode).on_hardware:
-        raise ConfigError(f"--target {t.name}: a host runs in wall-clock mode (no --mode {opts.mode})")
-    if opts.kernels and t.kexec is None:
-        raise ConfigError(f"--target {t.name}: --kernel needs a kexec: section in its entry ({t.where}); "
-                          f"without one the host runs its own kernel")
-    if opts.append and not opts.kernels:
-        raise ConfigError(f"--target {t.name}: --append goes on the command line of a --kernel it kexecs into")
-    return t
-
-
-def guest_setup(tc, opts, say=print, accel=None):
-    """(kernels, VMConfig, accelerator evidence) of a run in guests here; `accel`: the accelerator to take when
-    `opts` names none (lab debug re-planning a run: the run's, without a second KVM probe)."""
-    kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
-    spec = opts.boot_spec(tc.links)
-    spec.accel = spec.accel or accel
-    cfg, info = vm_config(spec, kernels[0], say=say)
-    return kernels, cfg, info
-
-
 def preflight(tc, kernels, links, say=print):
     """The kernel options the planned cells need (workloads/kconfig.py), checked against each kernel's config
     before any boot: a missing one is a ConfigError naming it, the kernel and the fix. Returns {kernel name:
@@ -143,19 +111,13 @@ def preflight(tc, kernels, links, say=print):
 class Run:
     """One `lab run` (or its --resume): every cell of the plan on every kernel, records on disk as they exist."""
 
-    def __init__(self, tc, opts, say=print, resume=None):
+    def __init__(self, tc, opts, say=print, resume=None, provider=None):
         check_tools(tc.requires)
         get_mode(opts.mode)
         tc = apply_overrides(tc, opts.links, opts.axes, opts.duration, opts.repeat)
         self.tc, self.opts, self.say = tc, opts, say
-        self.target = target_of(opts)
-        self.target_down = None  # why a hardware target is gone (did not come back from a kexec)
-        if self.target:  # the host's ports, wall clock; its own kernel or each --kernel through kexec
-            self.kernels = host_kernels(self.target, opts.kernels, say)
-            self.cfg, self.accel_info = hardware_config(self.target), {"target": self.target.name,
-                                                                       "kind": self.target.kind}
-        else:
-            self.kernels, self.cfg, self.accel_info = guest_setup(tc, opts, say=say)
+        self.provider = provider or provider_for(opts)
+        self.kernels, self.cfg, self.accel_info = self.provider.prepare(tc, say=say)
         names = [k.name for k in self.kernels]
         if len(set(names)) != len(names):
             raise ConfigError(f"two --kernel options name the same kernel: {', '.join(names)}")
@@ -213,25 +175,23 @@ class Run:
         return self.rd
 
     def run_block(self, kernel, cells):
-        """Boot `kernel` and measure `cells`. A guest that dies mid-measurement (panic, QEMU killed) fails
-        that cell with the reason and is booted again for the rest, at most MAX_REBOOTS times. A failure
-        to boot at all ends the run at once (with the console quoted)."""
+        """Open an environment on `kernel` and measure `cells`. An environment that dies mid-measurement (panic,
+        QEMU killed, connection lost) fails that cell with the reason and is opened again for the rest, at most
+        MAX_REBOOTS times. A failure to open it at all ends the run at once (with the console quoted); a kernel
+        the provider cannot make ready fails its cells with why, and the run goes on."""
         todo, attempts, boots = list(cells), {}, 0
         while todo:
             boots += 1
             if boots > 1 + MAX_REBOOTS:
-                raise GuestError(f"{kernel.name}: guest died {boots - 1} times; {len(todo)} cells not measured "
-                                 f"(lab run --resume {self.rd.path} measures them later)")
+                raise GuestError(f"{kernel.name}: its environment died {boots - 1} times; {len(todo)} cells not "
+                                 f"measured (lab run --resume {self.rd.path} measures them later)")
             if boots > 1:
                 self.status = "partial"
-                self.say(f"dplab: {kernel.name}: " + ("connection lost; connecting again" if self.target
-                                                      else "guest died; booting again")
-                         + f" for the {len(todo)} remaining cells")
-            if self.target and self.target.kexec and self.opts.kernels and not self.boot_target(kernel, todo):
-                return
-            env = HardwareEnv(self.target, self.cfg, self.rd, say=self.say) if self.target else \
-                GuestEnv(kernel, self.cfg, self.rd, say=self.say)
-            with env:
+                self.say(f"dplab: {kernel.name}: {self.provider.lost} for the {len(todo)} remaining cells")
+            why = self.provider.ready(kernel, self.rd, say=self.say)
+            if why:
+                return self.fail_cells(kernel, todo, why)
+            with self.provider.open(kernel, self.cfg, self.rd, say=self.say) as env:
                 m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []))
                 while todo:
                     cell = todo.pop(0)
@@ -244,38 +204,22 @@ class Run:
                     if not out.alive:
                         break
 
-    def boot_target(self, kernel, cells):
-        """kexec the hardware target into `kernel` (remote/kexec.py). If it cannot, or does not come back, the
-        cells fail with why (the serial log's tail included) and the run goes on: False."""
-        if self.target_down:
-            err = f"{self.target.name} is gone since earlier in this run: {self.target_down}"
-        else:
-            try:
-                entry = boot_kernel(self.target, kernel, self.opts.append, self.say).describe()
-            except KexecError as e:
-                entry = {"kernel": kernel.name, "error": str(e)}
-                if e.down:
-                    self.target_down = str(e).splitlines()[0]
-            self.rd.update_manifest(kexec=self.rd.manifest.get("kexec", []) + [entry])
-            if "error" not in entry:
-                return True
-            err = entry["error"]
+    def fail_cells(self, kernel, cells, err):
+        """Records for `cells` that could not run on `kernel` (its environment could not be made ready)."""
         self.status = "partial"
         for c in cells:
             rec = cell_record(self.rd, self.tc, kernel, c.link, self.cfg, c, 1)
             rec.update(status="failed", error=err)
             self.rd.append_result(rec)
         self.say(f"dplab: {kernel.name}: {len(cells)} cells failed: {err}")
-        return False
 
 
 def run_testcase(tc, opts: RunOptions, say=print, resume=None):
     """Run every cell of `tc` on every kernel (or, with `resume`, the cells that run dir lacks).
 
-    Returns the RunDir. Records are on disk the moment they exist, whatever happens after. On a remote-lab
-    target the whole run happens there (remote/lab.py) and its run directory comes back."""
-    if opts.target and resume is None:
-        t = target_of(opts)
-        if t.kind == "remote-lab":
-            return run_remote(tc, opts, t, say=say)
-    return Run(tc, opts, say=say, resume=resume).execute()
+    Returns the RunDir. Records are on disk the moment they exist, whatever happens after. A provider that runs
+    elsewhere (remote-lab) takes the whole run and brings its run directory back."""
+    provider = provider_for(opts)
+    if provider.runs_elsewhere and resume is None:
+        return provider.run(tc, say=say)
+    return Run(tc, opts, say=say, resume=resume, provider=provider).execute()

@@ -63,7 +63,8 @@ def test_hosts_file_kexec_section_is_validated(tmp_path):
 
 
 def test_kernel_and_append_options_need_a_kexec_target(tmp_path):
-    from lab.runner import RunOptions, target_of
+    from lab.runner import RunOptions
+    from lab.targets import provider_for as target_of
     plain = write_hosts(tmp_path, "")
     with pytest.raises(ConfigError,
                        match=r"--target b1: --kernel needs a kexec: section in its entry \(.*hosts.yaml:2"):

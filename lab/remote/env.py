@@ -79,6 +79,8 @@ class HardwareEnv:
     def links(self):
         return self.cfg.links
 
+    profile_path = None  # no profiler on a host (cfg.profile is False)
+
     def alive(self):
         return self.host.alive() and (self.host_b is None or self.host_b.alive())
 

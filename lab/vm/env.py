@@ -78,6 +78,11 @@ class GuestEnv:
     def console(self):
         return self.vm.console
 
+    @property
+    def profile_path(self):
+        """The instruction profiler's output (cfg.profile)."""
+        return self.vm.profile_path
+
     def alive(self):
         return self.vm is not None and self.vm.alive()
 
@@ -119,6 +124,16 @@ class GuestEnv:
         self.vm.__exit__(*exc)
         self.timings = {**self.vm.timings, **self.timings}
         return False
+
+
+def guest_setup(tc, opts, say=print, accel=None):
+    """(kernels, VMConfig, accelerator evidence) of a run in guests here; `accel`: the accelerator to take when
+    `opts` names none (lab debug re-planning a run: the run's, without a second KVM probe)."""
+    kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
+    spec = opts.boot_spec(tc.links)
+    spec.accel = spec.accel or accel
+    cfg, info = vm_config(spec, kernels[0], say=say)
+    return kernels, cfg, info
 
 
 @contextmanager
