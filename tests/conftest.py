@@ -1,32 +1,29 @@
-"""Shared fixtures: the default kernel and a booted guest with both lab links."""
+"""Fixtures every test folder shares, made of the pytest plugin's own (lab/pytest_plugin.py): the kernel under
+test (--lab-kernel, `stock` in this repository's pyproject), its accelerator and one booted guest with both lab
+links for the session."""
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-LAB = [sys.executable, "-m", "lab.cli"]
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")
-def default_kernel():
-    from lab.kernel import resolve_kernel
-    # the lab kernel (boots in ~3 s under TCG; Debian's in ~8.5 s): Debian's is covered where it is the point
-    return resolve_kernel(os.environ.get("DPLAB_TEST_KERNEL") or "stock")
+def default_kernel(lab_kernel):
+    return lab_kernel
 
 
 @pytest.fixture(scope="session")
-def accel(default_kernel):
-    from lab.vm.accel import choose_accel
-    return choose_accel(default_kernel, os.environ.get("DPLAB_TEST_ACCEL"))[0]
+def accel(lab_accel):
+    return lab_accel
 
 
 @pytest.fixture(scope="session")
 def host_secret(tmp_path_factory):
-    """A file on the host the guest must not read, marked as a user would ($DPLAB_HIDE), before any guest boots."""
+    """A file on the host a guest must not read, marked as a user would ($DPLAB_HIDE), before any guest boots."""
     d = Path(tempfile.mkdtemp(prefix="dplab-secret-", dir="/var/tmp"))  # host-backed in the guest (its /tmp is tmpfs)
     p = d / "token"
     p.write_text("dplab-host-secret-0123456789\n")
@@ -41,12 +38,6 @@ def host_secret(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def booted(default_kernel, accel, tmp_path_factory, host_secret):
-    """One guest for the session, links wired (one boot serves many tests)."""
-    from lab.results.rundir import RunDir
-    from lab.vm.env import BootSpec, boot
-    rd = RunDir.create(tmp_path_factory.mktemp("runs"), "session")
-    with boot(BootSpec(kernel=default_kernel, links=["virtio", "e1000e"], accel=accel), rd) as env:
-        yield env
-
-pytest_plugins = ["pytester"]
+def booted(host_secret, lab_vm):
+    """One guest for the session, links wired (one boot serves many tests): the plugin's lab_vm."""
+    return lab_vm

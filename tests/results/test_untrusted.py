@@ -1,0 +1,41 @@
+"""Files a guest or target wrote (lab/results/untrusted.py): never read or written through a link."""
+import os
+import stat
+
+import pytest
+
+from lab.errors import LabError
+from lab.results import untrusted
+
+
+def victim(tmp_path, name="victim", text="host file\n"):
+    p = tmp_path / name
+    p.write_text(text)
+    p.chmod(0o640)
+    return p, p.stat().st_ino
+
+
+def unchanged(p, ino, text="host file\n"):
+    st = os.lstat(p)
+    return stat.S_ISREG(st.st_mode) and st.st_ino == ino and p.read_text() == text and stat.S_IMODE(st.st_mode) == 0o640
+
+
+def test_a_planted_link_is_neither_read_nor_written_through(tmp_path):
+    v, ino = victim(tmp_path)
+    tree = tmp_path / "guest"
+    (tree / "cells" / "1").mkdir(parents=True)
+    (tree / "cells" / "1" / "perf.csv").symlink_to(v)
+    with pytest.raises(untrusted.UnsafePath, match="not a plain file"):
+        untrusted.read_text(tree, "cells/1/perf.csv")
+    (tree / "cells" / "2").symlink_to(tmp_path)  # a directory link on the way
+    with pytest.raises(untrusted.UnsafePath, match="'2' is not a directory of the tree"):
+        untrusted.read_text(tree, "cells/2/victim")
+    untrusted.write_text(tree, "cells/1/perf.csv", "new\n")  # replaces the link itself
+    assert unchanged(v, ino) and (tree / "cells/1/perf.csv").read_text() == "new\n"
+    assert not (tree / "cells/1/perf.csv").is_symlink()
+    for bad in ("../victim", "/etc/passwd", "cells/../../victim", ""):
+        with pytest.raises(untrusted.UnsafePath):
+            untrusted.write_text(tree, bad, "x")
+    (tree / "big").write_bytes(b"x" * 2048)
+    with pytest.raises(LabError, match="larger than 1024 bytes"):
+        untrusted.read_bytes(tree, "big", limit=1024)

@@ -1,0 +1,73 @@
+"""The nightly job (scripts/nightly.sh, .github/workflows/nightly.yml)."""
+import random
+import subprocess
+
+import yaml
+
+from tests.support import ROOT
+
+
+def rec(kernel, value, mode="deterministic", run="r", cell=0, sha=None, accel="tcg", cpu="max", **params):
+    return {"run_id": run, "cell": cell, "testcase": "xsk", "kernel": {"name": kernel, "sha256": sha or kernel * 8},
+            "link": "virtio0", "nic_model": "virtio", "params": params or {"size": 64}, "status": "ok", "value": value,
+            "metric": "tx rate", "unit": "pkts/cpu-s", "higher_is_better": True, "mode": mode, "accel": accel,
+            "cpu_model": cpu}
+
+
+def series(kernel, level, cv_pct, n, rng, **kw):
+    # a run numbers its cells once
+    return [rec(kernel, rng.gauss(level, level * cv_pct / 100), cell=f"{kernel}-{i}", **kw) for i in range(n)]
+
+
+def test_nightly_script_keeps_the_last_passing_night_as_baseline_and_pins_the_first(tmp_path):
+    """Through scripts/nightly.sh: a 3 % slowdown on night 2 fails night 2 and night 3 (the baseline stays night 1),
+    and passes again once fixed on night 4; night 1 is pinned."""
+    import json
+    import sys
+
+    from lab.results.rundir import RunDir
+    root = ROOT
+    rng = random.Random(21)
+    verdicts = []
+    for night, slow in ((1, 0), (2, 0.03), (3, 0.03), (4, 0)):
+        out = tmp_path / f"nightly-2026112{night}"
+        rd = RunDir.create(out, "xsk")
+        rd.update_manifest(accel="tcg", mode="deterministic", status="ok")
+        for r in series("stock", 4e5 * (1 - slow), 0.2, 3, rng, run=rd.id):
+            rd.append_result(r)
+        p = subprocess.run(["sh", str(root / "scripts/nightly.sh"), "gate", str(out), str(tmp_path)], cwd=root,
+                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "LAB": f"{sys.executable} -m "
+                                                                                                "lab.cli",
+                                                                "PYTHONPATH": str(root)})
+        verdicts.append(json.loads((out / "gate.json").read_text())["pass"])
+        assert (p.returncode == 0) == verdicts[-1], p.stdout + p.stderr
+        if night == 3:
+            assert f"baseline {tmp_path}/nightly-20261121" in p.stdout, p.stdout
+    assert verdicts == [True, False, False, True]
+    assert (tmp_path / "nightly.pin").read_text().strip() == str(tmp_path / "nightly-20261121")
+
+
+
+
+def test_nightly_workflow_shape():
+    wf = yaml.safe_load((ROOT / ".github/workflows/nightly.yml").read_text())
+    triggers = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads `on` as true
+    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    jobs = wf["jobs"]
+    assert set(jobs) == {"kernels", "run", "report"}
+    assert jobs["run"]["needs"] == "kernels" and jobs["report"]["needs"] == "run"
+    shards = jobs["run"]["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, int(wf["env"]["SHARDS"]) + 1))
+    for name, job in jobs.items():
+        for step in job["steps"]:
+            assert ("uses" in step) != ("run" in step), (name, step)
+    runs = " ".join(s.get("run", "") for j in jobs.values() for s in j["steps"])
+    assert "scripts/nightly.sh run" in runs and "scripts/nightly.sh gate" in runs
+    uploads = [s for j in jobs.values() for s in j["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert any("report.html" in str(s["with"]["path"]) for s in uploads)
+    # a failed night never becomes the baseline: every step that saves it runs only on success
+    saves = [s for s in jobs["report"]["steps"]
+             if "baseline" in str(s) and ("cache/save" in s.get("uses", "") or "cp -r" in s.get("run", ""))]
+    assert len(saves) == 2 and all(s.get("if", "").startswith("success()") for s in saves), saves
+    night = (ROOT / "scripts/nightly.sh").read_text()
+    assert "ls testcases/*.yaml" in night and "--mode deterministic" in night  # every testcase, and the icount legs

@@ -1,0 +1,68 @@
+"""A run's set-up (lab/runner.py): the config preflight, templates before the first boot."""
+import pytest
+
+from lab.errors import ConfigError
+from lab.vm.links import make_links
+from lab.workloads import load_testcase
+from tests.support import ROOT, SUPPORT
+
+
+def _kernel(tmp_path, name, config_text, modular=False):
+    from lab.kernel.image import Kernel
+    cfg = tmp_path / f"{name}.config"
+    cfg.write_text(config_text)
+    return Kernel(name=name, image=tmp_path / "bzImage", release="6.1.0", config=cfg,
+                  modules_dir=tmp_path if modular else None)
+
+
+def test_preflight_names_what_a_vng_default_config_lacks(tmp_path):
+    """A real `virtme-configkernel --defconfig` .config: ESP over virtio + e1000e needs E1000E and XFRM_USER."""
+    from lab.runner import preflight
+    tc = load_testcase(ROOT / "testcases/ipsec.yaml")
+    vng = _kernel(tmp_path, "vng", (SUPPORT / "data/vng-defconfig-6.1.config").read_text())
+    with pytest.raises(ConfigError) as e:
+        preflight(tc, [vng], make_links(["virtio", "e1000e"]), say=lambda *_: None)
+    msg = str(e.value)
+    assert "CONFIG_E1000E (link e1000e1)" in msg and "CONFIG_XFRM_USER (testcase)" in msg, msg
+    assert "CONFIG_VIRTIO_NET" not in msg and "lab kconfig" in msg and "vng -b -f" in msg, msg
+
+
+def test_preflight_loads_modules_on_a_modular_kernel_and_follows_the_axes(tmp_path):
+    from lab.plan import apply_overrides
+    from lab.runner import preflight
+    tc = load_testcase(ROOT / "testcases/tunnel.yaml")
+    deb = _kernel(tmp_path, "deb", "CONFIG_VIRTIO_NET=m\nCONFIG_WIREGUARD=m\nCONFIG_VXLAN=m\nCONFIG_NET_FOU=m\n"
+                  "CONFIG_NET_FOU_IP_TUNNELS=y\nCONFIG_NET_IPIP=m\n", modular=True)
+    assert preflight(tc, [deb], make_links(["virtio"]), say=lambda *_: None) == \
+        {"deb": ["virtio_net", "wireguard", "vxlan", "fou", "ipip"]}
+    lab = _kernel(tmp_path, "lab", "CONFIG_VIRTIO_NET=y\nCONFIG_VXLAN=y\n# CONFIG_NET_FOU is not set\n")
+    vx = apply_overrides(tc, [], {"tunnel": ["vxlan"]}, None, None)  # --axis tunnel=vxlan: FOU is not needed
+    assert preflight(vx, [lab], make_links(["virtio"]), say=lambda *_: None) == {"lab": []}
+    tc = apply_overrides(tc, [], {"tunnel": ["fou"]}, None, None)
+    with pytest.raises(ConfigError, match="CONFIG_NET_FOU .tunnel=fou."):  # =m on a kernel without modules: missing
+        preflight(tc, [_kernel(tmp_path, "mods", "CONFIG_VIRTIO_NET=y\nCONFIG_NET_FOU=m\n")], make_links(["virtio"]),
+                  say=lambda *_: None)
+
+
+def _tc(tmp_path, extra="", name="t", duration="1"):
+    f = tmp_path / "t.yaml"
+    f.write_text(f"name: {name}\nduration: {duration}\nrun: |\n  echo '{{\"value\": 1}}'\nparser: json\n"
+                 f"metric: {{name: x, unit: u}}\n{extra}")
+    return f
+
+
+def test_templates_are_rendered_for_every_cell_before_any_boot(tmp_path):
+    import struct
+
+    from lab.runner import Run, RunOptions
+    from lab.workloads import load_testcase
+    data = bytearray(0x400)  # a bzImage's setup header (the kernel is never booted)
+    data[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", data, 0x20E, 0x100)
+    data[0x300:0x310] = b"6.1.0-fake #1\0\0\0"
+    img = tmp_path / "bzImage"
+    img.write_bytes(bytes(data))
+    tc = load_testcase(_tc(tmp_path, extra="links: [virtio]\naxes: {n: [1, 2]}\nsetup: \"{{ params.nope.deeper }}\"\n"))
+    with pytest.raises(ConfigError, match="t.yaml:setup: template error"):
+        Run(tc, RunOptions(kernels=[str(img)], accel="tcg", runs_root=str(tmp_path / "runs")), say=lambda *_: None)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing booted, no run dir
