@@ -13,6 +13,7 @@ from .measure import Measurer, cell_record, render_cell
 from .modes import get_mode
 from .options import check
 from .plan import apply_overrides, plan, shard_cells
+from .progress import Progress
 from .results.rundir import RunDir, now_iso
 from .targets import provider_for
 from .vm.env import BootSpec
@@ -160,6 +161,7 @@ class Run:
             f"{tc.repeat} repeats x {len(tc.cells())} cells x {len(self.cfg.links)} links")
 
     def execute(self):
+        self.progress = Progress(f"run {self.rd.id}: cells", len(self.cells))
         try:
             for b in dict.fromkeys(c.block for c in self.cells):
                 todo = [c for c in self.cells if c.block == b]
@@ -172,6 +174,7 @@ class Run:
             self.rd.update_manifest(status=self.status, ended=now_iso())
         finally:
             self.rd.unlock()
+            self.progress.close()
         return self.rd
 
     def run_block(self, kernel, cells):
@@ -196,6 +199,8 @@ class Run:
                 while todo:
                     cell = todo.pop(0)
                     out = m.measure(cell, first=attempts.get(cell.n, 1))
+                    if not out.again:
+                        self.progress.advance()
                     if out.status != "ok":
                         self.status = "partial"
                     if out.again:
@@ -211,6 +216,7 @@ class Run:
             rec = cell_record(self.rd, self.tc, kernel, c.link, self.cfg, c, 1)
             rec.update(status="failed", error=err)
             self.rd.append_result(rec)
+        self.progress.advance(len(cells))
         self.say(f"dplab: {kernel.name}: {len(cells)} cells failed: {err}")
 
 

@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .hashing import text_sha256
 from .kernel.source import resolve_source
 from .paths import cache_root
+from .progress import Progress
 from .results.rundir import RunDir, now_iso
 from .vm.env import BootSpec, boot
 
@@ -58,10 +59,14 @@ def build_selftests(source, target, say=print):
             tmp.rename(tree)
         t0 = time.monotonic()
         say(f"selftest: building {target} selftests from {source.origin} (make -k; log {log})")
+        steps = (["make", "-s", "headers"], ["make", "-k", "-C", "tools/testing/selftests", f"TARGETS={target}"])
+        progress = Progress(f"selftest: building {target}: steps", len(steps))
         with open(log, "w") as f:
-            for argv in (["make", "-s", "headers"], ["make", "-k", "-C", "tools/testing/selftests",
-                                                     f"TARGETS={target}"]):
+            for argv in steps:
+                progress.advance(0, note=" ".join(argv[:2]))
                 subprocess.run(["nice", "-n", "10", *argv], cwd=tree, stdout=f, stderr=subprocess.STDOUT)
+                progress.advance()
+        progress.close()
         done.write_text(f"{round(time.monotonic() - t0, 1)}\n")
     d = tree / "tools/testing/selftests"
     if not (d / target).is_dir():
@@ -108,6 +113,7 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
     for d in ("kselftest", target):  # a copy (14 MB for net): tests may write next to themselves
         (staged / d).parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(selftests / d, staged / d, symlinks=True, dirs_exist_ok=True)
+    progress = Progress(f"selftest {target}: tests", len(tests))
     with boot(BootSpec(kernel=kernel, links=[], accel=accel), rd, say=say) as env:
         for i, test in enumerate(tests, 1):
             script = (f"cd {GUEST_DIR}/{target} && BASE_DIR={GUEST_DIR} && export BASE_DIR && "
@@ -124,6 +130,8 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
                      f"{'not ok' if verdict == 'fail' else 'ok'} {i} selftests: {target}: {test}"
                      + (" # SKIP" if verdict == "skip" else "")]
             say(f"  {i:3d} {test:32s} {verdict:4s} {res.elapsed:7.1f} s")
+            progress.advance(note=test)
+    progress.close()
     (rd.path / "selftests.ktap").write_text("\n".join(ktap) + "\n")
     rd.update_manifest(status="ok", ended=now_iso())
     return rd

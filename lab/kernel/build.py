@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..errors import ConfigError, LabError
 from ..hashing import file_sha256, text_sha256
 from ..host import which
 from ..paths import ROOT, cache_root
+from ..progress import Progress
 from .config import merge
 from .patches import apply_patch, check_paths, load_series, touched_files
 from .source import resolve_source
@@ -114,38 +114,17 @@ def find_seed(sid):
     return (best[1], best[2]) if best else (None, [])
 
 
-class Progress:
-    """Stage, elapsed time and objects compiled, on one refreshed line (or a line per 15 s off a tty)."""
-
-    def __init__(self, say):
-        self.say, self.t0, self.objects, self.stage, self.last = say, time.monotonic(), 0, "", 0.0
-        self.tty = sys.stderr.isatty()
-
-    def set_stage(self, stage):
-        self.stage = stage
-        self.show(force=True)
-
-    def line(self, text):
-        if text.startswith("  CC ") or text.startswith("  AS "):
-            self.objects += 1
-        if text.startswith("  LD ") and "vmlinux" in text:
-            self.stage = "link"
-        self.show()
-
-    def show(self, force=False):
-        now = time.monotonic()
-        if force or now - self.last > (1 if self.tty else 15):
-            self.last = now
-            msg = f"build: {self.stage:10s} {now - self.t0:6.0f}s  {self.objects} objects compiled"
-            if self.tty:
-                sys.stderr.write("\r" + msg)
-                sys.stderr.flush()
-            else:
-                self.say(msg)
-
-    def done(self):
-        if self.tty:
-            sys.stderr.write("\n")
+def expected_objects(sid):
+    """Objects a cold build of this seed id compiled last time (the progress line's total), or None."""
+    counts = []
+    for bj in builds_root().glob("*/build.json"):
+        try:
+            info = json.loads(bj.read_text())
+        except (OSError, ValueError):
+            continue
+        if info.get("seed_id") == sid and info.get("objects") and not info.get("seeded_from"):
+            counts.append(info["objects"])
+    return max(counts) if counts else None
 
 
 def build(req: BuildRequest, say=print, announce_hit=True):
@@ -214,7 +193,7 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
             config_text = merge(tree, out, fragments, base=req.base, make_env=env, log=log)
             times["config_s"] = round(time.monotonic() - t1, 1)
             t2 = time.monotonic()
-            _make(tree, out, req, env, log, log_path, say)
+            objects = _make(tree, out, req, env, log, log_path, say, None if seed else expected_objects(sid))
             times["make_s"] = round(time.monotonic() - t2, 1)
     except BaseException:
         shutil.rmtree(tree, ignore_errors=True)
@@ -236,7 +215,7 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
                        "patch_sha256": [file_sha256(p) for p in patches],
                        "variant": variant(fragments, patches),
                        "compiler": compiler, "ccache": req.ccache, "jobs": req.jobs},
-            "times": times, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "times": times, "objects": objects, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (tmp / "build.json").write_text(json.dumps(info, indent=2) + "\n")
     if art.exists():
         shutil.rmtree(art)
@@ -253,21 +232,26 @@ def _name(name, key):
     link.symlink_to(Path("..") / key)
 
 
-def _make(tree, out, req, env, log, log_path, say):
+def _make(tree, out, req, env, log, log_path, say, expected=None):
+    """make bzImage, its progress as objects compiled of those a cold build of this seed compiled (ETA);
+    returns the count."""
     argv = ["make", f"O={out}", f"-j{req.jobs}", "bzImage"]
     if req.ccache:
         argv.append("CC=ccache gcc")
-    prog = Progress(say)
-    prog.set_stage("compile")
+    prog = Progress("build: objects compiled", expected)
+    prog.show(force=True)
     tail = []
     p = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in p.stdout:
         log.write(line)
         tail.append(line.rstrip())
         tail = tail[-400:]
-        prog.line(line)
+        if line.startswith(("  CC ", "  AS ")):
+            prog.advance()
+        elif line.startswith("  LD ") and "vmlinux" in line:
+            prog.advance(0, note="linking")
     rc = p.wait()
-    prog.done()
+    prog.close()
     log.flush()
     if rc != 0:
         relevant = [l for i, l in enumerate(tail) if ERROR_LINE.search(l)]
@@ -277,6 +261,7 @@ def _make(tree, out, req, env, log, log_path, say):
                 ctx.extend(tail[max(0, i - 3): i + 2])
         shown = "\n".join(dict.fromkeys(ctx))[-3000:] if relevant else "\n".join(tail[-25:])
         raise LabError(f"kernel build failed (make rc={rc}); full log: {_keep_log(log_path)}\n{shown}")
+    return prog.done
 
 
 def _keep_log(log_path):
