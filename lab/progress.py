@@ -43,16 +43,17 @@ class Progress:
             if force or t - self.last >= 0.5:
                 self.stream.write("\r\033[K" + self.text())
                 self.stream.flush()
-                self.last, self.shown = t, True
+                self.last = t
         elif force or t - self.last >= self.every:
-            self.stream.write(self.text() + "\n")
+            self.shown = self.text()
+            self.stream.write(self.shown + "\n")
             self.stream.flush()
-            self.last, self.shown = t, True
+            self.last = t
 
     def close(self):
         """The last state, on a line of its own."""
         if self.tty:
             self.stream.write("\r\033[K" + self.text() + "\n")
-        else:
+        elif self.shown != self.text():  # a log: unless that very line was the last one written
             self.stream.write(self.text() + "\n")
         self.stream.flush()
