@@ -227,5 +227,5 @@ def run_testcase(tc, opts: RunOptions, say=print, resume=None):
     elsewhere (remote-lab) takes the whole run and brings its run directory back."""
     provider = provider_for(opts)
     if provider.runs_elsewhere and resume is None:
-        return provider.run(tc, say=say)
+        return provider.run_elsewhere(tc, say=say)
     return Run(tc, opts, say=say, resume=resume, provider=provider).execute()

@@ -22,7 +22,7 @@ from .results.rundir import RunDir, now_iso
 from .vm.env import BootSpec, boot
 
 RESULT = re.compile(r"^(not ok|ok) \d+ selftests: (\S+): (\S+)(?: # (SKIP|exit=\d+)\S*)?")
-GUEST_DIR = "/lab/kselftest"  # the run dir's guest/kselftest: the guest's /root and /tmp are its own
+KSELFTEST_IN_GUEST = "/lab/kselftest"  # the run dir's guest/kselftest: the guest's /root and /tmp are its own
 
 
 def parse_spec(spec):
@@ -116,7 +116,7 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
     progress = Progress(f"selftest {target}: tests", len(tests))
     with boot(BootSpec(kernel=kernel, links=[], accel=accel), rd, say=say) as env:
         for i, test in enumerate(tests, 1):
-            script = (f"cd {GUEST_DIR}/{target} && BASE_DIR={GUEST_DIR} && export BASE_DIR && "
+            script = (f"cd {KSELFTEST_IN_GUEST}/{target} && BASE_DIR={KSELFTEST_IN_GUEST} && export BASE_DIR && "
                       f". ../kselftest/runner.sh && run_many ./{test}")
             res = env.run(["sh", "-c", script], timeout=timeout + 60, check=False)
             parsed = parse_tap(res.stdout)

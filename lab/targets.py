@@ -4,8 +4,8 @@ one place that reads the kind), in the spirit of the kernel selftests' Remote cl
 A provider `prepare`s a run (its kernels, the config the measurer reads, evidence for the manifest), `ready`s a
 kernel (None, or why its cells cannot run: a host that cannot kexec into it), and `open`s the environment the
 measurer drives (run, sh, ns_run, snapshot, cell files, alive, links, cfg). A provider that `runs_elsewhere`
-takes the whole run instead (remote-lab: a runner on another machine). The runner, the measurer, the pytest
-plugin and `lab debug` never ask which kind it is.
+takes the whole run instead (`run_elsewhere`; remote-lab: a runner on another machine). The runner, the
+measurer, the pytest plugin and `lab debug` never ask which kind it is.
 """
 from .errors import ConfigError, KexecError
 from .remote.env import HardwareEnv, hardware_config
@@ -15,7 +15,7 @@ from .remote.lab import run_remote
 from .vm.env import GuestEnv, guest_setup
 
 
-class Guests:
+class GuestsHere:
     """Guests booted here in QEMU, one per block of cells."""
     kind, runs_elsewhere, debuggable = "guest", False, True
     lost = "guest died; booting again"
@@ -34,7 +34,7 @@ class Guests:
         return GuestEnv(kernel, cfg, rundir, say=say)
 
 
-class Hardware:
+class HardwareHost:
     """A host's two cabled ports over SSH, wall clock; its own kernel, or each --kernel through kexec."""
     kind, runs_elsewhere, debuggable = "hardware", False, False
     lost = "connection lost; connecting again"
@@ -73,18 +73,18 @@ class Hardware:
         return HardwareEnv(self.target, cfg, rundir, say=say)
 
 
-class RemoteLab:
+class RemoteLabRunner:
     """The whole lab on another machine (remote/lab.py): its run directory comes back."""
     kind, runs_elsewhere, debuggable = "remote-lab", True, False
 
     def __init__(self, opts, target):
         self.opts, self.target = opts, target
 
-    def run(self, tc, say=print):
+    def run_elsewhere(self, tc, say=print):
         return run_remote(tc, self.opts, self.target, say=say)
 
 
-KINDS = {"guest": Guests, "hardware": Hardware, "remote-lab": RemoteLab}
+KINDS = {"guest": GuestsHere, "hardware": HardwareHost, "remote-lab": RemoteLabRunner}
 
 
 def _mode(opts):
@@ -95,6 +95,6 @@ def _mode(opts):
 def provider_for(opts):
     """The provider of `opts`: guests here, or the hosts file's target `opts.target` by its kind."""
     if not opts.target:
-        return Guests(opts)
+        return GuestsHere(opts)
     t = get_target(opts.hosts, opts.target)
     return KINDS[t.kind](opts, t)

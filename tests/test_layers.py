@@ -5,7 +5,7 @@ from pathlib import Path
 LAB = Path(__file__).resolve().parent.parent / "lab"
 # cli/plugin -> runner -> workloads -> vm -> kernel/report -> results/guest/metrics -> base
 RANK = {"errors": 0, "paths": 0, "match": 0, "hashing": 0, "host": 0, "hostinfo": 0, "modes": 0, "options": 0,
-        "__init__": 0,
+        "progress": 0, "__init__": 0,
         "results": 1, "guest": 1, "metrics": 1,
         "kernel": 2, "report": 2,
         "vm": 3,

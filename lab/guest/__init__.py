@@ -3,7 +3,7 @@ from pathlib import Path
 
 from .guest import Guest
 
-GUEST_DIR = Path(__file__).resolve().parent
+GUEST_SOURCES = Path(__file__).resolve().parent
 AGENT_FILES = ("agent.py", "snap.py")  # what the agent runs from, in a guest's /lab or on a hardware target
 
-__all__ = ["AGENT_FILES", "GUEST_DIR", "Guest"]
+__all__ = ["AGENT_FILES", "GUEST_SOURCES", "Guest"]

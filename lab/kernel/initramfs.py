@@ -7,7 +7,7 @@ import hashlib
 import io
 from pathlib import Path
 
-from ..guest import GUEST_DIR
+from ..guest import GUEST_SOURCES
 from ..host import which
 from ..paths import cache_root
 
@@ -72,7 +72,7 @@ def build_initramfs(kernel, probe=False, drivers=()):
     are more modules stage 1 loads (the NICs' drivers)."""
     busybox = Path(which("busybox")).read_bytes()
     order = [] if probe else module_load_order(kernel.modules_dir, BOOT_MODULES + list(drivers))
-    scripts = {"init": (GUEST_DIR / ("probe_init.sh" if probe else "init.sh")).read_bytes()}
+    scripts = {"init": (GUEST_SOURCES / ("probe_init.sh" if probe else "init.sh")).read_bytes()}
     mods = {Path(p).name: (Path(kernel.modules_dir) / p).read_bytes() for p in order}
     h = hashlib.sha256(busybox)
     for k, v in sorted(scripts.items()) + sorted(mods.items()):

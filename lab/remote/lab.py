@@ -121,7 +121,7 @@ class RemoteLab:
             sftp.close()
         return src, tc_remote, kernels, sent
 
-    def run(self, tc, opts):
+    def measure_there(self, tc, opts):
         t0 = time.monotonic()
         self.client, self.jump = connect(self.t)
         try:
@@ -200,4 +200,4 @@ class RemoteLab:
 
 def run_remote(tc, opts, target, say=print):
     """Run `tc` with `opts` on remote-lab `target`; returns the local RunDir of the fetched run."""
-    return RemoteLab(target, opts.runs_root, say=say).run(tc, opts)
+    return RemoteLab(target, opts.runs_root, say=say).measure_there(tc, opts)

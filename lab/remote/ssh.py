@@ -13,7 +13,7 @@ import stat
 import time
 
 from ..errors import ConfigError, TargetError
-from ..guest import AGENT_FILES, GUEST_DIR
+from ..guest import AGENT_FILES, GUEST_SOURCES
 from ..paths import TOOLS_BIN
 from ..results import untrusted
 
@@ -213,7 +213,7 @@ class AgentHost:
         """Connect, copy the agent (SFTP, into a directory named by its content; `bin_files` {name: bytes} join the
         tools on its PATH), start it on one channel (with `env` added to its environment)."""
         self.connect()
-        blobs = {n: (GUEST_DIR / n).read_bytes() for n in AGENT_FILES}
+        blobs = {n: (GUEST_SOURCES / n).read_bytes() for n in AGENT_FILES}
         blobs.update({f"bin/{n}": (TOOLS_BIN / n).read_bytes() for n in TOOL_FILES if (TOOLS_BIN / n).exists()})
         blobs.update({f"bin/{n}": data for n, data in (bin_files or {}).items()})
         # a fresh directory only we can enter, each session: nothing a local user of the host planted is run

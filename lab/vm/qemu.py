@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import LabError
-from ..guest import AGENT_FILES, GUEST_DIR
+from ..guest import AGENT_FILES, GUEST_SOURCES
 from ..guest.guest import Guest
 from ..host import which
 from ..kernel.initramfs import build_initramfs
@@ -106,7 +106,7 @@ def stage_guest_dir(g, links):
     script stage 1 runs at boot (the NICs' carrier comes up while the rest boots: e1000e takes ~2.2 s).
     `g` was writable by an earlier guest of the run: each file is written afresh, never through what is there."""
     for f in AGENT_FILES:
-        untrusted.write_bytes(g, f, (GUEST_DIR / f).read_bytes())
+        untrusted.write_bytes(g, f, (GUEST_SOURCES / f).read_bytes())
     if TOOLS_BIN.is_dir():
         for t in sorted(TOOLS_BIN.iterdir()):
             if t.is_file():

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab.guest import GUEST_DIR
+from lab.guest import GUEST_SOURCES
 from lab.host import which
 from lab.kernel.initramfs import Cpio
 from lab.vm.links import Link, nic_model
@@ -65,7 +65,7 @@ class VmHost:
         pub = (s / "host_key.pub").read_text().split()
         (t / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {pub[0]} {pub[1]}\n")
         (s / "host.sh").write_text(HOST_SH.format(ssh_mac=SSH_MAC, mac_a=self.link.mac("a"), mac_b=self.link.mac("b")))
-        init = (GUEST_DIR / "init.sh").read_text()
+        init = (GUEST_SOURCES / "init.sh").read_text()
         agent = "/usr/bin/python3 -S /lab/agent.py"
         assert agent in init, "lab/guest/init.sh no longer ends by starting the agent: update tests/support/vmhost.py"
         c = Cpio()
