@@ -39,10 +39,7 @@ WALLCLOCK = Mode(
     accels=("kvm", "tcg"),
 )
 
-# Calibrated against seed 003 (README, deterministic mode): with ERMS the kernel copies with `rep movsb`,
-# which icount charges per byte, and the page/copy ratios land within 8 % of the hardware's on average;
-# without ERMS (max,-erms,-fsrm or Nehalem: `rep movsq`, per 8 bytes) copies look almost free (23 % off).
-# With 2 vCPUs and shift=0 the guest stops at SMP bring-up: 1 vCPU. MTTCG cannot run icount: single thread.
+# -cpu max (ERMS), 1 vCPU, single-threaded TCG: why, in docs/measurements.md.
 DETERMINISTIC = Mode(
     name="deterministic",
     summary="TCG single-threaded, -icount shift=0 (1 guest ns = 1 instruction), 1 vCPU, -cpu max",
@@ -58,11 +55,8 @@ DETERMINISTIC = Mode(
     headlines=("insn/pkt", "sender-cpu-ns/pkt"),
     profiles=True,
     sync_devices=True,
-    # SLUB's slow paths: how often a packet's alloc or free misses the CPU slab depends on how fragmented the
-    # partial slabs were when the window opened, i.e. on everything the guest did before (measured: 16-33
-    # insn/pkt of ___slab_alloc between repeats, 84-127 of __slab_free, in the same boot, quiet or loaded).
-    # The headline counts the window without them (CV 0.03 % quiet and loaded); they stay in the profile and in
-    # the derived counter "slab-slow insn/pkt", so a patch that changes them is still seen, as a mover.
+    # SLUB's slow paths depend on what the guest did before the window: outside the headline, still in the
+    # profile and in "slab-slow insn/pkt" (docs/measurements.md)
     history_functions=("___slab_alloc", "__slab_free", "put_cpu_partial"),
     gates=True,
     on_hardware=False,

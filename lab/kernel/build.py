@@ -43,11 +43,8 @@ class BuildRequest:
 
 
 def ccache_env():
-    """ccache in depend mode: a miss hashes Kbuild's own -MMD output instead of running the preprocessor first.
-    Measured cold (empty cache): 472 s in preprocessor mode, 348 s in depend mode with one more make job. A config
-    change misses every file in depend mode (autoconf.h is in every hash), but a full compile in this mode is
-    faster than preprocessor mode's partial hits were (ipsec-no-offload: 10 min 54 s), and the modes' entries
-    do not serve each other: one mode only."""
+    """ccache in depend mode: a miss hashes Kbuild's own -MMD output instead of running the preprocessor first
+    (faster cold, one mode only: docs/measurements.md)."""
     return {"CCACHE_DIR": str(cache_root() / "ccache"), "CCACHE_BASEDIR": str(cache_root() / "trees"),
             "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G"), "CCACHE_DEPEND": "1"}
 
