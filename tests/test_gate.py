@@ -6,8 +6,7 @@ import pytest
 from lab.errors import ConfigError
 from lab.gate import gate
 from lab.results.compare import compare, dims
-from lab.results.rundir import RunDir
-from tests.support.records import series, throughput_rec
+from tests.support.records import run_of_a_night, series, throughput_rec
 
 
 def test_gate_fails_on_functional_failure_and_regression():
@@ -30,10 +29,6 @@ def test_gate_fails_on_functional_failure_and_regression():
     assert gate(retried_then_ok, []).ok is True
     ok_then_failed = [dict(same[0], status="ok"), dict(same[0], status="failed", error="second attempt failed")]
     assert gate(ok_then_failed, []).ok is False  # the final attempt decides
-
-
-
-
 
 
 def test_gate_never_pools_two_kernels_of_a_night():
@@ -87,36 +82,20 @@ def test_slow_drift_is_caught_against_the_pinned_night():
     assert verdicts[:2] == [True, True] and False in verdicts
 
 
-def _rec(kernel, value, cell, unit="Gbit/s", counters=None, run="r"):
-    return {"run_id": run, "cell": cell, "testcase": "t", "kernel": {"name": kernel}, "link": "virtio0",
-            "nic_model": "virtio", "params": {}, "status": "ok", "value": value, "metric": "throughput", "unit": unit,
-            "higher_is_better": True, "mode": "wallclock", "counters": counters or {}, "derived": {"tx_packets": 1000}}
-
-
-def _night(tmp_path, name, status="ok", planned=2, values=(1.0, 1.0), mode="deterministic"):
-    rd = RunDir.create(tmp_path / name, "t")
-    rd.update_manifest(status=status, mode=mode, testcase={"path": "testcases/t.yaml", "name": "t", "planned": planned})
-    for i, v in enumerate(values):
-        r = _rec("stock", v, i + 1, run=rd.id)
-        r.update(mode=mode, repeat_index=i)
-        rd.append_result(r)
-    return rd
-
-
 def test_the_gate_fails_a_night_that_cannot_be_judged_whole(tmp_path):
     from lab.gate import gate
-    prev = _night(tmp_path, "prev")
-    ok = _night(tmp_path, "ok")
+    prev = run_of_a_night(tmp_path, "prev")
+    ok = run_of_a_night(tmp_path, "ok")
     runs = lambda *rds: [(str(r.path), r.manifest) for r in rds]
     assert gate(ok.results(), prev.results(), runs=runs(ok)).ok
-    for night, why in ((_night(tmp_path, "boot", status="failed", values=()), "FAIL run .*: failed"),
-                       (_night(tmp_path, "kill", status="interrupted", values=(1.0,)), "1 of 2 planned cells"),
-                       (_night(tmp_path, "short", values=(1.0,)), "missing tonight .*repeat 1")):
+    for night, why in ((run_of_a_night(tmp_path, "boot", status="failed", values=()), "FAIL run .*: failed"),
+                       (run_of_a_night(tmp_path, "kill", status="interrupted", values=(1.0,)), "1 of 2 planned cells"),
+                       (run_of_a_night(tmp_path, "short", values=(1.0,)), "missing tonight .*repeat 1")):
         res = gate(night.results(), prev.results(), runs=runs(night))
         assert not res.ok and any(__import__("re").search(why, l) for l in res.regressions), res.regressions
     res = gate([], prev.results(), runs_log=[("testcases/t.yaml", "wallclock", 2)])
     assert not res.ok and any("testcases/t.yaml (wallclock) exited with status 2: no run dir" in l
                               for l in res.regressions)
-    one = _night(tmp_path, "one", values=(1.0,), planned=1)
-    res = gate(one.results(), _night(tmp_path, "p1", values=(1.1,), planned=1).results(), runs=runs(one))
+    one = run_of_a_night(tmp_path, "one", values=(1.0,), planned=1)
+    res = gate(one.results(), run_of_a_night(tmp_path, "p1", values=(1.1,), planned=1).results(), runs=runs(one))
     assert res.ok and any(l.startswith("insufficient data vs previous") for l in res.lines)

@@ -2,16 +2,7 @@
 import pytest
 
 from lab.errors import ConfigError
-
-
-def write_hosts(tmp_path, kexec, kind="hardware"):
-    for f in ("key", "known_hosts"):
-        (tmp_path / f).write_text("")
-    p = tmp_path / "hosts.yaml"
-    p.write_text(f"targets:\n  b1:\n    kind: {kind}\n    ssh: ssh://root@192.0.2.1\n    key: key\n    known_hosts: "
-                 "known_hosts\n"
-                 + ("    ports: {a: p0, b: p1}\n" if kind == "hardware" else "") + kexec)
-    return p
+from tests.support import write_hosts
 
 
 def test_kernel_and_append_options_need_a_kexec_target(tmp_path):

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from .ssh import PATH, exec_sh
+from .ssh import PATH, exec_sh, session_output
 
 SHIMS = Path(__file__).parent / "shim"
 GRACE = 1.0  # seconds to keep reading a command's output after it exited (a daemon may hold its stdout)
@@ -147,29 +147,10 @@ class Relay:
         if req.get("stdin"):
             s.sendall(base64.b64decode(req["stdin"]))
         s.shutdown_write()
-        out, err, exited = [], [], None
-
-        def drain():
-            got = False
-            while s.recv_ready():
-                out.append(s.recv(65536))
-                got = True
-            while s.recv_stderr_ready():
-                err.append(s.recv_stderr(65536))
-                got = True
-            return got
-
-        while not s.closed:
-            got = drain()
-            if s.exit_status_ready():  # its output ends at EOF, or GRACE after it exited (a daemon holds it)
-                exited = exited or time.monotonic()
-                if s.eof_received or time.monotonic() - exited > GRACE:
-                    break
-            if not got:
-                time.sleep(0.02)
-        drain()
+        out, err = session_output(s, grace=GRACE)  # a daemon it started may hold its output: GRACE after the exit
+        err = [err]
         if not s.exit_status_ready():
             err.append(f"dplab relay: the session on {self.host_b.target.ssh} closed without an exit status\n".encode())
         rc = s.recv_exit_status() if s.exit_status_ready() else 255
         s.close()
-        return rc, b"".join(out), b"".join(err)
+        return rc, out, b"".join(err)

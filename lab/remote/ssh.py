@@ -76,8 +76,21 @@ def exec_sh(client, command, timeout=600):
     TargetError when it has not ended within `timeout` s (its channel is closed: the lab never hangs on it)."""
     chan = client.get_transport().open_session()
     chan.exec_command(command)
-    out, err, deadline = [], [], time.monotonic() + timeout
-    while True:
+    out, err = session_output(chan, timeout=timeout)
+    if not chan.exit_status_ready():
+        chan.close()
+        raise TargetError(f"{client.get_transport().getpeername()[0]}: `{command[:200]}` did not end within "
+                          f"{timeout:g} s")
+    rc = chan.recv_exit_status()
+    chan.close()
+    return rc, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def session_output(chan, timeout=None, grace=None):
+    """(stdout, stderr) bytes of a session's command: read until it exited and its output ended (EOF, or `grace` s
+    after the exit when a daemon it started holds the output open), or until `timeout` s have passed."""
+    out, err, exited, t0 = [], [], None, time.monotonic()
+    while not chan.closed:
         got = False
         while chan.recv_ready():
             out.append(chan.recv(65536))
@@ -85,17 +98,19 @@ def exec_sh(client, command, timeout=600):
         while chan.recv_stderr_ready():
             err.append(chan.recv_stderr(65536))
             got = True
-        if chan.exit_status_ready() and not got and (chan.eof_received or chan.closed):
+        if chan.exit_status_ready() and not got:
+            exited = exited or time.monotonic()
+            if chan.eof_received or (grace is not None and time.monotonic() - exited > grace):
+                break
+        if timeout is not None and time.monotonic() - t0 > timeout:
             break
-        if time.monotonic() > deadline:
-            chan.close()
-            raise TargetError(f"{client.get_transport().getpeername()[0]}: `{command[:200]}` did not end within "
-                             f"{timeout:g} s")
         if not got:
             time.sleep(0.01)
-    rc = chan.recv_exit_status()
-    chan.close()
-    return rc, b"".join(out).decode(errors="replace"), b"".join(err).decode(errors="replace")
+    while chan.recv_ready():
+        out.append(chan.recv(65536))
+    while chan.recv_stderr_ready():
+        err.append(chan.recv_stderr(65536))
+    return b"".join(out), b"".join(err)
 
 
 def private_dir(client, path, fresh=False):

@@ -1,22 +1,9 @@
 """Patch series (lab/kernel/patches.py): paths checked before anything is touched."""
-import os
-import stat
 
 import pytest
 
 from lab.errors import ConfigError
-
-
-def victim(tmp_path, name="victim", text="host file\n"):
-    p = tmp_path / name
-    p.write_text(text)
-    p.chmod(0o640)
-    return p, p.stat().st_ino
-
-
-def unchanged(p, ino, text="host file\n"):
-    st = os.lstat(p)
-    return stat.S_ISREG(st.st_mode) and st.st_ino == ino and p.read_text() == text and stat.S_IMODE(st.st_mode) == 0o640
+from tests.support import unchanged, victim
 
 
 def _patch(tmp_path, target):

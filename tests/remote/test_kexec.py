@@ -4,6 +4,7 @@ import pytest
 from lab.errors import ConfigError
 from lab.kernel.image import Kernel
 from lab.remote.kexec import identity_problems, next_cmdline, token
+from tests.support import write_hosts
 
 
 def fake_kernel(tmp_path, release="6.1.192"):
@@ -32,16 +33,6 @@ def test_identity_names_what_differs(tmp_path):
         f"its command line has no dplab.kernel=, not {token(k)}"]
     assert identity_problems({**ok, "cmdline": "dplab.kernel=0123456789abcdef nosmt"}, k, ["nosmt"]) == [
         f"its command line has dplab.kernel=0123456789abcdef, not {token(k)}"]
-
-
-def write_hosts(tmp_path, kexec, kind="hardware"):
-    for f in ("key", "known_hosts"):
-        (tmp_path / f).write_text("")
-    p = tmp_path / "hosts.yaml"
-    p.write_text(f"targets:\n  b1:\n    kind: {kind}\n    ssh: ssh://root@192.0.2.1\n    key: key\n    known_hosts: "
-                 "known_hosts\n"
-                 + ("    ports: {a: p0, b: p1}\n" if kind == "hardware" else "") + kexec)
-    return p
 
 
 def test_hosts_file_kexec_section_is_validated(tmp_path):

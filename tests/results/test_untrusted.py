@@ -1,23 +1,10 @@
 """Files a guest or target wrote (lab/results/untrusted.py): never read or written through a link."""
-import os
-import stat
 
 import pytest
 
 from lab.errors import LabError
 from lab.results import untrusted
-
-
-def victim(tmp_path, name="victim", text="host file\n"):
-    p = tmp_path / name
-    p.write_text(text)
-    p.chmod(0o640)
-    return p, p.stat().st_ino
-
-
-def unchanged(p, ino, text="host file\n"):
-    st = os.lstat(p)
-    return stat.S_ISREG(st.st_mode) and st.st_ino == ino and p.read_text() == text and stat.S_IMODE(st.st_mode) == 0o640
+from tests.support import unchanged, victim
 
 
 def test_a_planted_link_is_neither_read_nor_written_through(tmp_path):

@@ -1,4 +1,5 @@
-"""Result records as a run writes them, for tests of what reads them (compare, gate)."""
+"""Result records and run dirs as a run writes them, for tests of what reads them (compare, gate)."""
+from lab.results.rundir import RunDir
 
 
 def throughput_rec(run, cell, kernel, link, params, value, pkts=1000, xmit=1000):
@@ -18,3 +19,19 @@ def xsk_rec(kernel, value, mode="deterministic", run="r", cell=0, sha=None, acce
 def series(kernel, level, cv_pct, n, rng, **kw):
     # a run numbers its cells once
     return [xsk_rec(kernel, rng.gauss(level, level * cv_pct / 100), cell=f"{kernel}-{i}", **kw) for i in range(n)]
+
+
+def cell_rec(kernel, value, cell, unit="Gbit/s", counters=None, run="r"):
+    return {"run_id": run, "cell": cell, "testcase": "t", "kernel": {"name": kernel}, "link": "virtio0",
+            "nic_model": "virtio", "params": {}, "status": "ok", "value": value, "metric": "throughput", "unit": unit,
+            "higher_is_better": True, "mode": "wallclock", "counters": counters or {}, "derived": {"tx_packets": 1000}}
+
+
+def run_of_a_night(tmp_path, name, status="ok", planned=2, values=(1.0, 1.0), mode="deterministic"):
+    rd = RunDir.create(tmp_path / name, "t")
+    rd.update_manifest(status=status, mode=mode, testcase={"path": "testcases/t.yaml", "name": "t", "planned": planned})
+    for i, v in enumerate(values):
+        r = cell_rec("stock", v, i + 1, run=rd.id)
+        r.update(mode=mode, repeat_index=i)
+        rd.append_result(r)
+    return rd

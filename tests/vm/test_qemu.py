@@ -1,6 +1,4 @@
 """QEMU's argv from a VMConfig alone, the staged guest dir, QEMU's own errors (lab/vm/qemu.py)."""
-import os
-import stat
 
 import pytest
 
@@ -11,6 +9,7 @@ from lab.results import untrusted
 from lab.results.rundir import RunDir
 from lab.vm.links import HostNetwork, make_links
 from lab.vm.qemu import VM, VMConfig
+from tests.support import unchanged, victim
 
 
 def fake_kernel(tmp_path, modules=False):
@@ -69,18 +68,6 @@ def test_argv_wallclock_keeps_devices_as_they_are(tmp_path):
     s = " ".join(vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock"))
     assert "tx=timer" not in s and "ioeventfd" not in s
     assert "e1000e,netdev=n1a,mac=52:54:00:d1:01:0a,romfile= " in s + " "
-
-
-def victim(tmp_path, name="victim", text="host file\n"):
-    p = tmp_path / name
-    p.write_text(text)
-    p.chmod(0o640)
-    return p, p.stat().st_ino
-
-
-def unchanged(p, ino, text="host file\n"):
-    st = os.lstat(p)
-    return stat.S_ISREG(st.st_mode) and st.st_ino == ino and p.read_text() == text and stat.S_IMODE(st.st_mode) == 0o640
 
 
 def test_staging_a_guest_dir_never_writes_through_what_an_earlier_guest_planted(tmp_path):
