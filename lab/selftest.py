@@ -3,7 +3,7 @@ the lab's guest by kselftest's own runner (kselftest/runner.sh), one test at a t
 record per test (pass / fail / skip, seconds, output tail) in results.jsonl, and `selftests.ktap` in the run
 dir. A test that does not build or does not pass is reported failing, never left out.
 
-The build is `make headers` + `make -k -C tools/testing/selftests TARGETS=<target>` in a hardlink farm of
+The build is `make headers` + `make -k -C tools/testing/selftests TARGETS=<suite>` in a hardlink farm of
 the pristine source (cached by the source's identity): programs that do not build (missing libraries, a
 test broken in that release) fail their own tests, the rest run.
 """
@@ -27,10 +27,10 @@ KSELFTEST_IN_GUEST = "/lab/kselftest"  # the run dir's guest/kselftest: the gues
 
 def parse_spec(spec):
     """'net:udpgso.sh,udpgro.sh' -> ('net', ['udpgso.sh', 'udpgro.sh']); 'net' -> ('net', [])."""
-    target, _, tests = spec.partition(":")
-    if not re.fullmatch(r"[A-Za-z0-9_/-]+", target):
+    suite, _, tests = spec.partition(":")
+    if not re.fullmatch(r"[A-Za-z0-9_/-]+", suite):
         raise ConfigError(f"lab selftest {spec!r}: expected TARGET[:TEST,...], e.g. net:udpgso.sh,udpgro.sh")
-    return target, [t for t in tests.split(",") if t]
+    return suite, [t for t in tests.split(",") if t]
 
 
 def source_for(kernel, spec=None):
@@ -45,10 +45,10 @@ def source_for(kernel, spec=None):
     return resolve_source(f"debian:{m.group(1)}")
 
 
-def build_selftests(source, target, say=print):
-    """(selftests dir, build log) of `target`, built once per source identity."""
+def build_selftests(source, suite, say=print):
+    """(selftests dir, build log) of `suite`, built once per source identity."""
     root = cache_root() / "kselftest" / text_sha256(source.identity)[:16]
-    flat = target.replace("/", "_")
+    flat = suite.replace("/", "_")
     tree, done, log = root / "src", root / f".built-{flat}", root / f"build-{flat}.log"
     if not done.exists():
         if not tree.exists():
@@ -58,9 +58,9 @@ def build_selftests(source, target, say=print):
             subprocess.run(["cp", "-al", str(source.path), str(tmp)], check=True)
             tmp.rename(tree)
         t0 = time.monotonic()
-        say(f"selftest: building {target} selftests from {source.origin} (make -k; log {log})")
-        steps = (["make", "-s", "headers"], ["make", "-k", "-C", "tools/testing/selftests", f"TARGETS={target}"])
-        progress = Progress(f"selftest: building {target}: steps", len(steps))
+        say(f"selftest: building {suite} selftests from {source.origin} (make -k; log {log})")
+        steps = (["make", "-s", "headers"], ["make", "-k", "-C", "tools/testing/selftests", f"TARGETS={suite}"])
+        progress = Progress(f"selftest: building {suite}: steps", len(steps))
         with open(log, "w") as f:
             for argv in steps:
                 progress.advance(0, note=" ".join(argv[:2]))
@@ -69,20 +69,20 @@ def build_selftests(source, target, say=print):
         progress.close()
         done.write_text(f"{round(time.monotonic() - t0, 1)}\n")
     d = tree / "tools/testing/selftests"
-    if not (d / target).is_dir():
-        raise ConfigError(f"lab selftest: {source.origin} has no selftest target {target!r} "
-                          f"(tools/testing/selftests/{target})")
+    if not (d / suite).is_dir():
+        raise ConfigError(f"lab selftest: {source.origin} has no selftest suite {suite!r} "
+                          f"(tools/testing/selftests/{suite})")
     return d, log
 
 
-def target_tests(selftests, target):
-    """Every TEST_PROGS entry of the target's Makefile (what `make run_tests` runs)."""
-    text = (selftests / target / "Makefile").read_text().replace("\\\n", " ")
+def suite_tests(selftests, suite):
+    """Every TEST_PROGS entry of the suite's Makefile (what `make run_tests` runs)."""
+    text = (selftests / suite / "Makefile").read_text().replace("\\\n", " ")
     return [t for m in re.finditer(r"^TEST_PROGS\s*[:+]?=(.*)$", text, re.M) for t in m.group(1).split()]
 
 
 def parse_tap(text):
-    """[(verdict pass|fail|skip, target, test, output lines)] from kselftest runner output."""
+    """[(verdict pass|fail|skip, suite, test, output lines)] from kselftest runner output."""
     out, lines = [], []
     for line in text.splitlines():
         m = RESULT.match(line)
@@ -98,36 +98,36 @@ def parse_tap(text):
 def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, say=print):
     """Build and run; returns the RunDir (records on disk as each test ends)."""
     from .kernel.resolve import resolve_kernel
-    target, tests = parse_spec(spec)
+    suite, tests = parse_spec(spec)
     kernel = resolve_kernel(kernel_spec, say=say)
-    selftests, log = build_selftests(source_for(kernel, source), target, say=say)
-    tests = tests or target_tests(selftests, target)
-    rd = RunDir.create(runs_root, f"selftest-{target.replace('/', '-')}")
+    selftests, log = build_selftests(source_for(kernel, source), suite, say=say)
+    tests = tests or suite_tests(selftests, suite)
+    rd = RunDir.create(runs_root, f"selftest-{suite.replace('/', '-')}")
     shutil.copy(log, rd.path / "selftest-build.log")
-    rd.update_manifest(testcase={"name": f"selftest:{target}", "tests": tests, "selftests": str(selftests)},
+    rd.update_manifest(testcase={"name": f"selftest:{suite}", "tests": tests, "selftests": str(selftests)},
                        kind="selftest", status="running")
-    timeout = int(re.search(r"timeout=(\d+)", _read(selftests / target / "settings") or "timeout=45").group(1))
+    timeout = int(re.search(r"timeout=(\d+)", _read(selftests / suite / "settings") or "timeout=45").group(1))
     ktap = ["TAP version 13", f"1..{len(tests)}"]
     staged = rd.guest_dir / "kselftest"
     staged.mkdir(parents=True, exist_ok=True)
-    for d in ("kselftest", target):  # a copy (14 MB for net): tests may write next to themselves
+    for d in ("kselftest", suite):  # a copy (14 MB for net): tests may write next to themselves
         (staged / d).parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(selftests / d, staged / d, symlinks=True, dirs_exist_ok=True)
-    progress = Progress(f"selftest {target}: tests", len(tests))
+    progress = Progress(f"selftest {suite}: tests", len(tests))
     with boot(BootSpec(kernel=kernel, links=[], accel=accel), rd, say=say) as env:
         for i, test in enumerate(tests, 1):
-            script = (f"cd {KSELFTEST_IN_GUEST}/{target} && BASE_DIR={KSELFTEST_IN_GUEST} && export BASE_DIR && "
+            script = (f"cd {KSELFTEST_IN_GUEST}/{suite} && BASE_DIR={KSELFTEST_IN_GUEST} && export BASE_DIR && "
                       f". ../kselftest/runner.sh && run_many ./{test}")
             res = env.run(["sh", "-c", script], timeout=timeout + 60, check=False)
             parsed = parse_tap(res.stdout)
-            verdict, _, _, output = parsed[0] if parsed else ("fail", target, test, res.stdout.splitlines())
-            rec = {"run_id": rd.id, "kind": "selftest", "testcase": f"selftest:{target}", "cell": i, "test": test,
+            verdict, _, _, output = parsed[0] if parsed else ("fail", suite, test, res.stdout.splitlines())
+            rec = {"run_id": rd.id, "kind": "selftest", "testcase": f"selftest:{suite}", "cell": i, "test": test,
                    "params": {"test": test}, "status": verdict, "seconds": round(res.elapsed, 2),
                    "output_tail": "\n".join(output[-25:]), "kernel": {"name": kernel.name, "release": kernel.release},
                    "started": now_iso()}
             rd.append_result(rec)
-            ktap += [f"# selftests: {target}: {test}", *[f"# {l}" for l in output[-200:]],
-                     f"{'not ok' if verdict == 'fail' else 'ok'} {i} selftests: {target}: {test}"
+            ktap += [f"# selftests: {suite}: {test}", *[f"# {l}" for l in output[-200:]],
+                     f"{'not ok' if verdict == 'fail' else 'ok'} {i} selftests: {suite}: {test}"
                      + (" # SKIP" if verdict == "skip" else "")]
             say(f"  {i:3d} {test:32s} {verdict:4s} {res.elapsed:7.1f} s")
             progress.advance(note=test)

@@ -77,3 +77,16 @@ def test_command_line_axis_values_keep_the_declared_type():
     assert xsk.axes["size"] == [64, 9000]
     with pytest.raises(ConfigError, match="axis size takes int values"):
         apply_overrides(xsk, axes={"size": ["$(touch F)"]})
+
+
+def test_overrides_make_a_new_testcase_and_a_declared_timeout_survives_duration(tmp_path):
+    from lab.plan import apply_overrides
+    from lab.workloads import load_testcase
+    f = tmp_path / "t.yaml"
+    f.write_text("name: t\nduration: 5\ntimeout: 900\nrun: |\n  true\nparser: json\nmetric: {name: x, unit: u}\n")
+    tc = load_testcase(f)
+    short = apply_overrides(tc, duration=1)
+    assert (short.duration, short.timeout) == (1, 900) and (tc.duration, tc.timeout) == (5, 900)
+    f.write_text("name: t\nduration: 5\nrun: |\n  true\nparser: json\nmetric: {name: x, unit: u}\n")
+    plain = load_testcase(f)
+    assert plain.timeout == 75 and apply_overrides(plain, duration=2).timeout == 66  # 3 x duration + 60

@@ -5,7 +5,7 @@ from lab.errors import ConfigError
 
 
 def test_kselftest_tap_becomes_verdicts_with_their_output(tmp_path):
-    from lab.selftest import parse_spec, parse_tap, target_tests
+    from lab.selftest import parse_spec, parse_tap, suite_tests
     tap = ("TAP version 13\n1..1\n# selftests: net: udpgro.sh\n# Missing ../bpf/xdp_dummy.bpf.o. Build bpf selftest "
            "first\n"
            "not ok 1 selftests: net: udpgro.sh # exit=255\n")
@@ -20,4 +20,4 @@ def test_kselftest_tap_becomes_verdicts_with_their_output(tmp_path):
     (tmp_path / "net").mkdir()
     (tmp_path / "net" / "Makefile").write_text("TEST_PROGS := a.sh b.sh \\\n\tc.sh\nTEST_PROGS += d.sh\nTEST_GEN_FILES "
                                                ":= x\n")
-    assert target_tests(tmp_path, "net") == ["a.sh", "b.sh", "c.sh", "d.sh"]
+    assert suite_tests(tmp_path, "net") == ["a.sh", "b.sh", "c.sh", "d.sh"]

@@ -66,10 +66,12 @@ def test_links_are_namespaced_and_cross_the_nics(booted):
 
 
 def test_lab_boot_runs_a_command_and_returns_its_code(tmp_path):
-    p = subprocess.run(LAB + ["boot", "--runs", str(tmp_path), "--", "sh", "-c", "uname -r; exit 7"],
+    # one word after -- is a shell string, as vng --exec takes it
+    p = subprocess.run(LAB + ["boot", "--runs", str(tmp_path), "--", "uname -r; echo two; exit 7"],
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 7, p.stderr
-    assert p.stdout.strip().startswith("6.")
+    release, two = p.stdout.split()
+    assert release.startswith("6.") and two == "two"
 
 
 def test_panic_at_boot_fails_fast_with_the_panic_quoted(tmp_path):
