@@ -70,9 +70,8 @@ def run_problems(runs, records, previous=None, runs_log=()):
     have = {((m.get("testcase") or {}).get("path"), m.get("mode")) for _, m in runs}
     for tc, mode, rc in runs_log:
         if rc >= 2 or (rc != 0 and (tc, mode) not in have):
-            out.append(f"FAIL lab run {tc} ({mode}) exited with status {rc}" + ("" if (tc,
-                                                                                       mode) in have
-                                                                                       else ": no run dir"))
+            no_dir = "" if (tc, mode) in have else ": no run dir"
+            out.append(f"FAIL lab run {tc} ({mode}) exited with status {rc}{no_dir}")
     if not records and not out:
         out.append("FAIL nothing was measured tonight")
     return out

@@ -227,8 +227,8 @@ class Measurer:
         self.profile_read += len(text[:text.rindex("\nE\n") + 3].encode())
         packets = value.get("packets") or value.get("datagrams")
         w = windows[-1]  # the setup's warm-up marks windows too: the run step's is the last
-        return {"window_insns": w.total, "packets": packets, "functions": per_packet(attribute(w, self.symbols),
-                                                                                     packets)}
+        functions = per_packet(attribute(w, self.symbols), packets)
+        return {"window_insns": w.total, "packets": packets, "functions": functions}
 
     def _finish(self, rec, label, value, counters, perf, elapsed, attempt):
         if isinstance(value.get("unit"), str):  # a tool that says what its value counts (xsk_tx -p: pkts/cpu-s)
@@ -252,7 +252,7 @@ class Measurer:
             rec.update(status="failed", error="expectation failed: " + "; ".join(bad))
             self.say(f"{label} {rec['value']:.4g} {rec['unit']} EXPECTATION FAILED: {'; '.join(bad)}")
         else:
-            self.say(f"{label} {rec['value']:.4g} {rec['unit']}" + ("  (flaky: passed on retry)" if attempt == 2
-                                                                    else ""))
+            flaky = "  (flaky: passed on retry)" if attempt == 2 else ""
+            self.say(f"{label} {rec['value']:.4g} {rec['unit']}{flaky}")
         self.rundir.append_result(rec)
         return Outcome(rec["status"], True, False)

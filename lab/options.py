@@ -44,8 +44,8 @@ class Opt:
     def problem(self, v):
         """Why `v` (one value) is not acceptable, or None."""
         if self.kind in ("int", "float"):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or (self.kind == "int" and not isinstance(v,
-                                                                                                                int)):
+            wrong_type = isinstance(v, bool) or not isinstance(v, int if self.kind == "int" else (int, float))
+            if wrong_type:
                 return f"{v!r} is not {'an integer' if self.kind == 'int' else 'a number'}"
             if not math.isfinite(v):
                 return f"{v} is not a finite number"
@@ -67,8 +67,8 @@ RUN_OPTIONS = (
     Opt("memory", "--memory", "str", "guest memory (default 2G)", default="2G", pattern=SIZE, metavar="N[MG]"),
     Opt("append", "--append", "words", "extra kernel command line (repeatable)", default=(), metavar="ARGS",
         pattern=re.compile(r"[^\x00-\x1f]+")),
-    Opt("backend", "--backend", "str", "link backend (default tap as root: keeps virtio offloads)", choices=("tap",
-                                                                                                             "hub")),
+    Opt("backend", "--backend", "str", "link backend (default tap as root: keeps virtio offloads)",
+        choices=("tap", "hub")),
     Opt("boot_timeout", "--boot-timeout", "float", "seconds to wait for the guest agent (default 180)", default=180.0,
         min=5, max=3600, metavar="SECONDS"),
     Opt("runs_root", "--runs", "str", "directory for run directories (default ./runs)", default="runs", remote=False,

@@ -22,8 +22,8 @@ def pytest_addoption(parser):
     g = parser.getgroup("dplab")
     g.addoption("--lab-kernel", default=None, help="kernel for lab_* fixtures: debian (default), a build name, a path")
     g.addoption("--lab-accel", default=None, choices=["kvm", "tcg"], help="skip the KVM probe")
-    g.addoption("--lab-repeat", type=int, default=None, help="repeats per cell for lab_measure (default: the "
-                                                             "testcase's)")
+    g.addoption("--lab-repeat", type=int, default=None,
+                help="repeats per cell for lab_measure (default: the testcase's)")
     g.addoption("--lab-ktap", action="store_true", help="print a KTAP-like summary at the end")
     g.addoption("--lab-target", default=None, help="a hardware target: lab_vm and lab_measure use its two ports over "
                                                    "SSH")

@@ -149,8 +149,8 @@ class Run:
                 resume.unlock()
                 raise ConfigError(f"--resume {resume.path}: not the set-up this run started with, so its records would "
                                   f"not compare: " + "; ".join(bad))
-            done = {r["cell"] for r in resume.results() if r.get("status") in ("ok", "failed",
-                                                                               "crash") and not r.get("retried")}
+            done = {r["cell"] for r in resume.results()
+                    if r.get("status") in ("ok", "failed", "crash") and not r.get("retried")}
             self.cells = [c for c in self.cells if c.n not in done]
             resume.update_manifest(status="running", resumed=resume.manifest.get("resumed", []) + [now_iso()])
             say(f"dplab: resuming {resume.id}: {len(self.cells)} cells missing")

@@ -24,8 +24,8 @@ def test_gate_fails_on_functional_failure_and_regression():
     broken = same + [dict(failed, status="failed", error="no carrier")]
     res = gate(broken, [])
     assert res.ok is False and any("no carrier" in l for l in res.lines)
-    retried_then_ok = [dict(same[0], status="failed", retried=True, error="first attempt failed"), dict(same[0],
-                                                                                                        status="ok")]
+    retried_then_ok = [dict(same[0], status="failed", retried=True, error="first attempt failed"),
+                       dict(same[0], status="ok")]
     assert gate(retried_then_ok, []).ok is True
     ok_then_failed = [dict(same[0], status="ok"), dict(same[0], status="failed", error="second attempt failed")]
     assert gate(ok_then_failed, []).ok is False  # the final attempt decides
@@ -36,8 +36,8 @@ def test_gate_never_pools_two_kernels_of_a_night():
     grouping dropped the kernel), the interval spanned -53 %..+46 % and the gate passed."""
     rng = random.Random(5)
     last = series("stock", 3.97e5, 0.3, 3, rng, run="n1") + series("xsk-copy-path", 4.55e5, 0.3, 3, rng, run="n1")
-    tonight = series("stock", 3.97e5, 0.3, 3, rng, run="n2") + series("xsk-copy-path", 0.9 * 4.55e5, 0.3, 3, rng,
-                                                                      run="n2")
+    tonight = (series("stock", 3.97e5, 0.3, 3, rng, run="n2")
+               + series("xsk-copy-path", 0.9 * 4.55e5, 0.3, 3, rng, run="n2"))
     res = gate(tonight, last)
     assert not res.ok
     [bad] = res.regressions

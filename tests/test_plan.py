@@ -64,8 +64,8 @@ def test_command_line_axis_values_keep_the_declared_type():
     """`--axis gso=on` used to become YAML's True and render as 1 (ethtool: "flag '1' for parameter")."""
     from lab.options import axis as _axis
     from lab.plan import apply_overrides
-    tc = apply_overrides(load_testcase(ROOT / "testcases/tunnel.yaml"), axes=dict([_axis("tunnel=wireguard,vxlan"),
-                                                                                   _axis("gso=on")]))
+    axes = dict([_axis("tunnel=wireguard,vxlan"), _axis("gso=on")])
+    tc = apply_overrides(load_testcase(ROOT / "testcases/tunnel.yaml"), axes=axes)
     assert tc.axes == {"tunnel": ["wireguard", "vxlan"], "gso": ["on"]}
     out = subprocess.run(["sh", "-c", render("printf %s {{ params.gso }}", {"params": {"gso": tc.axes["gso"][0]}})],
                          capture_output=True, text=True).stdout

@@ -17,11 +17,10 @@ SIZES = (64, 512, 1024, 1500)
 def cells():
     """(mode, kernel, link, params, true value, CV %) of every cell of a night."""
     rng = random.Random(7)
-    out = [("wallclock", "stock", f"virtio{i % 2}", {"cell": i}, 1.0, rng.uniform(5,
-                                                                                  15)) for i in range(WALLCLOCK_CELLS)]
-    out += [("deterministic", k, "virtio0", {"size": s}, 4e5, rng.uniform(0.1,
-                                                                          0.4)) for k in DETERMINISTIC_KERNELS
-                                                                          for s in SIZES]
+    out = [("wallclock", "stock", f"virtio{i % 2}", {"cell": i}, 1.0, rng.uniform(5, 15))
+           for i in range(WALLCLOCK_CELLS)]
+    out += [("deterministic", k, "virtio0", {"size": s}, 4e5, rng.uniform(0.1, 0.4))
+            for k in DETERMINISTIC_KERNELS for s in SIZES]
     return out
 
 
@@ -32,8 +31,8 @@ def night(rng, run_id, slowdown=None, repeat=3):
         true = value * (1 - (slowdown or {}).get((mode, kernel), 0.0))
         for _ in range(repeat):
             n += 1
-            recs.append({"run_id": run_id, "cell": n, "testcase": "sim", "kernel": {"name": kernel,
-                                                                                    "sha256": kernel * 4},
+            recs.append({"run_id": run_id, "cell": n, "testcase": "sim",
+                         "kernel": {"name": kernel, "sha256": kernel * 4},
                          "link": link, "nic_model": link[:-1], "params": params, "status": "ok", "mode": mode,
                          "accel": "tcg", "cpu_model": "max", "metric": "rate", "unit": "pps", "higher_is_better": True,
                          "value": rng.gauss(true, true * cv / 100)})

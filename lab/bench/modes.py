@@ -67,8 +67,8 @@ def main():
             for mode in MODES:
                 recs += measure(name, axes, mode, a.n, a.duration, runs)
         with busy_host():
-            recs += [dict(r, _host="+loaded") for r in measure("xsk", CELLS[0][1], DETERMINISTIC.name, a.n, a.duration,
-                                                               runs)]
+            loaded = measure("xsk", CELLS[0][1], DETERMINISTIC.name, a.n, a.duration, runs)
+            recs += [dict(r, _host="+loaded") for r in loaded]
     res = rows(recs)
     if a.json:
         print(json.dumps(res, indent=2))

@@ -21,8 +21,8 @@ def _sigterm(signum, frame):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="lab", description="dplab: build, boot and measure Linux network datapath kernels "
-                                                        "in QEMU.")
+    p = argparse.ArgumentParser(prog="lab",
+                                description="dplab: build, boot and measure Linux network datapath kernels in QEMU.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     run_parser(sub)

@@ -49,8 +49,8 @@ def add_parser(sub):
     bu = sub.add_parser("build", help="build a patched kernel (cached by content); --list, --prune")
     bu.add_argument("--source", help="kernel tarball or tree (default: Debian's linux-source tarball)")
     bu.add_argument("--patches", help="patch series dir, or a name under patches/ (quilt 'series' file)")
-    bu.add_argument("--kconfig", action="append", default=[], help="kconfig fragment (repeatable; default "
-                                                                   "kconfigs/lab.config)")
+    bu.add_argument("--kconfig", action="append", default=[],
+                    help="kconfig fragment (repeatable; default kconfigs/lab.config)")
     bu.add_argument("--name", help="name for `--kernel NAME` (default: the series name, or 'stock')")
     bu.add_argument("--jobs", "-j", type=_jobs, default=(os.cpu_count() or 2) + 1,
                     help="make jobs (default: cores + 1)")

@@ -15,9 +15,8 @@ def cmd_kconfig(a):
         return 0
     k = resolve_kernel(a.kernel)
     mods = preflight(tc, [k], links)  # a ConfigError names what is missing
-    print(f"{k.name}: every option {tc.path} needs is set" + (f"; loads {', '.join(mods[k.name])}" if mods.get(k.name)
-                                                              else "")
-          if k.config else f"{k.name}: no config to check")
+    loads = f"; loads {', '.join(mods[k.name])}" if mods.get(k.name) else ""
+    print(f"{k.name}: every option {tc.path} needs is set{loads}" if k.config else f"{k.name}: no config to check")
     return 0
 
 

@@ -106,8 +106,8 @@ def add_parsers(sub):
                                      "(and drift vs a pinned one), judged on deterministic records by default")
     gt.add_argument("runs_dirs", nargs="+", metavar="RUN_DIR")
     gt.add_argument("--previous", nargs="*", default=[], metavar="RUN_DIR", help="the last passing night's run dirs")
-    gt.add_argument("--pinned", nargs="*", default=[], metavar="RUN_DIR", help="an older pinned night's run dirs "
-                                                                               "(drift)")
+    gt.add_argument("--pinned", nargs="*", default=[], metavar="RUN_DIR",
+                    help="an older pinned night's run dirs (drift)")
     gt.add_argument("--gate-wallclock", action="store_true",
                     help="wall-clock pairs gate too (Holm-corrected with the rest); default: reported only")
     gt.add_argument("--verdict", metavar="FILE", help="write the verdict as JSON (scripts/nightly.sh: "

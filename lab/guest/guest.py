@@ -140,11 +140,11 @@ class Guest:
         n_reports = len(self.vm.console.reports)
         t0 = time.monotonic()
         resp = self._request({"op": "run", "argv": argv, "timeout": timeout, "env": env or {}}, timeout + 15, doing)
-        res = GuestResult(argv, resp["rc"], resp["stdout"], resp["stderr"], resp["elapsed"], resp.get("timed_out",
-                                                                                                      False))
+        res = GuestResult(argv, resp["rc"], resp["stdout"], resp["stderr"], resp["elapsed"],
+                          resp.get("timed_out", False))
         if self.log:
-            self.log({"argv": argv, "rc": res.rc, "elapsed": res.elapsed, "host_elapsed": round(time.monotonic() - t0,
-                                                                                                3),
+            self.log({"argv": argv, "rc": res.rc, "elapsed": res.elapsed,
+                      "host_elapsed": round(time.monotonic() - t0, 3),
                       "at": round(time.time(), 3), "timed_out": res.timed_out,
                       "stderr": res.stderr[-2000:]})
         new = self.vm.console.reports_since(n_reports)

@@ -185,8 +185,8 @@ class HardwareEnv:
             lines = []
             for side in sides:
                 ns, port = link.ns(side), link.ports["ab".index(side)]
-                lines += [f"ip netns add {ns}", f"ip link set {port} netns {ns}", f"ip -n {ns} link set {port} name "
-                                                                                  "eth0",
+                lines += [f"ip netns add {ns}", f"ip link set {port} netns {ns}",
+                          f"ip -n {ns} link set {port} name eth0",
                           f"ip -n {ns} addr add {link.addr(side)}/24 dev eth0",
                           f"ip -n {ns} addr add {link.addr6(side)}/64 dev eth0 nodad",
                           f"ip -n {ns} link set lo up", f"ip -n {ns} link set eth0 up"]

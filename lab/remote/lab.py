@@ -126,9 +126,8 @@ class RemoteLab:
         self.client, self.jump = connect(self.t)
         try:
             src, tc_remote, kernels, sent = self.send(tc, opts)
-            self.say(f"dplab: {self.t.name}: " + ("sent " + ", ".join(sent) if sent else "checkout and kernels already "
-                                                                                         "there")
-                     + f" ({time.monotonic() - t0:.1f} s)")
+            what = "sent " + ", ".join(sent) if sent else "checkout and kernels already there"
+            self.say(f"dplab: {self.t.name}: {what} ({time.monotonic() - t0:.1f} s)")
             runs = f"{self.t.dir.rstrip('/')}/runs/{uuid.uuid4().hex[:12]}"
             argv = [self.t.python, "-u", "-m", "lab.cli", "run", tc_remote, *run_flags(opts), "--runs", runs]
             for k in kernels:

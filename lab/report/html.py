@@ -100,8 +100,8 @@ def testcase_section(name, recs, multi_run, by, references):
             for r in rs:  # a run is one point, at its first measurement
                 run_start[r["run_id"]] = min(run_start.get(r["run_id"], r["started"]), r["started"])
             x = lambda r, run_start=run_start: run_start[r["run_id"]][:16] + " " + r["run_id"][-4:]
-            series = {lab: sorted((k, summarize([headline(r).value for r in v]).median) for k, v in _groups(grp,
-                                                                                                            x).items())
+            series = {lab: sorted((k, summarize([headline(r).value for r in v]).median)
+                                  for k, v in _groups(grp, x).items())
                       for lab, grp in groups.items()}
             history.append(line_chart(series, unit, f"{name}: {metric} over runs (median per run)"))
     refs = []

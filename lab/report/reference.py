@@ -31,8 +31,8 @@ def variant_of(rec, identities):
 
 
 def in_context(rec, context):
-    fields = {"nic_model": rec.get("nic_model"), "link": rec.get("link"), **{k: str(v) for k, v in rec.get("params",
-                                                                                                           {}).items()}}
+    params = {k: str(v) for k, v in rec.get("params", {}).items()}
+    fields = {"nic_model": rec.get("nic_model"), "link": rec.get("link"), **params}
     return matches(fields, context)
 
 
@@ -80,8 +80,5 @@ def render_reference(records, ref, root=ROOT):
              "-" if r["theirs"] is None else f"{r['theirs']:.3f}"] for r in rows]
     head = ["context", axis, f"A ({rows[0]['a']})", f"B ({rows[0]['b']})", "unit", "B/A here", "B/A published"]
     ctx = ", ".join(f"{k}={v}" for k, v in ref.get("context", {}).items())
-    return f"beside {ref['source']}" + (f" (published for {ctx})" if ctx else "") + ":\n" + grid(head, body, right={1,
-                                                                                                                    2,
-                                                                                                                    3,
-                                                                                                                    5,
-                                                                                                                    6})
+    title = f"beside {ref['source']}" + (f" (published for {ctx})" if ctx else "")
+    return title + ":\n" + grid(head, body, right={1, 2, 3, 5, 6})

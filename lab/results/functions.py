@@ -51,9 +51,8 @@ def function_changes(a_recs, b_recs, confidence=CONFIDENCE):
     hist = [h for _, h in split_a], [h for _, h in split_b]
     moved = []
     for n in names:
-        c = change(n, [r["profile"]["functions"].get(n, 0.0) for r in a], [r["profile"]["functions"].get(n,
-                                                                                                         0.0)
-                                                                                                         for r in b])
+        c = change(n, [r["profile"]["functions"].get(n, 0.0) for r in a],
+                   [r["profile"]["functions"].get(n, 0.0) for r in b])
         if c.low is not None and (c.low > 0 or c.high < 0) and abs(c.delta) >= MIN_INSN:
             moved.append(c)
     moved.sort(key=lambda c: -abs(c.delta))

@@ -137,8 +137,8 @@ class RunDir:
 
     def update_manifest(self, **fields):
         self.manifest.update(fields)
-        atomic_write(self.path / "manifest.json", json.dumps(self.manifest, indent=2, sort_keys=True,
-                                                             default=str) + "\n")
+        text = json.dumps(self.manifest, indent=2, sort_keys=True, default=str)
+        atomic_write(self.path / "manifest.json", text + "\n")
 
     def lock(self):
         """Hold this run dir for this process (run, resume) until it exits: a second `lab run --resume` of it is

@@ -145,8 +145,8 @@ class HostNetwork:
             br = f"br{link.index}"
             lines.append(f"link add {br} type bridge stp_state 0 forward_delay 0")
             for side in "ab":
-                lines += [f"tuntap add dev {link.tap(side)} mode tap vnet_hdr", f"link set {link.tap(side)} master "
-                                                                                f"{br} up"]
+                lines += [f"tuntap add dev {link.tap(side)} mode tap vnet_hdr",
+                          f"link set {link.tap(side)} master {br} up"]
             lines.append(f"link set {br} up")
         return "\n".join(lines) + "\n"
 

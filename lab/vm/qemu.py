@@ -213,12 +213,11 @@ class VM:
         self.rundir.update_manifest(qemu_argv=full, initramfs=str(initrd), vm=self.cfg.describe(),
                                     guest_view=describe_view(), hidden_from_guest=hidden_paths())
         t0 = time.monotonic()
+        view = host_view(Path(self.tmp) / "view", Path(self.tmp) / "empty", hidden_paths())
         try:
             self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=open(self.rundir.path / "qemu.stderr", "ab"),
-                                         preexec_fn=_preexec(host_view(Path(self.tmp) / "view",
-                                                                       Path(self.tmp) / "empty",
-                                                                               hidden_paths())))
+                                         preexec_fn=_preexec(view))
         except (OSError, subprocess.SubprocessError) as e:
             raise LabError(f"cannot start QEMU with the host's secrets hidden from the guest ({e}); "
                            f"nothing was booted") from e

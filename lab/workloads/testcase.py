@@ -46,15 +46,15 @@ SCHEMA = {
     "metric": Key((dict,), required=True, help="{name, unit, higher_is_better}"),
     "perf": Key((dict,), default={}, help="{events: [...], hw_events: [...], kprobes: [...]}"),
     "kernels": Key((list,), default=(), items=(str,), help="kernels to run on when --kernel is not given"),
-    "expect": Key((list,), default=(), items=(dict,), help="checks on each record: [{when: {...}, counter: NAME, "
-                                                           "min/max: N}]"),
+    "expect": Key((list,), default=(), items=(dict,),
+                  help="checks on each record: [{when: {...}, counter: NAME, min/max: N}]"),
     "loss": Key((dict,), default={}, help="where loss on the link is expected: {accounted_by: [counter, ...]} that "
                                           "must "
                 "account for every packet lost (metrics/delivery.py); default: none may be lost"),
     "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, "
                                                "ratios}"),
-    "kconfig": Key((list,), default=(), items=(dict,), help="kernel options the cells need: [{when: {...}, need: "
-                                                            "[...], modules: [...]}]"),
+    "kconfig": Key((list,), default=(), items=(dict,),
+                   help="kernel options the cells need: [{when: {...}, need: [...], modules: [...]}]"),
 }
 KCONFIG_SCHEMA = {
     "when": Key((dict,), default={}, items=SCALAR, help="axis or param values the entry holds for (default: always)"),
@@ -66,8 +66,8 @@ AXIS_SCHEMA = {
     "open": Key((bool,), default=False, help="--axis may give values not listed (typed like the listed ones)"),
 }
 EXPECT_SCHEMA = {
-    "when": Key((dict,), default={}, items=SCALAR, help="record fields that must match: nic_model, link, kernel, mode, "
-                                                        "or a param"),
+    "when": Key((dict,), default={}, items=SCALAR,
+                help="record fields that must match: nic_model, link, kernel, mode, or a param"),
     "counter": Key((str,), required=True, help="a derived or per-packet counter name, e.g. dplab:skb_store_bits/pkt"),
     "min": Key((int, float), default=None),
     "max": Key((int, float), default=None),
@@ -78,8 +78,8 @@ REFERENCE_SCHEMA = {
     "variants": Key((dict,), required=True, items=(dict,),
                     help="{name: {patches: [series], kconfig: [fragment]}}: what each compared kernel is, by content"),
     "baseline": Key((str,), required=True, help="the variant in the denominator"),
-    "context": Key((dict,), default={}, items=SCALAR, help="record fields the figures hold for, e.g. {nic_model: "
-                                                           "virtio}"),
+    "context": Key((dict,), default={}, items=SCALAR,
+                   help="record fields the figures hold for, e.g. {nic_model: virtio}"),
     "axis": Key((str,), required=True, help="the axis the ratios are keyed by"),
     "ratios": Key((dict,), required=True, items=(int, float), help="{axis value: B/A rate ratio}"),
     "values": Key((dict,), default={}, help="{variant: {axis value: figure}} as published"),
@@ -96,8 +96,8 @@ METRIC_SCHEMA = {
 PERF_SCHEMA = {
     "events": Key((list,), default=("cpu-clock", "context-switches", "net:net_dev_xmit", "net:netif_receive_skb",
                                     "skb:kfree_skb", "skb:consume_skb"), items=(str,)),
-    "hw_events": Key((list,), default=("cycles", "instructions"), items=(str,), help="used only where the guest has a "
-                                                                                     "PMU"),
+    "hw_events": Key((list,), default=("cycles", "instructions"), items=(str,),
+                     help="used only where the guest has a PMU"),
     "kprobes": Key((list,), default=(), items=(str,), help="kernel functions to count calls of (event dplab:<name>)"),
 }
 

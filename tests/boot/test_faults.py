@@ -76,9 +76,8 @@ def test_warn_fails_its_cell_with_a_fingerprint_flaky_cell_is_retried_others_go_
     for r in recs:
         by.setdefault(r["params"]["step"], []).append(r)
     assert [r["status"] for r in by["ok1"]] == ["ok"] and [r["status"] for r in by["ok2"]] == ["ok"]
-    assert [(r["status"], r.get("retried"), r.get("flaky")) for r in by["flaky"]] == [("failed", True, None), ("ok",
-                                                                                                               None,
-                                                                                                               True)]
+    flaky = [(r["status"], r.get("retried"), r.get("flaky")) for r in by["flaky"]]
+    assert flaky == [("failed", True, None), ("ok", None, True)]
     warn = by["warn"][0]
     assert warn["status"] == "crash" and "lkdtm_WARNING" in warn["fingerprint"]
     assert "WARNING" in warn["error"]
@@ -140,8 +139,7 @@ def test_sigint_mid_matrix_keeps_results_and_resume_finishes_the_rest(tmp_path, 
 
 
 @pytest.mark.vm
-def test_sigkill_then_resume_removes_the_stale_netns_repairs_a_torn_tail_and_a_second_resume_is_refused(tmp_path,
-                                                                                                        accel):
+def test_sigkill_then_resume_removes_the_stale_netns_repairs_a_torn_tail_and_refuses_a_second(tmp_path, accel):
     """Issue 26 row 9: a SIGKILLed run leaves its tap namespace and maybe half a record; --resume deletes the one
     and moves the other aside; a second --resume of the same dir while the first runs is refused, so no cell is
     measured twice."""
@@ -235,8 +233,8 @@ def test_guest_sees_an_allow_list_of_the_host_and_qemu_serves_nothing_else(boote
     assert set(listing.split()) <= {"usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"} and "usr" in listing
     assert "root:" not in rest and rest.count("No such file or directory") == 2, rest
     assert "root:" in subprocess.run(["cat", "/etc/shadow"], capture_output=True, text=True).stdout  # host unchanged
-    for tool in (["ip", "-V"], ["ethtool", "--version"], ["iperf3", "--version"], ["python3", "-V"], ["perf",
-                                                                                                      "--version"]):
+    for tool in (["ip", "-V"], ["ethtool", "--version"], ["iperf3", "--version"], ["python3", "-V"],
+                 ["perf", "--version"]):
         assert g.run(tool).rc == 0
     described = booted.rundir.manifest["guest_view"]
     assert "/usr" in described["shared"] and "/etc/shadow" in described["masked"] and "/root" not in described["shared"]

@@ -76,9 +76,8 @@ def test_two_processes_building_one_key_build_it_once(env, monkeypatch):
     monkeypatch.setattr(kb, "_make", lambda *a, **k: (time.sleep(0.5), make(*a, **k))[1])  # a build that takes a while
     tmp, src, frag = env
     said, arts = [], []
-    first = threading.Thread(target=lambda: arts.append(build(BuildRequest(source=str(src), fragments=[frag],
-                                                                           ccache=False),
-                                                              say=lambda m: said.append(("first", m)))))
+    req = BuildRequest(source=str(src), fragments=[frag], ccache=False)
+    first = threading.Thread(target=lambda: arts.append(build(req, say=lambda m: said.append(("first", m)))))
     first.start()
     lock = Path(env[0]) / "cache" / "locks"
     while not (lock.exists() and any(lock.iterdir())) and first.is_alive():  # the first holds the key's lock
@@ -166,8 +165,8 @@ def test_series_errors_and_touched_files(tmp_path):
 def test_requested_and_depends_parsing(tmp_path):
     f = tmp_path / "a.config"
     f.write_text("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\n")
-    assert requested([f]) == {"CONFIG_A": ("y", str(f), 1), "CONFIG_B": ("n", str(f), 2), "CONFIG_C": ('"x"', str(f),
-                                                                                                       3)}
+    assert requested([f]) == {"CONFIG_A": ("y", str(f), 1), "CONFIG_B": ("n", str(f), 2),
+                              "CONFIG_C": ('"x"', str(f), 3)}
     assert kconfig_depends(FAKE, "CONFIG_DROPPED")[0].startswith("depends on NOPE && NET (./Kconfig:")
 
 

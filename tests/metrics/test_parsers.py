@@ -72,8 +72,8 @@ def test_iperf3_without_a_received_sum_is_an_error_not_zero():
 
     from lab.errors import LabError
     from lab.metrics.parsers import iperf3
-    tcp = {"start": {"test_start": {"protocol": "TCP"}}, "end": {"sum_sent": {"bits_per_second": 1e9,
-                                                                              "retransmits": 0}}}
+    tcp = {"start": {"test_start": {"protocol": "TCP"}},
+           "end": {"sum_sent": {"bits_per_second": 1e9, "retransmits": 0}}}
     with pytest.raises(LabError, match="no received sum"):
         iperf3(json.dumps(tcp))
     udp = {"start": {"test_start": {"protocol": "UDP"}}, "end": {"streams": []}}

@@ -26,8 +26,8 @@ def test_identity_names_what_differs(tmp_path):
     k = fake_kernel(tmp_path)
     ok = {"release": "6.1.192", "cmdline": f"root=/dev/sda1 {token(k)} nosmt"}
     assert identity_problems(ok, k, ["nosmt"]) == []
-    assert identity_problems({**ok, "release": "6.1.0-56-amd64"}, k, ["nosmt"]) == ["it runs release 6.1.0-56-amd64, "
-                                                                                    "not 6.1.192"]
+    assert identity_problems({**ok, "release": "6.1.0-56-amd64"}, k, ["nosmt"]) == [
+        "it runs release 6.1.0-56-amd64, not 6.1.192"]
     assert identity_problems(ok, k) == ["its command line ends with nosmt after the token, not (nothing)"]
     assert identity_problems({**ok, "cmdline": "root=/dev/sda1 nosmt"}, k, ["nosmt"]) == [
         f"its command line has no dplab.kernel=, not {token(k)}"]

@@ -76,10 +76,10 @@ def make_runs(root):
     for night in range(6):
         for mode in ("wallclock", "deterministic"):
             rd = RunDir.create(root, f"n{night}-{mode}")
-            rd.update_manifest(accel="tcg", mode=mode, status="ok", kernels=[{"name": k,
-                                                                              "sha256": "ab" * 32} for k in KERNELS],
-                               qemu_argv=["qemu-system-x86_64", "-m", "2G"], host={"host_machine": "x86_64",
-                                                                                   "host_cpus": 2})
+            rd.update_manifest(accel="tcg", mode=mode, status="ok",
+                               kernels=[{"name": k, "sha256": "ab" * 32} for k in KERNELS],
+                               qemu_argv=["qemu-system-x86_64", "-m", "2G"],
+                               host={"host_machine": "x86_64", "host_cpus": 2})
             n = 0
             for k, kernel in enumerate(KERNELS):
                 for link in ("virtio0", "e1000e1"):
@@ -109,8 +109,8 @@ def test_no_label_overflows_overlaps_or_is_cut_in_chromium(tmp_path):
                           "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=120).stdout
     m = re.search(r'<pre id="layout-result">(.*?)</pre>', dom, re.S)
     assert m, dom[-2000:]
-    result = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;",
-                                                                                                             ">"))
+    text = m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    result = json.loads(text)
     assert result["svgs"] >= 6, result  # forest plots, bars and history of both testcases
     assert result["bad"] == [], "\n".join(result["bad"][:30])
     from lab.report.screenshot import screenshot

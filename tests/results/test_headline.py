@@ -8,8 +8,8 @@ def test_headline_is_the_window_count_and_never_pairs_with_the_senders():
     from lab.metrics.profile import window_counts
     from lab.results.compare import compare
     from lab.results.headline import headline
-    prof = {"window_insns": 2_600_000, "packets": 1000, "functions": {"__slab_free": 60.0, "___slab_alloc": 20.0,
-                                                                      "f": 9.0}}
+    prof = {"window_insns": 2_600_000, "packets": 1000,
+            "functions": {"__slab_free": 60.0, "___slab_alloc": 20.0, "f": 9.0}}
     d = window_counts(prof, DETERMINISTIC.history_functions)
     assert d == {"insn/pkt": 2520.0, "slab-slow insn/pkt": 80.0}
     base = {"run_id": "r", "link": "virtio0", "params": {}, "status": "ok", "mode": "deterministic",

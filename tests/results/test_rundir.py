@@ -65,8 +65,8 @@ def test_resume_refuses_another_kernel_accelerator_or_cpu():
     same = SimpleNamespace(accel="tcg", cpu="max")
     k = SimpleNamespace(name="stock", sha256="a" * 64)
     assert resume_mismatches(m, [k], same) == []
-    bad = resume_mismatches(m, [SimpleNamespace(name="stock", sha256="b" * 64)], SimpleNamespace(accel="kvm",
-                                                                                                 cpu="host"))
+    bad = resume_mismatches(m, [SimpleNamespace(name="stock", sha256="b" * 64)],
+                            SimpleNamespace(accel="kvm", cpu="host"))
     assert bad == ["kernel stock: sha256 aaaaaaaaaaaaaaaa in the manifest, bbbbbbbbbbbbbbbb now",
                    "accelerator: tcg in the manifest, kvm now", "CPU model: max in the manifest, host now"]
 

@@ -36,9 +36,9 @@ def test_nightly_script_keeps_the_last_passing_night_as_baseline_and_pins_the_fi
         for r in series("stock", 4e5 * (1 - slow), 0.2, 3, rng, run=rd.id):
             rd.append_result(r)
         p = subprocess.run(["sh", str(root / "scripts/nightly.sh"), "gate", str(out), str(tmp_path)], cwd=root,
-                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "LAB": f"{sys.executable} -m "
-                                                                                                "lab.cli",
-                                                                "PYTHONPATH": str(root)})
+                           capture_output=True, text=True,
+                           env={"PATH": "/usr/bin:/bin", "LAB": f"{sys.executable} -m lab.cli",
+                                "PYTHONPATH": str(root)})
         verdicts.append(json.loads((out / "gate.json").read_text())["pass"])
         assert (p.returncode == 0) == verdicts[-1], p.stdout + p.stderr
         if night == 3:

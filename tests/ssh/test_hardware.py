@@ -186,8 +186,8 @@ def test_the_hosts_own_kernel_is_checked_before_a_run(sshd, tmp_path):
     tc = load_testcase(ROOT / "testcases/tunnel.yaml")
     with pytest.raises(ConfigError, match=r"kernel veth \(.*\.config\) lacks options .*\n  CONFIG_WIREGUARD "
                                           r"\(tunnel=wireguard\)"):
-        run_testcase(tc, RunOptions(target="veth", hosts=str(sshd.hosts()), axes={"tunnel": ["wireguard"],
-                                                                                  "gso": ["on"]},
+        axes = {"tunnel": ["wireguard"], "gso": ["on"]}
+        run_testcase(tc, RunOptions(target="veth", hosts=str(sshd.hosts()), axes=axes,
                                     repeat=1, duration=1, runs_root=str(tmp_path / "runs")), say=print)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing measured, no run dir
 

@@ -34,6 +34,6 @@ def test_host_network_shell_is_what_it_runs(tmp_path):
     net = HostNetwork(make_links(["virtio"]), "tap", "20261124-000000-x-abcd")
     sh = net.shell_setup()
     assert sh[0] == f"ip netns add {net.netns}" and sh[2] == net.batch().rstrip("\n")
-    assert "tuntap add dev dl0a mode tap vnet_hdr" in net.batch() and net.shell_teardown() == ["ip netns del "
-                                                                                               f"{net.netns}"]
+    assert "tuntap add dev dl0a mode tap vnet_hdr" in net.batch()
+    assert net.shell_teardown() == [f"ip netns del {net.netns}"]
     assert HostNetwork(make_links(["virtio"]), "hub", "x").shell_setup() == []

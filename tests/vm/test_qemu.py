@@ -63,8 +63,8 @@ def test_argv_deterministic_mode(tmp_path):
 
 def test_argv_wallclock_keeps_devices_as_they_are(tmp_path):
     rd = RunDir.create(tmp_path, "t")
-    vm = VM(fake_kernel(tmp_path), rd, VMConfig(accel="tcg", cpus=2, backend="hub", links=make_links(["virtio",
-                                                                                                      "e1000e"])))
+    links = make_links(["virtio", "e1000e"])
+    vm = VM(fake_kernel(tmp_path), rd, VMConfig(accel="tcg", cpus=2, backend="hub", links=links))
     s = " ".join(vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock"))
     assert "tx=timer" not in s and "ioeventfd" not in s
     assert "e1000e,netdev=n1a,mac=52:54:00:d1:01:0a,romfile= " in s + " "
@@ -103,8 +103,8 @@ def test_qemu_option_values_are_escaped_and_qemus_own_error_is_quoted(tmp_path):
     rd = RunDir.create(runs, "t")
     vm = VM(Kernel(name="fake", image=img, release="6.1.0-test"), rd,
             VMConfig(accel="tcg", boot_timeout=20, extra_qemu=["-no-such-option"]), say=lambda *_: None)
-    assert f"path={str(rd.guest_dir).replace(',', ',,')},security_model=" in " ".join(vm.argv(tmp_path / "i",
-                                                                                              tmp_path / "s"))
+    argv = " ".join(vm.argv(tmp_path / "i", tmp_path / "s"))
+    assert f"path={str(rd.guest_dir).replace(',', ',,')},security_model=" in argv
     with pytest.raises(LabError, match=r"(?s)QEMU exited .*it said:.*no-such-option"):
         with vm:
             pass

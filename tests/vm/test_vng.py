@@ -18,8 +18,8 @@ def test_vng_command_carries_the_lab_nics_mode_and_run_dir(tmp_path):
     argv = VngBoot(tmp_path / "bzImage", cfg, share=tmp_path / "guest", exec_cmd="sh /lab/debug.sh && true").argv()
     assert argv[1:4] == ["--run", str(tmp_path / "bzImage"), "--force-9p"] and "--disable-kvm" in argv
     assert argv[argv.index("--cpus") + 1] == "1" and argv[argv.index("--memory") + 1] == "1G"  # the mode's 1 vCPU
-    assert f"--rwdir=/tmp/lab={tmp_path / 'guest'}" in argv and argv[argv.index("--exec")
-                                                                     + 1] == "sh /lab/debug.sh && true"
+    assert f"--rwdir=/tmp/lab={tmp_path / 'guest'}" in argv
+    assert argv[argv.index("--exec") + 1] == "sh /lab/debug.sh && true"
     # virtme-run's --qemu-opts takes the rest: last
     assert "--debug" not in argv and argv[-1].startswith("--qemu-opts=")
     # exactly the lab's own QEMU arguments for the mode, CPU and links (the same Link.qemu_args)
