@@ -200,7 +200,7 @@ class HardwareEnv:
         for g, sides in self.per_host():
             if not g.vm.alive():  # that host's connection is gone: its ports are taken back at the next connect
                 continue
-            pid = self.hellos[id(g)].get("pid")
+            pid = int(self.hellos[id(g)].get("pid"))  # a number: it reaches a shell on the host
             home = f"dplab-home-{pid}"
             lines = [f"ip netns attach {home} {pid}"]
             for side in sides:
