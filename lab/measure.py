@@ -125,7 +125,8 @@ def cell_record(rundir, tc, k, link, cfg, cell, attempt, boot_seconds=0.0):
     return {"run_id": rundir.id, "cell": cell.n, "testcase": tc.name, "link": link.name,
             "nic_model": link.model.name, "params": cell.params, "repeat_index": cell.rep,
             "kernel": {"name": k.name, "release": k.release, "sha256": k.sha256, "build_key": k.build.get("key"),
-                       "patches": k.build.get("inputs", {}).get("patches", []), "variant": k.variant},
+                       "patches": k.build.get("inputs", {}).get("patches", []), "variant": k.variant,
+                       **{f: k.build["inputs"][f] for f in ("commit", "subject") if k.build.get("inputs", {}).get(f)}},
             "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
             "duration": tc.duration, "accel": cfg.accel, "cpu_model": cfg.cpu, "mode": cfg.mode.name,
             "boot_seconds": boot_seconds, "started": now_iso(), "attempt": attempt}

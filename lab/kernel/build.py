@@ -111,6 +111,29 @@ def find_seed(sid):
     return (best[1], best[2]) if best else (None, [])
 
 
+def find_revision_seed(src, lineage):
+    """(tree, files to rebuild, commit) of the built revision of `src`'s repository, same fragments, compiler and
+    base, with the fewest files changed since it (git diff); (None, [], None) if there is none."""
+    best = None
+    for bj in builds_root().glob("*/build.json") if src.commit else ():
+        try:
+            info = json.loads(bj.read_text())
+        except (OSError, ValueError):
+            continue
+        inputs, tree = info.get("inputs", {}), Path(info.get("tree", ""))
+        if info.get("lineage") != lineage or inputs.get("repo") != src.repo or not inputs.get("commit") \
+                or not (tree / "out" / "vmlinux").exists():
+            continue
+        p = subprocess.run(["git", "-C", src.repo, "diff", "--name-only", inputs["commit"], src.commit],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            continue
+        changed = p.stdout.split()
+        if best is None or len(changed) < len(best[1]):
+            best = (tree, changed + info.get("touched", []), inputs["commit"])
+    return best or (None, [], None)
+
+
 def expected_objects(sid):
     """Objects a cold build of this seed id compiled last time (the progress line's total), or None."""
     counts = []
@@ -139,7 +162,7 @@ def build(req: BuildRequest, say=print, announce_hit=True):
             raise ConfigError(f"--kconfig {f}: no such fragment")
     compiler = compiler_version()
     key = build_key(src.identity, fragments, patches, compiler, req.base)
-    name = check_name(req.name or (sdir.name if sdir else "stock"))
+    name = check_name(req.name or (sdir.name if sdir else src.build_name or "stock"))
     art = artifact_dir(key)
     with key_lock(key, lambda: say(f"build: {name}: another process is building key {key}; waiting for it")):
         bad = damaged(art) if (art / "build.json").exists() else None
@@ -163,7 +186,11 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
     t0 = time.monotonic()
     times = {}
     sid = seed_id(src.identity, fragments, compiler, req.base)
+    lineage = seed_id("revisions", fragments, compiler, req.base)  # every revision of one repository
     seed, seed_touched = find_seed(sid)
+    seed_commit = None
+    if seed is None and src.commit:  # the nearest built revision: its objects, the files changed since rebuilt
+        seed, seed_touched, seed_commit = find_revision_seed(src, lineage)
     touched = []
     try:
         hardlink_farm(src.path, tree)
@@ -179,7 +206,8 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
             subprocess.run(["cp", "-a", "--reflink=auto", str(seed / "out"), str(out)], check=True)
             rebase_paths(out, seed, tree)
             unshare(tree, [f for f in seed_touched if f not in touched])
-            say(f"build: incremental from {seed.name} (its out/ copied)")
+            say(f"build: incremental from {seed.name} (its out/ copied" + (
+                f"; revision {seed_commit[:12]}, {len(seed_touched)} files changed since)" if seed_commit else ")"))
         times["tree_s"] = round(time.monotonic() - t0, 1)
         env = dict(os.environ)
         if req.ccache:
@@ -205,9 +233,9 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
     shutil.copy(log_path, tmp / "build.log")
     times["total_s"] = round(time.monotonic() - t0, 1)
     info = {"key": key, "name": name, "release": release, "tree": str(tree), "vmlinux": str(out / "vmlinux"),
-            "seed_id": sid, "seeded_from": str(seed) if seed else None, "touched": touched,
+            "seed_id": sid, "lineage": lineage, "seeded_from": str(seed) if seed else None, "touched": touched,
             "config_sha256": text_sha256(config_text), "bzImage_sha256": file_sha256(tmp / "bzImage"),
-            "inputs": {"source": src.origin, "source_identity": src.identity, "base": req.base,
+            "inputs": {**src.describe(), "base": req.base,
                        "fragments": [str(f) for f in fragments], "patches": [str(p) for p in patches],
                        "patch_sha256": [file_sha256(p) for p in patches],
                        "variant": variant(fragments, patches),

@@ -6,12 +6,13 @@ from ..paths import ROOT
 from .build import DEFAULT_FRAGMENTS, BuildRequest, build
 from .debian import debian_kernel, meta_package
 from .image import from_path
+from .source import resolve_source, revision_spec
 from .store import damaged, find_build
 
 
 def resolve_kernel(spec=None, say=print):
-    """None or 'debian' -> the Debian prebuilt default, 'debian:6.12' another line; a path -> from_path; else the
-    name of a `lab build`.
+    """None or 'debian' -> the Debian prebuilt default, 'debian:6.12' another line; TREE@REV -> that revision of a
+    git tree, built; a path -> from_path; else the name of a `lab build`.
 
     'stock' (the lab base config), the name of a series under patches/ and the name of a fragment
     kconfigs/<name>.config (lab base + that fragment) are built on first use. The checkout's own kernels
@@ -21,6 +22,9 @@ def resolve_kernel(spec=None, say=print):
         return debian_kernel()
     if spec.startswith("debian:"):
         return debian_kernel(meta_package(spec.split(":", 1)[1]))
+    if revision_spec(spec):  # TREE@REV: that revision, built with the lab base (seeded from the nearest one built)
+        name = resolve_source(spec).build_name
+        return from_path(build(BuildRequest(source=spec, name=name), say=say, announce_hit=False))
     if "/" in spec or Path(spec).exists():
         return from_path(spec)
     if spec == "stock" or (ROOT / "patches" / spec / "series").exists():

@@ -1,6 +1,9 @@
-"""Kernel sources: Debian's linux-source tarball (default), another tarball, or a tree.
+"""Kernel sources: Debian's linux-source tarball (default), another tarball, a tree, or a revision of a git tree
+(`TREE@REV`: anything `git rev-parse` takes).
 
-The pristine source is unpacked once into the cache and never modified; builds get hardlink farms.
+The pristine source is unpacked once into the cache and never modified; builds get hardlink farms. A revision is
+exported into the cache by its tree object id (two refs of one tree are one source), the user's working tree,
+index and HEAD untouched.
 """
 import hashlib
 import re
@@ -21,8 +24,71 @@ DEBIAN_TARBALLS = "/usr/src/linux-source-*.tar.xz"
 @dataclass
 class Source:
     path: Path      # pristine tree
-    identity: str   # what the cache key hashes: tarball sha256, or git HEAD + dirty diff hash
+    identity: str   # what the cache key hashes: tarball sha256, git tree id, or git HEAD + dirty diff hash
     origin: str     # what the user gave
+    commit: str | None = None   # TREE@REV: the commit, its subject and the repository it came from
+    subject: str | None = None
+    repo: str | None = None
+
+    @property
+    def build_name(self):
+        """A revision's default build name: <repository dir>-<commit:12>; None for other sources."""
+        if not self.commit:
+            return None
+        return re.sub(r"[^A-Za-z0-9_.+-]", "_", Path(self.repo).name)[:40] + "-" + self.commit[:12]
+
+    def describe(self):
+        return {"source": self.origin, "source_identity": self.identity, "commit": self.commit,
+                "subject": self.subject, "repo": self.repo}
+
+
+OLD_MTIME = 946684800  # 2000-01-01: a revision's files are older than any object a seed built from another one
+
+
+def git(repo, *args, check=True):
+    p = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise ConfigError(f"{repo}: git {' '.join(args)} failed: {p.stderr.strip()[-300:]}")
+    return p.stdout.strip()
+
+
+def _from_revision(repo, rev):
+    """A revision of a git tree, exported once into the cache by its tree id (git archive: nothing in the user's
+    tree, index or HEAD changes)."""
+    repo = Path(repo).expanduser().resolve()
+    if git(repo, "rev-parse", "--is-inside-work-tree", check=False) != "true" and not (repo / "HEAD").exists():
+        raise ConfigError(f"--source {repo}@{rev}: {repo} is not a git tree")
+    commit = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    if not commit:
+        raise ConfigError(f"--source {repo}@{rev}: {rev!r} is not a revision of {repo} (git rev-parse)")
+    tree_id = git(repo, "rev-parse", f"{commit}^{{tree}}")
+    subject = git(repo, "log", "-1", "--format=%s", commit)
+    dest = cache_root() / "revs" / tree_id
+    if not (dest / ".ready").exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+            archive = subprocess.Popen(["git", "-C", str(repo), "archive", "--format=tar", commit],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            untar = subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout, capture_output=True)
+            archive.stdout.close()
+            if archive.wait() != 0 or untar.returncode != 0:
+                raise ConfigError(f"--source {repo}@{rev}: git archive {commit[:12]} failed: "
+                                  f"{(archive.stderr.read() or untar.stderr).decode(errors='replace')[-300:]}")
+            subprocess.run(["find", tmp, "-exec", "touch", "-h", "-d", f"@{OLD_MTIME}", "{}", "+"], check=True)
+            if dest.exists():
+                shutil.rmtree(dest)
+            Path(tmp).rename(dest)
+            Path(tmp).mkdir()  # for TemporaryDirectory's clean-up
+        (dest / ".ready").write_text(f"{repo}@{commit}\n")
+    if not (dest / "Makefile").exists() or not (dest / "Kconfig").exists():
+        raise ConfigError(f"--source {repo}@{rev}: commit {commit[:12]} is not a kernel tree (no Makefile/Kconfig)")
+    return Source(dest, f"git-tree:{tree_id}", f"{repo}@{rev}", commit, subject, str(repo))
+
+
+def revision_spec(spec):
+    """(tree, rev) of a `TREE@REV` spec whose TREE is a directory; None otherwise."""
+    tree, sep, rev = str(spec).rpartition("@")
+    return (tree, rev) if sep and rev and tree and Path(tree).expanduser().is_dir() else None
 
 
 def _from_tarball(tarball):
@@ -87,6 +153,9 @@ def resolve_source(spec=None):
             raise ConfigError("no kernel source: apt-get install --no-install-recommends linux-source (or pass "
                               "--source)")
         return _from_tarball(found[-1])
+    rev = revision_spec(spec)
+    if rev:
+        return _from_revision(*rev)
     p = Path(spec).expanduser()
     if p.is_file():
         return _from_tarball(p)
