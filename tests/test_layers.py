@@ -10,7 +10,7 @@ RANK = {"errors": 0, "paths": 0, "match": 0, "hashing": 0, "host": 0, "hostinfo"
         "kernel": 2, "report": 2,
         "vm": 3,
         "workloads": 4, "remote": 4,
-        "plan": 5, "measure": 5, "runner": 5, "targets": 5, "gate": 5, "selftest": 5, "debug": 5,
+        "plan": 5, "measure": 5, "runner": 5, "targets": 5, "bisect": 5, "gate": 5, "selftest": 5, "debug": 5,
         "cli": 6, "pytest_plugin": 6, "bench": 6}
 MAX_LINES = 300
 

@@ -6,6 +6,7 @@ import signal
 import sys
 
 from ..errors import ConfigError, LabError
+from .bisect import add_parser as bisect_parser
 from .boot import add_parser as boot_parser
 from .build import add_parser as build_parser_
 from .debug import add_parser as debug_parser
@@ -32,6 +33,7 @@ def build_parser():
     kconfig_parser(sub)
     selftest_parser(sub)
     debug_parser(sub)
+    bisect_parser(sub)
     return p
 
 
