@@ -30,7 +30,8 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
     try:
         import os
         if os.geteuid() == 0:
-            pytest.skip("root ignores directory permissions; test_disk_full_keeps_what_was_written (a tiny tmpfs) covers this")
+            pytest.skip("root ignores directory permissions; test_disk_full_keeps_what_was_written "
+                        "(a tiny tmpfs) covers this")
         with pytest.raises(LabError, match="earlier results are intact"):
             atomic_write(p, "new")
     finally:
