@@ -21,3 +21,23 @@ def test_kselftest_tap_becomes_verdicts_with_their_output(tmp_path):
     (tmp_path / "net" / "Makefile").write_text("TEST_PROGS := a.sh b.sh \\\n\tc.sh\nTEST_PROGS += d.sh\nTEST_GEN_FILES "
                                                ":= x\n")
     assert suite_tests(tmp_path, "net") == ["a.sh", "b.sh", "c.sh", "d.sh"]
+
+
+def test_the_options_a_suite_asks_for_and_those_a_kernel_lacks(tmp_path):
+    from lab.kernel.image import Kernel
+    from lab.selftest import lacking, suite_needs
+    (tmp_path / "net").mkdir()
+    (tmp_path / "drivers" / "net").mkdir(parents=True)
+    (tmp_path / "net" / "config").write_text("CONFIG_VETH=y\nCONFIG_NET_VRF=m\n# CONFIG_X is not set\nCONFIG_Y=n\n")
+    (tmp_path / "drivers" / "net" / "config").write_text("CONFIG_NETDEVSIM=m\n")
+    assert suite_needs(tmp_path, "net") == {"CONFIG_VETH": "y", "CONFIG_NET_VRF": "m"}
+    assert set(suite_needs(tmp_path, "drivers/net")) == {"CONFIG_NETDEVSIM", "CONFIG_VETH", "CONFIG_NET_VRF"}
+    img = tmp_path / "bzImage"
+    img.write_bytes(b"")
+    config = tmp_path / "config"
+    config.write_text("CONFIG_VETH=y\nCONFIG_NET_VRF=m\n")
+    built_in = Kernel(name="lab", image=img, release="6.1", config=config)  # no modules: =m is missing
+    assert lacking(built_in, suite_needs(tmp_path, "net")) == ["CONFIG_NET_VRF"]
+    modular = Kernel(name="deb", image=img, release="6.1", config=config, modules_dir=tmp_path)
+    assert lacking(modular, suite_needs(tmp_path, "net")) == []
+    assert lacking(Kernel(name="bare", image=img, release="6.1"), {"CONFIG_VETH": "y"}) is None
