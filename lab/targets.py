@@ -8,6 +8,7 @@ takes the whole run instead (`run_elsewhere`; remote-lab: a runner on another ma
 measurer, the pytest plugin and `lab debug` never ask which kind it is.
 """
 from .errors import ConfigError, KexecError
+from .modes import get_mode
 from .remote.env import HardwareEnv, hardware_config
 from .remote.hosts import get_target
 from .remote.kexec import boot_kernel, host_kernels
@@ -24,8 +25,7 @@ class GuestsHere:
         self.opts = opts
 
     def prepare(self, tc, say=print, accel=None):
-        kernels, cfg, info = guest_setup(tc, self.opts, say=say, accel=accel)
-        return kernels, cfg, info
+        return guest_setup(tc, self.opts, say=say, accel=accel)
 
     def ready(self, kernel, rundir, say=print):
         return None
@@ -41,7 +41,7 @@ class HardwareHost:
 
     def __init__(self, opts, target):
         self.opts, self.target, self.down = opts, target, None
-        if not _mode(opts).on_hardware:
+        if not get_mode(opts.mode).on_hardware:
             raise ConfigError(f"--target {target.name}: a host measures in wall-clock mode (no --mode {opts.mode})")
         if opts.kernels and target.kexec is None:
             raise ConfigError(f"--target {target.name}: --kernel needs a kexec: section in its entry ({target.where}); "
@@ -85,11 +85,6 @@ class RemoteLabRunner:
 
 
 KINDS = {"guest": GuestsHere, "hardware": HardwareHost, "remote-lab": RemoteLabRunner}
-
-
-def _mode(opts):
-    from .modes import get_mode
-    return get_mode(opts.mode)
 
 
 def provider_for(opts):
