@@ -212,6 +212,8 @@ def welch(a_values, b_values, higher_is_better=True, confidence=CONFIDENCE, min_
     else:
         rel = 100 / abs(a.mean)
         lo, hi = (diff - half) * rel, (diff + half) * rel
+        if a.n and b.n and a.min >= 0 and b.min >= 0:  # a count that reached 0: it cannot fall below -100 %
+            lo = max(lo, -100.0)
     significant = (lo > 0 or hi < 0) and abs(change) >= min_effect_pct
     if not significant:
         verdict = "not significant"

@@ -83,3 +83,6 @@ def test_the_interval_of_a_relative_change_never_crosses_minus_100():
     c = welch([1.00, 1.10, 0.95], [0.030, 0.022, 0.019], higher_is_better=False)
     assert -100 < c.ci_low_pct < c.change_pct < c.ci_high_pct < 0 and c.verdict == "faster"
     assert c.method == "welch-t log ratio"
+    # a count that fell to 0 (no log ratio): the interval stops at -100 %, the bound of what a count can do
+    z = welch([3.0, 4.0, 3.5], [0.0, 0.0, 0.1])
+    assert z.ci_low_pct == -100.0 and z.change_pct > -100 and z.method == "welch-t"
