@@ -2,13 +2,11 @@
 measurement faked (a real one boots a kernel per step)."""
 import json
 import math
-import shutil
-import subprocess
 
 import pytest
 
 from lab.bisect import BAD, GOOD, SKIP, Bisect, judge, search
-from tests.support import SUPPORT
+from tests.support import SUPPORT, fake_git_tree, git
 from tests.support.records import xsk_rec
 
 
@@ -41,21 +39,13 @@ def test_judge_calls_a_slower_revision_changed_and_a_failure_too():
     assert judge(good, failed)[:2] == (True, "failure")
 
 
-def git(repo, *args):
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def test_a_bisect_over_a_real_history_names_the_commit_skips_the_broken_one_and_resumes(tmp_path, monkeypatch):
     """base, a comment, a commit that does not build, its fix, the slow commit, an unrelated one (the bad end).
     The measurement is faked (records by commit); git, the log and the resume are real."""
     monkeypatch.setenv("DPLAB_CACHE", str(tmp_path / "cache"))
-    repo = tmp_path / "net-next"
-    shutil.copytree(SUPPORT / "fakelinux", repo, symlinks=True)
-    git(tmp_path, "init", "-q", str(repo))
-    for k, v in (("user.email", "dev@example.com"), ("user.name", "dev")):
-        git(repo, "config", k, v)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
+    repo = fake_git_tree(tmp_path)
     subjects = ["a comment", "breaks the build", "fixes the build", "a loop in xmit", "unrelated"]
     for s in subjects:
         git(repo, "commit", "-q", "--allow-empty", "-m", s)

@@ -1,20 +1,10 @@
 """`lab bisect TESTCASE --source TREE --good REV --bad REV [run options]`: the first commit the lab's verdict
 calls changed (lab/bisect.py)."""
-import argparse
 
-from ..options import RUN_OPTIONS, add_options, from_args
+from ..options import RUN_OPTIONS, Opt, add_options, from_args
 
 DESTS = [o.dest for o in RUN_OPTIONS if o.dest not in ("kernels", "target", "hosts")]
-
-
-def _steps(text):
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 1 <= n <= 64:
-        raise argparse.ArgumentTypeError(f"{n} is out of range 1..64")
-    return n
+MAX_STEPS = Opt("max_steps", "--max-steps", "int", "stop after N steps (1..64)", min=1, max=64)
 
 
 def cmd_bisect(a):
@@ -37,7 +27,7 @@ def add_parser(sub):
     b.add_argument("--good", required=True, metavar="REV", help="a revision measured as the baseline")
     b.add_argument("--bad", required=True, metavar="REV", help="a later revision that differs from it")
     b.add_argument("--counter", metavar="NAME", help="bisect on this counter (per packet) moving, not the headline")
-    b.add_argument("--max-steps", type=_steps, metavar="N", help="stop after N steps (1..64)")
+    b.add_argument("--max-steps", type=MAX_STEPS.convert, metavar="N", help="stop after N steps (1..64)")
     b.add_argument("--resume", metavar="BISECT_DIR", help="go on with an interrupted bisect (its bisect.jsonl)")
     add_options(b, DESTS)
     b.set_defaults(func=cmd_bisect)

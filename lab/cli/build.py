@@ -1,8 +1,11 @@
 """`lab build` (a patched kernel, cached by content; --list, --prune) and `lab kernel SPEC` (resolve, describe)."""
-import argparse
 import json
 import os
 import sys
+
+from ..options import Opt
+
+JOBS = Opt("jobs", "--jobs", "int", "make jobs", min=1, max=1024)
 
 
 def cmd_kernel(a):
@@ -35,14 +38,6 @@ def cmd_build(a):
     return 0
 
 
-def _jobs(text):
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 1 <= n <= 1024:
-        raise argparse.ArgumentTypeError(f"{n} is out of range 1..1024")
-    return n
 
 
 def add_parser(sub):
@@ -52,7 +47,7 @@ def add_parser(sub):
     bu.add_argument("--kconfig", action="append", default=[],
                     help="kconfig fragment (repeatable; default kconfigs/lab.config)")
     bu.add_argument("--name", help="name for `--kernel NAME` (default: the series name, or 'stock')")
-    bu.add_argument("--jobs", "-j", type=_jobs, default=(os.cpu_count() or 2) + 1,
+    bu.add_argument("--jobs", "-j", type=JOBS.convert, default=(os.cpu_count() or 2) + 1,
                     help="make jobs (default: cores + 1)")
     bu.add_argument("--no-ccache", action="store_true")
     bu.add_argument("--list", action="store_true", help="list cached builds (key, names, release, size, age)")

@@ -1,18 +1,12 @@
 """Kernel sources (lab/kernel/source.py): a revision of a git tree as a kernel, the user's tree untouched."""
 import hashlib
-import shutil
-import subprocess
 from types import SimpleNamespace
 
 import pytest
 
 from lab.errors import ConfigError
 from lab.kernel.build import BuildRequest, build
-from tests.support import ROOT, SUPPORT
-
-
-def git(repo, *args):
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+from tests.support import ROOT, fake_git_tree, git
 
 
 def state(repo):
@@ -26,13 +20,7 @@ def state(repo):
 def repo(tmp_path, monkeypatch):
     """A history of the kernel tree in miniature: base, a comment, an empty commit, a dirty working tree."""
     monkeypatch.setenv("DPLAB_CACHE", str(tmp_path / "cache"))
-    r = tmp_path / "net-next"
-    shutil.copytree(SUPPORT / "fakelinux", r, symlinks=True)
-    git(tmp_path, "init", "-q", str(r))
-    for k, v in (("user.email", "dev@example.com"), ("user.name", "dev")):
-        git(r, "config", k, v)
-    git(r, "add", "-A")
-    git(r, "commit", "-q", "-m", "base")
+    r = fake_git_tree(tmp_path)
     with open(r / "drivers" / "fake.c", "a") as f:
         f.write("/* a comment */\n")
     git(r, "commit", "-q", "-am", "fake: a comment")

@@ -32,3 +32,22 @@ def write_hosts(tmp_path, kexec, kind="hardware"):
                  "known_hosts\n"
                  + ("    ports: {a: p0, b: p1}\n" if kind == "hardware" else "") + kexec)
     return p
+
+
+def git(repo, *args):
+    """A git command's stdout (it must succeed)."""
+    import subprocess
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def fake_git_tree(tmp_path, name="net-next"):
+    """A git tree of the kernel tree in miniature (fakelinux) with one commit, 'base'."""
+    import shutil
+    repo = tmp_path / name
+    shutil.copytree(SUPPORT / "fakelinux", repo, symlinks=True)
+    git(tmp_path, "init", "-q", str(repo))
+    for k, v in (("user.email", "dev@example.com"), ("user.name", "dev")):
+        git(repo, "config", k, v)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    return repo
