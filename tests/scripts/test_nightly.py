@@ -5,18 +5,7 @@ import subprocess
 import yaml
 
 from tests.support import ROOT
-
-
-def rec(kernel, value, mode="deterministic", run="r", cell=0, sha=None, accel="tcg", cpu="max", **params):
-    return {"run_id": run, "cell": cell, "testcase": "xsk", "kernel": {"name": kernel, "sha256": sha or kernel * 8},
-            "link": "virtio0", "nic_model": "virtio", "params": params or {"size": 64}, "status": "ok", "value": value,
-            "metric": "tx rate", "unit": "pkts/cpu-s", "higher_is_better": True, "mode": mode, "accel": accel,
-            "cpu_model": cpu}
-
-
-def series(kernel, level, cv_pct, n, rng, **kw):
-    # a run numbers its cells once
-    return [rec(kernel, rng.gauss(level, level * cv_pct / 100), cell=f"{kernel}-{i}", **kw) for i in range(n)]
+from tests.support.records import series
 
 
 def test_nightly_script_keeps_the_last_passing_night_as_baseline_and_pins_the_first(tmp_path):
