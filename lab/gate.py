@@ -9,6 +9,7 @@
   counts); wall-clock pairs are reported, and gate only on request. The gating pairs of a night are one
   family: Holm's correction holds the chance of any false REGRESSION at alpha, however many pairs there are.
 """
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from .modes import MODES
@@ -52,9 +53,8 @@ def run_problems(runs, records, previous=None, runs_log=()):
     than planned; a cell of the last passing night missing tonight; a `lab run` that exited with an error
     (`runs_log`: (testcase path, mode, exit status) as scripts/nightly.sh records them) without a run dir."""
     out = []
-    by_run = {}
-    for r in final_attempts(records).values():
-        by_run[r.get("run_id")] = by_run.get(r.get("run_id"), 0) + 1
+    final = list(final_attempts(records).values())
+    by_run = Counter(r.get("run_id") for r in final)
     for path, m in runs:
         status, planned = m.get("status"), (m.get("testcase") or {}).get("planned")
         if status in ("failed", "interrupted", "running"):
@@ -63,7 +63,7 @@ def run_problems(runs, records, previous=None, runs_log=()):
         if isinstance(planned, int) and by_run.get(m.get("id"), 0) < planned:
             out.append(f"FAIL run {path}: {by_run.get(m.get('id'), 0)} of {planned} planned cells have a record")
     if previous:
-        tonight = {cell_key(r) for r in final_attempts(records).values()}
+        tonight = {cell_key(r) for r in final}
         gone = sorted({cell_key(r) for r in final_attempts(previous).values()} - tonight, key=str)
         out += [f"FAIL missing tonight (measured last night): {k[0]} {k[2]} {dict(k[3])} {k[1]} {k[4]} repeat {k[5]}"
                 for k in gone]
