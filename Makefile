@@ -69,7 +69,7 @@ offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off 
 
 
 .PHONY: line
-.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot bench-modes bench-gate nightly
+.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot bench-bisect bench-modes bench-gate nightly
 xsk: setup ## seed 003: AF_XDP generic xmit, page vs copy path, 64-1500 B, virtio-net and e1000e
 	$(LAB) run testcases/xsk.yaml $(if $(REPEAT),--repeat $(REPEAT))
 
@@ -93,6 +93,9 @@ xdp-rx: setup ## seed 001: drop in XDP vs drop in the stack, pktgen traffic
 
 bench-boot: setup ## QEMU start to first guest command, 5 boots each of the Debian and the lab kernel
 	$(VENV)/bin/python -m lab.bench.boot
+
+bench-bisect: setup ## lab bisect over a 16-commit history with one slow commit: steps, builds, wall time (slow)
+	$(VENV)/bin/python -m lab.bench.bisect
 
 bench-modes: setup ## CV of wall-clock vs deterministic mode on XSK and iperf3 cells, measured in one run
 	$(VENV)/bin/python -m lab.bench.modes

@@ -17,6 +17,7 @@ from .results.compare import compare
 from .results.rundir import final_attempts, new_run_id
 
 GOOD, BAD, SKIP = "good", "bad", "skip"
+GOOD_WHY = "the good revision"
 
 
 @dataclass
@@ -68,14 +69,22 @@ def commits_between(repo, good, bad):
     return [(c, s[0] if s else "") for c, *s in rows]
 
 
+def against_good(good_recs, recs):
+    """A/B pairs of `recs` against the good revision's records, cell by cell (each side is one kernel: a role such
+    as stock built at two revisions, or two names)."""
+    def tag(r, side):
+        return dict(r, run_id=side, origin_run=r.get("run_id"), kernel={**(r.get("kernel") or {}), "name": "bisected"})
+    tagged = [tag(r, "good") for r in good_recs] + [tag(r, "this") for r in recs]
+    return compare(tagged, by="run", baseline="good") if good_recs else []
+
+
 def judge(good_recs, recs, counter=None):
     """(changed, direction, line) of `recs` against the good revision's: a failed cell, `counter` moving, or
     a verdict slower/faster, whichever comes first."""
     failed = [r for r in final_attempts(recs).values() if r.get("status") != "ok"]
     if failed:
         return True, "failure", f"functional failure: {(failed[0].get('error') or failed[0].get('status'))[:160]}"
-    names = {r["kernel"]["name"] for r in good_recs}
-    pairs = compare(good_recs + recs, by="kernel", baseline=next(iter(names))) if names else []
+    pairs = against_good(good_recs, recs)
     for p in pairs:
         if counter:
             moved = [c for n, c in p.counters if n == counter]
@@ -93,8 +102,10 @@ def judge(good_recs, recs, counter=None):
 class Bisect:
     """One bisection: its directory (bisect.jsonl, a run dir per measurement) and its measurements."""
 
-    def __init__(self, tc, repo, good, bad, opts, counter=None, max_steps=None, directory=None, say=print):
+    def __init__(self, tc, repo, good, bad, opts, counter=None, max_steps=None, directory=None, say=print,
+                 kernel="stock"):
         self.tc, self.repo, self.opts, self.counter, self.max_steps, self.say = tc, repo, opts, counter, max_steps, say
+        self.kernel = kernel  # what each revision builds: stock, a series under patches/, a kconfig fragment's name
         self.good, self.bad = git(repo, "rev-parse", f"{good}^{{commit}}"), git(repo, "rev-parse", f"{bad}^{{commit}}")
         self.dir = Path(directory) if directory else Path(opts.runs_root) / new_run_id(f"bisect-{tc.name}")
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +117,9 @@ class Bisect:
                     s = Step(**json.loads(line))
                 except (ValueError, TypeError):
                     continue  # a torn last line
+                if s.why == GOOD_WHY and s.commit != self.good:
+                    raise ConfigError(f"{self.dir}: a bisect from good revision {s.commit[:12]}, not {self.good[:12]}:"
+                                      " its steps were judged against that one (another directory, or the same good)")
                 self.done[s.commit] = s
 
     def records(self, step):
@@ -117,14 +131,15 @@ class Bisect:
         if commit in self.done:
             return self.done[commit]
         from .runner import run_testcase
-        opts = replace(self.opts, kernels=[f"{self.repo}@{commit}"], runs_root=str(self.dir / "runs"), target=None)
+        opts = replace(self.opts, kernels=[self.kernel], source=f"{self.repo}@{commit}",
+                       runs_root=str(self.dir / "runs"), target=None)
         try:
             rd = run_testcase(self.tc, opts, say=lambda m: None)
         except LabError as e:
             step = Step(commit, subject, SKIP, f"does not build or boot: {str(e).splitlines()[0][:200]}")
         else:
             if commit == self.good:
-                step = Step(commit, subject, GOOD, "the good revision", str(rd.path))
+                step = Step(commit, subject, GOOD, GOOD_WHY, str(rd.path))
             else:
                 changed, how, line = judge(self.records(self.done[self.good]), rd.results(), self.counter)
                 bad = changed and (direction is None or how == direction)
@@ -178,10 +193,8 @@ class Bisect:
         were measured with the profiler: deterministic mode), largest first."""
         if parent is None or parent.status != GOOD or not parent.run_dir:
             return []
-        recs = self.records(parent)
-        pairs = compare(recs + self.records(bad), by="kernel", baseline=recs[0]["kernel"]["name"]) if recs else []
         out = []
-        for p in pairs:
+        for p in against_good(self.records(parent), self.records(bad)):
             if p.functions:
                 out += [(c.name, c.a, c.b, c.delta) for c in p.functions["functions"]]
         return sorted(out, key=lambda m: -abs(m[3]))[:top]
@@ -191,3 +204,37 @@ class Bisect:
             1 for s in self.done.values() if s.status != SKIP))
         (self.dir / "bisect.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+def cells_like(records, ctx):
+    """The final attempts of `records` that passed and belong to the cell a gate pair's context names."""
+    from .results.compare import dims
+    return [r for r in final_attempts(records).values()
+            if r.get("status") == "ok" and all(dims(r).get(k) == v for k, v in ctx.items())]
+
+
+def bisect_regressions(regressed, current, previous, run_dirs, repo, root, max_steps=8, limit=2, say=print):
+    """`lab gate --bisect TREE`: for each cell the gate found slower than the last passing night (up to `limit`),
+    bisect TREE between the commit that night's kernel was built from and tonight's, measuring the cell alone
+    (its testcase as tonight's run loaded it, from `run_dirs` {run id: dir}; its link, axis values, mode and kernel
+    role). Returns the bisects' summaries."""
+    from .runner import RunOptions, load_run
+    out = []
+    for ctx in regressed[:limit]:
+        now, then = cells_like(current, ctx), cells_like(previous, ctx)
+        good, bad = ({(r.get("kernel") or {}).get("commit") for r in recs} for recs in (then, now))
+        if len(good) != 1 or len(bad) != 1 or None in good | bad or good == bad:
+            why = "the two nights' kernels name no single commit each (a night of Debian's tarball, or mixed)" \
+                if good != bad else "both nights built the same commit: the change is not in the tree"
+            say(f"bisect: {ctx}: not bisected: {why}")
+            out.append({"cell": ctx, "first_bad": None, "not_bisected": why})
+            continue
+        r = now[0]
+        _, tc, _ = load_run(run_dirs[r["run_id"]])
+        opts = RunOptions(mode=r.get("mode") or "wallclock", links=[r["nic_model"]], runs_root=str(root),
+                          axes={k: [v] for k, v in (r.get("params") or {}).items() if k in tc.axes},
+                          repeat=max(2, len(now)))
+        b = Bisect(tc, repo, good.pop(), bad.pop(), opts, max_steps=max_steps, say=say, kernel=r["kernel"]["name"],
+                   directory=Path(root) / new_run_id(f"bisect-{tc.name}"))
+        out.append({"cell": ctx, "dir": str(b.dir), **b.run()})
+    return out

@@ -25,6 +25,8 @@ class GateResult:
     ok: bool
     lines: list = field(default_factory=list)
     regressions: list = field(default_factory=list)
+    regressed: list = field(default_factory=list)  # the cells slower than the last passing night: pairs' contexts
+    bisects: list = field(default_factory=list)    # what `lab gate --bisect` found for them (lab/bisect.py)
 
     def as_dict(self):
         return {"pass": self.ok, **asdict(self)}
@@ -102,6 +104,8 @@ def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA,
     for i, (label, p) in enumerate(gating):
         r = p.result
         if r.verdict == "slower" and i in rejected:
+            if label == "previous":
+                res.regressed.append(dict(p.context))
             res.regressions.append(
                 f"{'REGRESSION' if label == 'previous' else 'DRIFT'} vs {label} night: {p.metric} {_ctx(p)}: "
                 f"{r.change_pct:+.2f}% [{r.ci_low_pct:+.2f}, {r.ci_high_pct:+.2f}] (p={r.p_value:.2g}, Holm over "

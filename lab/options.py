@@ -62,6 +62,9 @@ class Opt:
 RUN_OPTIONS = (
     Opt("kernels", "--kernel", "append", "'debian' (default: Debian's linux-image-amd64), a bzImage/kernel dir, or a "
         "`lab build` name; repeat to compare kernels", default=(), remote=False, metavar="KERNEL"),
+    Opt("source", "--source", "str", "build the kernels named by role (stock, a series under patches/, a kconfig "
+        "fragment's name) from this source, not Debian's tarball: TREE@REV, a tarball, a tree, debian:6.12; records "
+        "keep the role as the kernel's name and carry the commit", remote=False, metavar="SOURCE"),
     Opt("accel", "--accel", "str", "skip the KVM probe and use this accelerator", choices=("kvm", "tcg")),
     Opt("cpus", "--cpus", "int", "guest vCPUs (default 2)", default=2, min=1, max=64, metavar="N"),
     Opt("memory", "--memory", "str", "guest memory (default 2G)", default="2G", pattern=SIZE, metavar="N[MG]"),

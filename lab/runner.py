@@ -25,6 +25,7 @@ MAX_REBOOTS = 2
 @dataclass
 class RunOptions:
     kernels: list = field(default_factory=list)  # specs; empty = the testcase's, else the Debian default
+    source: str | None = None  # where kernels named by role are built from (None: Debian's tarball)
     accel: str | None = None
     duration: float | None = None
     repeat: int | None = None

@@ -7,6 +7,10 @@
 # The verdict goes to OUT_DIR/gate.json; the pinned night is named in NIGHTS_ROOT/nightly.pin (the first night
 # that passed, until someone pins another: `echo runs/nightly-DATE > runs/nightly.pin` accepts a new level).
 # NIGHTLY_PREVIOUS=DIR names the baseline night instead of searching NIGHTS_ROOT (CI restores it from a cache).
+# NIGHTLY_SOURCE=TREE@REF follows a branch: each night builds the kernels the testcases name (stock, their
+# series and fragments) from REF's commit that night (lab run --source; records carry the commit); a cell slower
+# than the last passing night is bisected between the two nights' commits (lab gate --bisect, at most
+# NIGHTLY_BISECT_STEPS steps) and the verdict names the first bad commit. Default: Debian's tarball.
 set -eu
 cd "$(dirname "$0")/.."
 lab=${LAB:-.venv/bin/lab}
@@ -18,16 +22,23 @@ case "$cmd" in
 run)
   shard=${3:-}
   mkdir -p "$out"
+  src=""
+  if [ -n "${NIGHTLY_SOURCE:-}" ]; then  # tonight's commit of the branch, fixed for every run of the night
+    tree=${NIGHTLY_SOURCE%@*}; ref=${NIGHTLY_SOURCE##*@}
+    commit=$(git -C "$tree" rev-parse --verify "$ref^{commit}") || { echo "nightly: NIGHTLY_SOURCE=$NIGHTLY_SOURCE: not a revision" >&2; exit 2; }
+    src="$tree@$commit"; echo "$src" > "$out/source"
+    echo "nightly: kernels from $tree at $commit ($(git -C "$tree" log -1 --format=%s "$commit"))"
+  fi
   # each `lab run`'s exit status goes into the runs log: the gate fails a night in which one exited with an
   # error and left no run dir (a kernel that did not build, a bad option); failing cells it judges from records
   log_run() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$out/lab-runs${shard:+-${shard%%/*}}.tsv"; }
   for tc in $TESTCASES; do
-    rc=0; $lab run "$tc" --runs "$out" --repeat "$REPEAT" ${shard:+--shard "$shard"} || rc=$?
+    rc=0; $lab run "$tc" --runs "$out" --repeat "$REPEAT" ${src:+--source "$src"} ${shard:+--shard "$shard"} || rc=$?
     log_run "$tc" wallclock $rc; [ $rc = 0 ] || echo "nightly: $tc: lab run exited with status $rc"
   done
   # the regression gate's trustworthy input on a shared machine: instructions per packet (TCG icount)
   for tc in $DETERMINISTIC; do
-    rc=0; $lab run "$tc" --mode deterministic --links virtio --runs "$out" --repeat "$REPEAT" ${shard:+--shard "$shard"} || rc=$?
+    rc=0; $lab run "$tc" --mode deterministic --links virtio --runs "$out" --repeat "$REPEAT" ${src:+--source "$src"} ${shard:+--shard "$shard"} || rc=$?
     log_run "$tc" deterministic $rc; [ $rc = 0 ] || echo "nightly: deterministic $tc: lab run exited with status $rc"
   done ;;
 gate)
@@ -44,7 +55,9 @@ gate)
   echo "nightly: baseline ${prev:-(none)}, pinned ${pinned:-(none)}"
   rc=0
   logs=""; for f in "$out"/lab-runs*.tsv; do [ -f "$f" ] && logs="$logs --runs-log $f"; done
-  $lab gate "$out"/*/ ${prev:+--previous "$prev"/*/} ${pinned:+--pinned "$pinned"/*/} $logs --verdict "$out/gate.json" || rc=$?
+  tree=""; [ -f "$out/source" ] && tree=$(sed 's/@[^@]*$//' "$out/source")
+  $lab gate "$out"/*/ ${prev:+--previous "$prev"/*/} ${pinned:+--pinned "$pinned"/*/} $logs --verdict "$out/gate.json" \
+    ${tree:+--bisect "$tree" --bisect-steps "${NIGHTLY_BISECT_STEPS:-8}"} || rc=$?
   if [ $rc = 0 ] && [ -z "$pinned" ]; then echo "${out%/}" > "$root/nightly.pin"; echo "nightly: pinned ${out%/}"; fi
   exit $rc ;;
 *) echo "usage: $0 run OUT_DIR [I/N] | gate OUT_DIR [NIGHTS_ROOT]" >&2; exit 2 ;;

@@ -56,7 +56,8 @@ def test_a_bisect_over_a_real_history_names_the_commit_skips_the_broken_one_and_
     def fake_run(tc, opts, say=print):
         from lab.errors import LabError
         from lab.results.rundir import RunDir
-        commit = opts.kernels[0].rsplit("@", 1)[1]
+        commit = opts.source.rsplit("@", 1)[1]
+        assert opts.kernels == ["stock"]
         measured.append(commit)
         subject = next(s for s, c in by_subject.items() if c == commit)
         if subject == "breaks the build":
@@ -92,3 +93,62 @@ def test_a_bisect_over_a_real_history_names_the_commit_skips_the_broken_one_and_
     measured.clear()
     quiet = Bisect(tc, repo, "HEAD~5", "HEAD~2", RunOptions(runs_root=str(tmp_path / "runs2")), say=said.append).run()
     assert quiet["verdict"] == "no change between good and bad" and len(measured) == 2
+
+
+def test_the_gate_bisects_a_regressed_cell_between_the_two_nights_commits(tmp_path, monkeypatch, capsys):
+    """`lab gate --bisect TREE` (scripts/nightly.sh with NIGHTLY_SOURCE): last passing night built base, tonight
+    HEAD, the cell is slower; the gate bisects base..HEAD on that cell alone and its verdict names the commit and
+    the function. The measurement is faked (a real one boots a guest per step: tests/boot/test_bisect.py)."""
+    from dataclasses import asdict
+
+    from lab.cli import main
+    from lab.results.rundir import RunDir
+    from lab.runner import RunOptions
+    monkeypatch.setenv("DPLAB_CACHE", str(tmp_path / "cache"))
+    repo = fake_git_tree(tmp_path)
+    for s in ("a comment", "a loop in xmit", "unrelated"):
+        git(repo, "commit", "-q", "--allow-empty", "-m", s)
+    commits = git(repo, "log", "--reverse", "--format=%H").split()
+    slow_from = commits[2]
+    xsk = SUPPORT.parent.parent / "testcases" / "xsk.yaml"
+
+    def rec(run, commit, i):
+        slow = commits.index(commit) >= commits.index(slow_from)
+        r = xsk_rec("stock", (900.0 if slow else 1000.0) + i, cell=i, run=run, repeat_index=i)
+        r["kernel"]["commit"], r["nic_model"], r["params"] = commit, "virtio", {"size": 64}
+        xmit = (1100.0 if slow else 1000.0) + i / 100  # instructions per packet
+        r["profile"] = {"packets": 1000, "window_insns": (xmit + 1500) * 1000, "functions": {"start_xmit": xmit,
+                                                                                           "other": 1500.0}}
+        return r
+
+    def night(name, commit):
+        rd = RunDir.create(tmp_path / name, "xsk")
+        rd.update_manifest(status="complete", mode="deterministic", options=asdict(RunOptions()),
+                           testcase={"path": str(xsk), "name": "xsk", "text": xsk.read_text(), "planned": 3})
+        for i in range(3):
+            rd.append_result(rec(rd.id, commit, i))
+        return rd
+
+    prev, tonight = night("night-1", commits[0]), night("night-2", commits[-1])
+    asked = []
+
+    def fake_run(tc, opts, say=print):
+        asked.append(opts)
+        rd = RunDir.create(opts.runs_root, "xsk")
+        for i in range(3):
+            rd.append_result(rec(rd.id, opts.source.rsplit("@", 1)[1], i))
+        return rd
+
+    monkeypatch.setattr("lab.runner.run_testcase", fake_run)
+    verdict = tmp_path / "night-2" / "gate.json"
+    rc = main(["gate", str(tonight.path), "--previous", str(prev.path), "--verdict", str(verdict), "--bisect",
+               str(repo), "--bisect-steps", "4"])
+    out = capsys.readouterr().out
+    v = json.loads(verdict.read_text())
+    assert rc == 1 and not v["pass"]
+    assert f"first bad commit: {slow_from} a loop in xmit" in out, out
+    assert v["bisects"][0]["first_bad"] == slow_from and v["bisects"][0]["functions"][0]["name"] == "start_xmit"
+    # the cell alone, as tonight measured it: its link, axis value, mode and kernel role, at each revision
+    assert {(tuple(o.links), tuple(o.axes["size"]), o.mode, tuple(o.kernels)) for o in asked} == \
+        {(("virtio",), (64,), "deterministic", ("stock",))}
+    assert {o.source.rsplit("@", 1)[1] for o in asked} >= {commits[0], commits[-1], slow_from}

@@ -3,7 +3,7 @@ calls changed (lab/bisect.py)."""
 
 from ..options import RUN_OPTIONS, Opt, add_options, from_args
 
-DESTS = [o.dest for o in RUN_OPTIONS if o.dest not in ("kernels", "target", "hosts")]
+DESTS = [o.dest for o in RUN_OPTIONS if o.dest not in ("kernels", "target", "hosts", "source")]
 MAX_STEPS = Opt("max_steps", "--max-steps", "int", "stop after N steps (1..64)", min=1, max=64)
 
 
@@ -13,7 +13,7 @@ def cmd_bisect(a):
     from ..workloads import load_testcase
     opts = RunOptions(**from_args(a, DESTS))
     b = Bisect(load_testcase(a.testcase), a.source, a.good, a.bad, opts, counter=a.counter, max_steps=a.max_steps,
-               directory=a.resume)
+               directory=a.resume, kernel=a.kernel)
     print(f"dplab: bisect {b.dir} (bisect.jsonl: every step; Ctrl-C and --resume {b.dir} go on from there)")
     s = b.run()
     return 0 if s.get("first_bad") or s.get("verdict") else 1
@@ -26,6 +26,8 @@ def add_parser(sub):
     b.add_argument("--source", required=True, metavar="TREE", help="a git tree of the kernel")
     b.add_argument("--good", required=True, metavar="REV", help="a revision measured as the baseline")
     b.add_argument("--bad", required=True, metavar="REV", help="a later revision that differs from it")
+    b.add_argument("--kernel", default="stock", metavar="ROLE", help="what each revision builds: stock (the lab "
+                   "base, default), a series under patches/ applied, or a kconfig fragment's name")
     b.add_argument("--counter", metavar="NAME", help="bisect on this counter (per packet) moving, not the headline")
     b.add_argument("--max-steps", type=MAX_STEPS.convert, metavar="N", help="stop after N steps (1..64)")
     b.add_argument("--resume", metavar="BISECT_DIR", help="go on with an interrupted bisect (its bisect.jsonl)")

@@ -1,7 +1,10 @@
 """`lab compare`, `lab report`, `lab gate`: commands that read run directories (no guest)."""
 import json
+import sys
+from pathlib import Path
 
 from ..options import Opt
+from .bisect import MAX_STEPS
 
 CONFIDENCE = Opt("confidence", "--confidence", "float", "", min=0.5, max=0.999)
 
@@ -77,6 +80,18 @@ def cmd_gate(a):
     _, pinned = _run_records(a.pinned) if a.pinned else ([], [])
     res = gate(current, previous, pinned, gate_wallclock=a.gate_wallclock,
                runs=[(str(rd.path), rd.manifest) for rd in runs], runs_log=read_runs_log(a.runs_log))
+    if a.bisect and res.regressed:
+        from ..bisect import bisect_regressions
+        root = Path(a.verdict).parent if a.verdict else Path("runs")
+        res.bisects = bisect_regressions(res.regressed, current, previous, {rd.id: rd.path for rd in runs}, a.bisect,
+                                         root, max_steps=a.bisect_steps, say=lambda m: print(m, file=sys.stderr))
+        for b in res.bisects:
+            cell = ", ".join(f"{k}={v}" for k, v in b["cell"].items())
+            res.lines.insert(len(res.regressions), f"bisect {cell}: " + (
+                f"first bad commit: {b['first_bad']} {b.get('subject', '')}" + "".join(
+                    f"; {f['name']} {f['delta']:+.1f}/pkt" for f in b.get("functions", [])[:3])
+                if b.get("first_bad") else (b.get("not_bisected") or b.get("verdict") or "the first bad commit "
+                                            f"is one of {', '.join(c[:12] for c in b.get('candidates', []))}")))
     print("\n".join(res.lines))
     print("gate: " + ("pass" if res.ok else "FAIL"))
     if a.verdict:
@@ -115,4 +130,8 @@ def add_parsers(sub):
     gt.add_argument("--runs-log", metavar="FILE", action="append", default=[],
                     help="TESTCASE<tab>MODE<tab>EXIT STATUS per `lab run` of the night (scripts/nightly.sh writes it): "
                          "one that failed without a run dir fails the gate")
+    gt.add_argument("--bisect", metavar="TREE", help="when a cell is slower than the last passing night, bisect this "
+                    "git tree between the two nights' commits (their kernels built from it: lab run --source)")
+    gt.add_argument("--bisect-steps", type=MAX_STEPS.convert, default=8, metavar="N",
+                    help="at most N steps per bisect (default 8)")
     gt.set_defaults(func=cmd_gate)

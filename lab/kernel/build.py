@@ -23,6 +23,7 @@ from ..paths import ROOT, cache_root
 from ..progress import Progress
 from .config import merge
 from .patches import apply_patch, check_paths, load_series, touched_files
+from .seed import expected_objects, find_revision_seed, find_seed
 from .source import resolve_source
 from .store import artifact_dir, builds_root, check_name, damaged, key_lock
 from .tree import hardlink_farm, rebase_paths, unshare
@@ -99,54 +100,6 @@ def seed_id(source_identity, fragments, compiler, base):
     return build_key(source_identity, fragments, [], compiler, base)
 
 
-def find_seed(sid):
-    """(tree, touched files) of the newest build with this seed id whose tree still has out/."""
-    best = None
-    for bj in builds_root().glob("*/build.json"):
-        info = json.loads(bj.read_text())
-        tree = Path(info.get("tree", ""))
-        if info.get("seed_id") == sid and (tree / "out" / "vmlinux").exists():
-            if best is None or bj.stat().st_mtime > best[0]:
-                best = (bj.stat().st_mtime, tree, info.get("touched", []))
-    return (best[1], best[2]) if best else (None, [])
-
-
-def find_revision_seed(src, lineage):
-    """(tree, files to rebuild, commit) of the built revision of `src`'s repository, same fragments, compiler and
-    base, with the fewest files changed since it (git diff); (None, [], None) if there is none."""
-    best = None
-    for bj in builds_root().glob("*/build.json") if src.commit else ():
-        try:
-            info = json.loads(bj.read_text())
-        except (OSError, ValueError):
-            continue
-        inputs, tree = info.get("inputs", {}), Path(info.get("tree", ""))
-        if info.get("lineage") != lineage or inputs.get("repo") != src.repo or not inputs.get("commit") \
-                or not (tree / "out" / "vmlinux").exists():
-            continue
-        p = subprocess.run(["git", "-C", src.repo, "diff", "--name-only", inputs["commit"], src.commit],
-                           capture_output=True, text=True)
-        if p.returncode != 0:
-            continue
-        changed = p.stdout.split()
-        if best is None or len(changed) < len(best[1]):
-            best = (tree, changed + info.get("touched", []), inputs["commit"])
-    return best or (None, [], None)
-
-
-def expected_objects(sid):
-    """Objects a cold build of this seed id compiled last time (the progress line's total), or None."""
-    counts = []
-    for bj in builds_root().glob("*/build.json"):
-        try:
-            info = json.loads(bj.read_text())
-        except (OSError, ValueError):
-            continue
-        if info.get("seed_id") == sid and info.get("objects") and not info.get("seeded_from"):
-            counts.append(info["objects"])
-    return max(counts) if counts else None
-
-
 def build(req: BuildRequest, say=print, announce_hit=True):
     """Build (or find in the cache) the kernel for `req`; returns the artifact dir."""
     for t in ["make", "gcc", "flex", "bison", "bc", "patch"] + (["ccache"] if req.ccache else []):
@@ -188,9 +141,9 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
     sid = seed_id(src.identity, fragments, compiler, req.base)
     lineage = seed_id("revisions", fragments, compiler, req.base)  # every revision of one repository
     seed, seed_touched = find_seed(sid)
-    seed_commit = None
-    if seed is None and src.commit:  # the nearest built revision: its objects, the files changed since rebuilt
-        seed, seed_touched, seed_commit = find_revision_seed(src, lineage)
+    how = None
+    if seed is None and src.commit:  # the nearest built revision (or tree): its objects, what differs rebuilt
+        seed, seed_touched, how = find_revision_seed(src, lineage)
     touched = []
     try:
         hardlink_farm(src.path, tree)
@@ -206,8 +159,7 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
             subprocess.run(["cp", "-a", "--reflink=auto", str(seed / "out"), str(out)], check=True)
             rebase_paths(out, seed, tree)
             unshare(tree, [f for f in seed_touched if f not in touched])
-            say(f"build: incremental from {seed.name} (its out/ copied" + (
-                f"; revision {seed_commit[:12]}, {len(seed_touched)} files changed since)" if seed_commit else ")"))
+            say(f"build: incremental from {seed.name} (its out/ copied" + (f"; {how})" if how else ")"))
         times["tree_s"] = round(time.monotonic() - t0, 1)
         env = dict(os.environ)
         if req.ccache:

@@ -53,8 +53,9 @@ def git(repo, *args, check=True):
 
 
 def _from_revision(repo, rev):
-    """A revision of a git tree, exported once into the cache by its tree id (git archive: nothing in the user's
-    tree, index or HEAD changes)."""
+    """A revision of a git tree, exported once into the cache by its tree id (nothing in the user's tree, index or
+    HEAD changes): hardlinks of a revision of the same repository exported before plus the files that differ, or
+    git archive of the whole tree when there is none."""
     repo = Path(repo).expanduser().resolve()
     if git(repo, "rev-parse", "--is-inside-work-tree", check=False) != "true" and not (repo / "HEAD").exists():
         raise ConfigError(f"--source {repo}@{rev}: {repo} is not a git tree")
@@ -67,22 +68,61 @@ def _from_revision(repo, rev):
     if not (dest / ".ready").exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-            archive = subprocess.Popen(["git", "-C", str(repo), "archive", "--format=tar", commit],
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            untar = subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout, capture_output=True)
-            archive.stdout.close()
-            if archive.wait() != 0 or untar.returncode != 0:
-                raise ConfigError(f"--source {repo}@{rev}: git archive {commit[:12]} failed: "
-                                  f"{(archive.stderr.read() or untar.stderr).decode(errors='replace')[-300:]}")
-            subprocess.run(["find", tmp, "-exec", "touch", "-h", "-d", f"@{OLD_MTIME}", "{}", "+"], check=True)
+            near = _nearest_export(repo, commit, dest.parent)
+            _export(repo, commit, Path(tmp) / "t", near, f"--source {repo}@{rev}")
             if dest.exists():
                 shutil.rmtree(dest)
-            Path(tmp).rename(dest)
-            Path(tmp).mkdir()  # for TemporaryDirectory's clean-up
+            (Path(tmp) / "t").rename(dest)
         (dest / ".ready").write_text(f"{repo}@{commit}\n")
     if not (dest / "Makefile").exists() or not (dest / "Kconfig").exists():
         raise ConfigError(f"--source {repo}@{rev}: commit {commit[:12]} is not a kernel tree (no Makefile/Kconfig)")
     return Source(dest, f"git-tree:{tree_id}", f"{repo}@{rev}", commit, subject, str(repo))
+
+
+def _nearest_export(repo, commit, revs):
+    """(dir, commit) of the revision of `repo` already exported with the fewest files changed up to `commit`; None
+    when there is none or it is another line of history (thousands of files: one archive is quicker)."""
+    best = None
+    for ready in revs.glob("*/.ready"):
+        origin, _, other = ready.read_text().strip().rpartition("@")
+        if origin != str(repo) or not re.fullmatch(r"[0-9a-f]{40}", other):
+            continue
+        n = git(repo, "diff", "--name-only", "--no-renames", other, commit, check=False)
+        count = len(n.splitlines())
+        if count <= 5000 and (best is None or count < best[0]):
+            best = (count, ready.parent, other)
+    return best[1:] if best else None
+
+
+def _export(repo, commit, dest, near, what):
+    """`commit`'s tree into `dest` (files dated OLD_MTIME); from `near` = (dir, commit) by hardlinks plus the files
+    that differ. Returns the paths written."""
+    paths = None
+    if near:
+        subprocess.run(["cp", "-al", str(near[0]), str(dest)], check=True)
+        (dest / ".ready").unlink()
+        out = subprocess.run(["git", "-C", str(repo), "diff", "-z", "--name-status", "--no-renames", near[1], commit],
+                             capture_output=True, check=True).stdout.decode(errors="surrogateescape").split("\0")
+        pairs = list(zip(out[0::2], out[1::2]))
+        for _, rel in pairs:
+            p = dest / rel
+            if p.is_symlink() or p.is_file():
+                p.unlink()  # a link shared with the other export: replaced, never written through
+        paths = [rel for status, rel in pairs if status != "D"]
+        if not paths:
+            return []
+    else:
+        dest.mkdir()
+    archive = subprocess.Popen(["git", "-C", str(repo), "archive", "--format=tar", commit, "--", *(paths or [])],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    untar = subprocess.run(["tar", "-x", "-C", str(dest)], stdin=archive.stdout, capture_output=True)
+    archive.stdout.close()
+    if archive.wait() != 0 or untar.returncode != 0:
+        raise ConfigError(f"{what}: git archive {commit[:12]} failed: "
+                          f"{(archive.stderr.read() or untar.stderr).decode(errors='replace')[-300:]}")
+    targets = [str(dest / rel) for rel in paths] if paths is not None else [str(dest)]
+    subprocess.run(["find", *targets, "-exec", "touch", "-h", "-d", f"@{OLD_MTIME}", "{}", "+"], check=True)
+    return paths
 
 
 def revision_spec(spec):

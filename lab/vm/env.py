@@ -129,7 +129,8 @@ class GuestEnv:
 def guest_setup(tc, opts, say=print, accel=None):
     """(kernels, VMConfig, accelerator evidence) of a run in guests here; `accel`: the accelerator to take when
     `opts` names none (lab debug re-planning a run: the run's, without a second KVM probe)."""
-    kernels = [resolve_kernel(k, say=say) for k in (opts.kernels or tc.kernels or [None])]
+    specs = opts.kernels or tc.kernels or ["stock" if opts.source else None]  # a source: its stock build, not Debian's
+    kernels = [resolve_kernel(k, say=say, source=opts.source) for k in specs]
     spec = opts.boot_spec(tc.links)
     spec.accel = spec.accel or accel
     cfg, info = vm_config(spec, kernels[0], say=say)

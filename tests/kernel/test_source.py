@@ -76,3 +76,34 @@ def test_a_revision_as_a_kernel_carries_its_commit_into_records(repo, tmp_path, 
     rec = cell_record(RunDir.create(tmp_path / "runs", "t"), load_testcase(ROOT / "testcases" / "throughput.yaml"), k,
                       link, cfg, Cell(1, 0, 0, 0, link, {}), 1)
     assert rec["kernel"]["commit"] == commit and rec["kernel"]["subject"] == "base"
+
+
+def test_a_revision_is_exported_as_links_to_the_nearest_one_plus_what_changed(repo):
+    """The second revision shares every unchanged file's inode with the first export; the changed file is its own,
+    and the first export keeps its bytes."""
+    from lab.kernel.source import OLD_MTIME, resolve_source
+    r, _ = repo
+    base = resolve_source(f"{r}@HEAD~2").path
+    head = resolve_source(f"{r}@HEAD~1").path
+    assert (base / "Makefile").stat().st_ino == (head / "Makefile").stat().st_ino
+    assert (base / "drivers/fake.c").stat().st_ino != (head / "drivers/fake.c").stat().st_ino
+    assert b"a comment" in (head / "drivers/fake.c").read_bytes()
+    assert b"a comment" not in (base / "drivers/fake.c").read_bytes()
+    assert (head / "drivers/fake.c").stat().st_mtime == OLD_MTIME
+
+
+def test_a_history_made_from_a_built_source_seeds_from_that_build(repo, tmp_path):
+    """A history whose base is the tree another build was made from (Debian's tarball, in the real test) builds
+    its base incrementally from that build: no file differs. A later revision seeds from the base revision."""
+    r, frag = repo
+    plain = tmp_path / "plain"
+    import shutil
+    shutil.copytree(r, plain, ignore=shutil.ignore_patterns(".git"))
+    (plain / "drivers/fake.c").write_text(git(r, "show", "HEAD~2:drivers/fake.c") + "\n")
+    build(BuildRequest(source=str(plain), fragments=[frag], ccache=False), say=print)
+    said = []
+    build(BuildRequest(source=f"{r}@HEAD~2", fragments=[frag], ccache=False), say=said.append)
+    assert any("incremental from" in m and "0 files differ from its tree" in m for m in said), said
+    said.clear()
+    build(BuildRequest(source=f"{r}@HEAD", fragments=[frag], ccache=False), say=said.append)
+    assert any(f"revision {git(r, 'rev-parse', 'HEAD~2')[:12]}, 1 files changed since" in m for m in said), said

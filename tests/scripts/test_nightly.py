@@ -60,3 +60,33 @@ def test_nightly_workflow_shape():
     assert len(saves) == 2 and all(s.get("if", "").startswith("success()") for s in saves), saves
     night = (ROOT / "scripts/nightly.sh").read_text()
     assert "ls testcases/*.yaml" in night and "--mode deterministic" in night  # every testcase, and the icount legs
+
+
+def test_a_nightly_that_follows_a_branch_builds_tonights_commit_and_bisects_against_it(tmp_path):
+    """NIGHTLY_SOURCE=TREE@REF: the night resolves REF once (a commit landing mid-night changes nothing), hands
+    every `lab run` --source TREE@<commit>, and its gate --bisect TREE. `lab` is a stand-in recording its argv."""
+
+    from tests.support import fake_git_tree, git
+    repo = fake_git_tree(tmp_path)
+    commit = git(repo, "rev-parse", "HEAD")
+    log = tmp_path / "lab.argv"
+    fake = tmp_path / "lab"
+    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {log}\n")
+    fake.chmod(0o755)
+    out = tmp_path / "nightly-20261206"
+    env = {"PATH": "/usr/bin:/bin", "LAB": str(fake), "NIGHTLY_SOURCE": f"{repo}@master",
+           "NIGHTLY_TESTCASES": "testcases/xsk.yaml", "NIGHTLY_DETERMINISTIC": "testcases/udpgso.yaml"}
+    p = subprocess.run(["sh", "scripts/nightly.sh", "run", str(out)], cwd=ROOT, capture_output=True, text=True,
+                       env=env)
+    assert p.returncode == 0, p.stderr
+    runs = log.read_text().splitlines()
+    assert len(runs) == 2 and all(f"--source {repo}@{commit}" in r for r in runs), runs
+    assert (out / "source").read_text().strip() == f"{repo}@{commit}"
+    (out / "run-1").mkdir()
+    p = subprocess.run(["sh", "scripts/nightly.sh", "gate", str(out), str(tmp_path)], cwd=ROOT, capture_output=True,
+                       text=True, env=env)
+    gate = [r for r in log.read_text().splitlines() if r.startswith("gate ")]
+    assert gate and f"--bisect {repo} --bisect-steps 8" in gate[0], gate
+    bad = subprocess.run(["sh", "scripts/nightly.sh", "run", str(tmp_path / "n2")], cwd=ROOT, capture_output=True,
+                         text=True, env={**env, "NIGHTLY_SOURCE": f"{repo}@no-such-branch"})
+    assert bad.returncode == 2 and "not a revision" in bad.stderr
