@@ -229,7 +229,10 @@ def load_testcase(path, text=None):
         raise ConfigError(f"{path}:{line_of(marks, ('name',))}: name: {d['name']!r}: 1-64 of letters, digits, _ . + - "
                           f"(it names run directories and QEMU guests)")
     metric = validate(d["metric"], METRIC_SCHEMA, path, marks, ("metric",))
-    loss = validate(d["loss"], {"accounted_by": Key((list,), required=True, items=(str,))}, path, marks, ("loss",)) \
+    loss = validate(d["loss"], {"accounted_by": Key((list,), required=True, items=(str,)),
+                                "receiver_down_in": Key((list,), items=(str,), help="modes in which setup takes "
+                                                        "the receiver down: delivery is not checked there")},
+                    path, marks, ("loss",)) \
         if d["loss"] else {}
     perf = validate(d["perf"], PERF_SCHEMA, path, marks, ("perf",))
     links = []

@@ -107,3 +107,21 @@ def test_a_history_made_from_a_built_source_seeds_from_that_build(repo, tmp_path
     said.clear()
     build(BuildRequest(source=f"{r}@HEAD", fragments=[frag], ccache=False), say=said.append)
     assert any(f"revision {git(r, 'rev-parse', 'HEAD~2')[:12]}, 1 files changed since" in m for m in said), said
+
+
+def test_kernels_by_role_from_a_source_keep_the_role_as_their_name(repo, monkeypatch):
+    """`lab run --source TREE@REV`: stock is built from that revision; the Kernel is called stock (nights of a
+    branch pair by it), its build stock-<tree>-<commit>, and it carries the commit."""
+    import lab.kernel.build
+    from lab.kernel import resolve_kernel
+    from lab.kernel.store import find_build
+    r, frag = repo
+    monkeypatch.setattr(lab.kernel.build, "DEFAULT_FRAGMENTS", [frag])
+    monkeypatch.setattr(lab.kernel.resolve, "DEFAULT_FRAGMENTS", [frag])
+    commit = git(r, "rev-parse", "HEAD~1")
+    k = resolve_kernel("stock", source=f"{r}@HEAD~1")
+    assert k.name == "stock" and k.build["inputs"]["commit"] == commit
+    assert k.build["name"] == f"stock-net-next-{commit[:12]}" and find_build(k.build["name"]) is not None
+    assert b"a comment" in k.image.read_bytes()
+    with pytest.raises(ConfigError, match="not a revision"):
+        resolve_kernel("stock", source=f"{r}@nope")

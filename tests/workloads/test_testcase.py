@@ -198,3 +198,25 @@ def test_bad_testcase_values_are_named(tmp_path, kw, msg):
     from lab.workloads import load_testcase
     with pytest.raises(ConfigError, match=msg):
         load_testcase(_tc(tmp_path, **kw))
+
+
+def test_bulk_in_deterministic_mode_sends_a_count_inside_one_window_with_the_receiver_down():
+    """testcases/bulk.yaml: wall clock runs pktgen for the duration; deterministic mode sends params.packets with
+    the start written inside a profiler window (tools/window_write.c), the receiver down, and says delivery is
+    not checked there."""
+    from lab.measure import render_cell
+    from lab.modes import DETERMINISTIC, WALLCLOCK
+    from lab.vm.links import make_links
+    from lab.workloads import load_testcase
+    tc = load_testcase(ROOT / "testcases" / "bulk.yaml")
+    link = make_links(["virtio"])[0]
+    params = {"burst": 32, "xmit_mode": "start_xmit", "size": 64}
+    det = render_cell(tc, link, params, "/lab/cell", DETERMINISTIC)
+    wall = render_cell(tc, link, params, "/lab/cell", WALLCLOCK)
+    def count(script):  # values reach the script as variables (workloads/render.py)
+        var = re.search(r'"count \$\{(_dl\d+)\}"', script).group(1)
+        return re.search(rf"\b{var}=(\S+)", script).group(1)
+    assert count(det["run"]) == "20000" and "dplab_window_write $P/pgctrl start" in det["run"]
+    assert "echo stop" not in det["run"] and "link set eth0 down" in det["setup"]
+    assert count(wall["run"]) == "0" and "dplab_window_write" not in wall["run"] and "down" not in wall["setup"]
+    assert tc.loss["receiver_down_in"] == ["deterministic"]
