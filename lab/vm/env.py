@@ -47,7 +47,7 @@ def vm_config(spec, kernel, say=print):
         accel, info = mode.accels[0], {"mode": mode.name, "probe": None}
     else:
         accel, info = choose_accel(kernel, spec.accel, say=say)
-    cfg = VMConfig(accel=accel, cpus=spec.cpus, memory=spec.memory, append=list(spec.append),
+    cfg = VMConfig(accel=accel, cpus=spec.cpus, memory=spec.memory, append=[*mode.kernel_args, *spec.append],
                    backend=check_backend(spec.backend or default_backend()), boot_timeout=spec.boot_timeout,
                    cpu_model=spec.cpu_model, mode=mode, links=make_links(spec.links), extra_qemu=list(spec.extra_qemu),
                    profile=profile)
