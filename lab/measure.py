@@ -65,18 +65,19 @@ def render_cell(tc, link, params, cell_guest, mode):
     return {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in (*STEPS, "collect")}
 
 
-def parse_value(tc, stdout):
+def parse_value(tc, stdout, mode):
     """The run step's output through the testcase's parser: a dict whose `value` is a finite number, else LabError
-    naming the parser and what it got (the cell fails; its record is kept)."""
+    naming the parser and what it got (the cell fails; its record is kept). The testcase's parser for `mode`."""
+    parser = tc.parser_for(mode.name)
     try:
-        value = PARSERS[tc.parser](stdout)
+        value = PARSERS[parser](stdout)
     except LabError as e:
-        raise LabError(f"parser {tc.parser}: {e}") from None
+        raise LabError(f"parser {parser}: {e}") from None
     except Exception as e:  # noqa: BLE001 - a parser meeting output it does not know: the cell's failure
-        raise LabError(f"parser {tc.parser}: {type(e).__name__}: {e}; output tail: {stdout[-300:]!r}") from None
+        raise LabError(f"parser {parser}: {type(e).__name__}: {e}; output tail: {stdout[-300:]!r}") from None
     v = value.get("value") if isinstance(value, dict) else None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise LabError(f"parser {tc.parser}: the workload's value is {v!r}, not a finite number; "
+        raise LabError(f"parser {parser}: the workload's value is {v!r}, not a finite number; "
                        f"output tail: {stdout[-300:]!r}")
     return value
 
@@ -112,7 +113,7 @@ def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
             env.sh(scripts["teardown"], timeout=tc.timeout, check=False)
         env.fetch_cell(cell_no, rundir.guest_dir / cell_rel)
     (cell_host / "run.stdout").write_text(res.stdout)
-    value = parse_value(tc, res.stdout)
+    value = parse_value(tc, res.stdout, mode)
     perf = parse_perf_csv(untrusted.read_text(rundir.guest_dir, f"{cell_rel}/perf.csv", 1 << 20)) if events else {}
     counters = ctr.delta(pre, post)
     # the guest's own clock: instructions x 1e-9 s under icount shift=0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..match import matches
+from ..modes import DEFAULT, MODES
 from ..vm.links import nic_model
 from .kconfig import option_name
 from .schema import SCALAR, Key, _is, compose, line_of, validate
@@ -42,7 +43,8 @@ SCHEMA = {
     "teardown": Key((str,), default=""),
     "collect": Key((str,), default="",
                    help="jinja2 shell printing 'name value' lines: extra counters, before and after"),
-    "parser": Key((str,), required=True, help="how the run step's stdout becomes the metric"),
+    "parser": Key((str, dict), required=True, help="how the run step's stdout becomes the metric: a parser, or "
+                  "{measurement mode: parser} where a mode runs another tool"),
     "metric": Key((dict,), required=True, help="{name, unit, higher_is_better}"),
     "perf": Key((dict,), default={}, help="{events: [...], hw_events: [...], kprobes: [...]}"),
     "kernels": Key((list,), default=(), items=(str,), help="kernels to run on when --kernel is not given"),
@@ -132,7 +134,7 @@ class Testcase:
     run: str
     teardown: str
     collect: str
-    parser: str
+    parser: str | dict  # a parser name, or {mode name: parser name} (parser_for)
     metric: Metric
     perf_events: list = field(default_factory=list)
     hw_events: list = field(default_factory=list)
@@ -145,6 +147,12 @@ class Testcase:
     declared_timeout: float | None = None  # the file's own `timeout:` (kept whatever --duration says)
     declared_axes: dict = field(default_factory=dict)  # the file's axes (tc.axes may be narrowed by --axis)
     open_axes: set = field(default_factory=set)
+
+    def parser_for(self, mode):
+        """The parser of the run step's output in measurement mode `mode` (a name)."""
+        if isinstance(self.parser, dict):
+            return self.parser.get(mode, self.parser[DEFAULT.name])
+        return self.parser
 
     def axis_values(self, axis, given):
         """Command-line values of `axis` matched to the declared values and their type: `--axis gso=on` is the
@@ -241,9 +249,15 @@ def load_testcase(path, text=None):
             links.append(nic_model(m))
         except ConfigError as e:
             raise ConfigError(f"{path}:{line_of(marks, ('links', i))}: links.{i}: {e}") from None
-    if d["parser"] not in _parser_names():
-        raise ConfigError(f"{path}:{line_of(marks, ('parser',))}: parser: unknown parser {d['parser']!r}; known: "
-                          f"{', '.join(_parser_names())}")
+    for mode, parser in (d["parser"].items() if isinstance(d["parser"], dict) else [(None, d["parser"])]):
+        where = f"{path}:{line_of(marks, ('parser',) + ((mode,) if mode else ()))}: parser{'.' + mode if mode else ''}"
+        if mode is not None and mode not in MODES:
+            raise ConfigError(f"{where}: unknown measurement mode {mode!r}; known: {', '.join(MODES)}")
+        if parser not in _parser_names():
+            raise ConfigError(f"{where}: unknown parser {parser!r}; known: {', '.join(_parser_names())}")
+    if isinstance(d["parser"], dict) and DEFAULT.name not in d["parser"]:
+        raise ConfigError(f"{path}:{line_of(marks, ('parser',))}: parser: a mapping names the {DEFAULT.name} "
+                          f"mode's parser too")
     axes, open_axes = _axes(d, path, marks)
     for i, ex in enumerate(d["exclude"]):
         for k in ex:

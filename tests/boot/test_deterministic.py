@@ -174,3 +174,24 @@ def test_an_xdp_drop_costs_fewer_instructions_per_packet_than_a_drop_in_the_stac
     assert (p.unit, p.result.verdict) == ("insn/pkt", "faster") and p.result.ci_high_pct < -1, p.result
     moved = {c.name: c.delta for c in p.functions["functions"]}
     assert moved.get("ip_rcv_core", 0) < -100 and moved.get("__netif_receive_skb_core.constprop.0", 0) < -100, moved
+
+
+@pytest.mark.vm
+def test_tunnel_gso_costs_fewer_instructions_per_datagram_than_segmenting_before_the_tunnel(tmp_path):
+    """Seed 000 in instructions, transmit side: udpgso_tx's 64 KB superpackets into VXLAN and WireGuard, the
+    tunnel's GSO on (one encapsulation per superpacket, segmented after it) vs off (segmented before the tunnel,
+    each datagram encapsulated), the underlay's receiver down (testcases/tunnel.yaml in deterministic mode)."""
+    from lab.results.compare import compare
+    from lab.runner import RunOptions, run_testcase
+    from lab.workloads import load_testcase
+    tc = load_testcase(ROOT / "testcases/tunnel.yaml")
+    opts = RunOptions(kernels=["stock"], mode="deterministic", links=["virtio"], repeat=3, duration=0.5,
+                      axes={"tunnel": ["vxlan", "wireguard"]}, runs_root=str(tmp_path))
+    recs = run_testcase(tc, opts, say=print).results()
+    assert all(r["status"] == "ok" for r in recs), [r.get("error") for r in recs]
+    assert {r["unit"] for r in recs} == {"dgrams/cpu-s"}
+    pairs = {p.context["tunnel"]: p for p in compare(recs, by="gso", baseline="off")}
+    assert set(pairs) == {"vxlan", "wireguard"}
+    for name, p in pairs.items():
+        print(name, p.result)
+        assert (p.unit, p.result.verdict) == ("insn/dgram", "faster") and p.result.ci_high_pct < -5, (name, p.result)
