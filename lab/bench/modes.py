@@ -2,7 +2,8 @@
 the deterministic cells again with every host core busy (quiet vs loaded).
 
 XSK generic xmit (virtio-net, stock lab kernel, 64 and 1500 B) and iperf3 TCP (virtio-net), N repeats
-each; prints per-cell median and CV for both modes, and for XSK the instructions per packet (the headline)."""
+each, in both modes; then every testcase with an instruction headline, quiet and with every host core busy.
+Prints per-cell median and CV, the instructions per packet (the headline) and the loaded level vs the quiet."""
 import argparse
 import json
 import os
@@ -14,6 +15,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CELLS = [("xsk", {"size": [64, 1500]}), ("throughput", {"protocol": ["tcp"]})]
+# (testcase, axes, kernel) of each testcase whose deterministic records headline instructions
+LOADED = [("xsk", {"size": [64, 1500]}, "stock"), ("udpgso", {"gso": ["off", "on"], "ip": [4]}, "stock"),
+          ("bulk", {"burst": [1, 32], "xmit_mode": ["start_xmit"], "size": [64]}, "stock"),
+          ("tunnel", {"tunnel": ["vxlan"], "gso": ["off", "on"]}, "stock"), ("xdp-rx", {}, "debian")]
 
 
 def measure(name, axes, mode, repeat, duration, runs, kernel="stock"):
@@ -66,9 +71,12 @@ def main():
         for name, axes in CELLS:
             for mode in MODES:
                 recs += measure(name, axes, mode, a.n, a.duration, runs)
+        for name, axes, kernel in LOADED[1:]:  # xsk's quiet cells are measured above
+            recs += measure(name, axes, DETERMINISTIC.name, a.n, a.duration, runs, kernel)
         with busy_host():
-            loaded = measure("xsk", CELLS[0][1], DETERMINISTIC.name, a.n, a.duration, runs)
-            recs += [dict(r, _host="+loaded") for r in loaded]
+            for name, axes, kernel in LOADED:
+                loaded = measure(name, axes, DETERMINISTIC.name, a.n, a.duration, runs, kernel)
+                recs += [dict(r, _host="+loaded") for r in loaded]
     res = rows(recs)
     if a.json:
         print(json.dumps(res, indent=2))
@@ -81,11 +89,11 @@ def main():
         print(f"{r['testcase']:10s} {r['mode']:20s} {p:14s} {r['n']:2d} {f(r['median'], '{:.4g}'):>10s} {r['unit']:6s} "
               f"{f(r['cv_pct'], '{:.2f}'):>5s} {f(r['insn_per_pkt'], '{:.1f}'):>10s} "
               f"{f(r['insn_cv_pct'], '{:.3f}'):>5s}")
-    quiet = {json.dumps(r["params"]): r for r in res if r["mode"] == DETERMINISTIC.name and r["testcase"] == "xsk"}
+    quiet = {(r["testcase"], json.dumps(r["params"])): r for r in res if r["mode"] == DETERMINISTIC.name}
     for r in res:
-        q = quiet.get(json.dumps(r["params"]))
+        q = quiet.get((r["testcase"], json.dumps(r["params"])))
         if r["mode"].endswith("+loaded") and q and q["insn_per_pkt"]:
-            print(f"xsk {json.dumps(r['params'])}: loaded vs quiet level "
+            print(f"{r['testcase']} {json.dumps(r['params'])}: loaded vs quiet level "
                   f"{100 * (r['insn_per_pkt'] / q['insn_per_pkt'] - 1):+.3f} %")
 
 

@@ -23,7 +23,7 @@ from ..paths import ROOT, cache_root
 from ..progress import Progress
 from .config import merge
 from .patches import apply_patch, check_paths, load_series, touched_files
-from .seed import expected_objects, find_revision_seed, find_seed
+from .seed import expected_objects, find_config_seed, find_revision_seed, find_seed
 from .source import resolve_source
 from .store import artifact_dir, builds_root, check_name, damaged, key_lock
 from .tree import hardlink_farm, rebase_paths, unshare
@@ -144,6 +144,8 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
     how = None
     if seed is None and src.commit:  # the nearest built revision (or tree): its objects, what differs rebuilt
         seed, seed_touched, how = find_revision_seed(src, lineage)
+    if seed is None:  # the same source built with other fragments
+        seed, seed_touched, how = find_config_seed(src.identity, compiler, req.base)
     touched = []
     try:
         hardlink_farm(src.path, tree)

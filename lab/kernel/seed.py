@@ -1,8 +1,9 @@
 """Seeds for incremental builds: a build already made whose out/ a new build copies, rebuilding only the files that
-differ. Three kinds, nearest first: a build of the same source and config (differing by patches), a built revision
-of the same git repository (files changed since, by git diff), or, for a revision, a build of another source with
-the same config whose tree it matches but for a few files (by git blob ids: a history made from Debian's tarball
-seeds from the tarball's build)."""
+differ. Four kinds, nearest first: a build of the same source and config (differing by patches), a built revision
+of the same git repository (files changed since, by git diff), for a revision a build of another source with the
+same config whose tree it matches but for a few files (by git blob ids: a history made from Debian's tarball
+seeds from the tarball's build), and a build of the same source with other kconfig fragments (Kbuild's fixdep
+records which CONFIG_ options each object reads: a changed config rebuilds the objects that read a changed one)."""
 import hashlib
 import json
 import os
@@ -101,6 +102,18 @@ def differing_files(repo, commit, tree):
             if len(changed) > CONTENT_LIMIT:
                 return None
     return changed
+
+
+def find_config_seed(identity, compiler, base):
+    """(tree, touched files, how) of the build of the same source, compiler and base config with the fewest
+    patches (any fragments), or (None, [], None)."""
+    same = [(len(info.get("touched") or []), i, tree, info) for i, (info, tree) in enumerate(built())
+            if (info.get("inputs") or {}).get("source_identity") == identity
+            and info["inputs"].get("compiler") == compiler and info["inputs"].get("base") == base]
+    if not same:
+        return None, [], None
+    _, _, tree, info = min(same, key=lambda s: s[:2])
+    return tree, info.get("touched") or [], f"another config: {info.get('name')}; Kbuild rebuilds what it changes"
 
 
 def expected_objects(sid):

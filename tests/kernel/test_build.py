@@ -66,6 +66,19 @@ def test_build_merges_verifies_and_caches(env):
     assert store.find_build("stock") == art
 
 
+def test_another_config_of_a_built_source_starts_from_its_objects(env):
+    """A fragment variant (ipsec-no-offload, a selftest config) copies the out/ of the same source's build and
+    lets Kbuild rebuild what the config change reaches, instead of compiling everything again."""
+    tmp, src, frag = env
+    build(BuildRequest(source=str(src), fragments=[frag], ccache=False), say=print)
+    other = tmp / "other.config"
+    other.write_text("CONFIG_64BIT=y\n")
+    said = []
+    art = build(BuildRequest(source=str(src), fragments=[frag, other], ccache=False, name="other"), say=said.append)
+    assert any("incremental from" in m and "another config: stock" in m for m in said), said
+    assert parse_config((art / "config").read_text())["CONFIG_NET"] == "y"
+
+
 def test_two_processes_building_one_key_build_it_once(env, monkeypatch):
     """The second waits for the first (a lock per key) and takes its artifact: it never removes a tree that is
     being built (two `lab run --kernel stock` at once did, and the first build failed)."""
