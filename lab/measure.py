@@ -169,7 +169,8 @@ class Measurer:
         if env.cfg.profile:  # the guest's own symbol table: real addresses, KASLR or not
             kallsyms = env.run(["cat", "/proc/kallsyms"], timeout=60).stdout
             (rundir.path / "kallsyms").mkdir(exist_ok=True)
-            (rundir.path / "kallsyms" / f"{kernel.name}.txt").write_text(kallsyms)
+            slot = getattr(env, "slot", 0)  # guests at once (--jobs): each its own (KASLR)
+            (rundir.path / "kallsyms" / f"{kernel.name}{f'-{slot}' if slot else ''}.txt").write_text(kallsyms)
             self.symbols = Symbols(kallsyms)
             facts["profile"] = str(env.profile_path.relative_to(rundir.path))
         rundir.update_manifest(guests={**rundir.manifest.get("guests", {}), kernel.name: facts})

@@ -28,6 +28,7 @@ class Mode:
     gates: bool = False           # its records gate the nightly by default (a verdict host load cannot move)
     on_hardware: bool = True      # a hardware target can measure in it (no QEMU there)
     kernel_args: tuple = ()       # the guest kernel's command line, before the user's --append
+    parallel: bool = False        # guests measure at once by default (--jobs = cores): records host load cannot move
 
     def describe(self):
         return {"name": self.name, "qemu_args": list(self.qemu_args), "cpus": self.cpus, "cpu_model": self.cpu_model,
@@ -64,6 +65,7 @@ DETERMINISTIC = Mode(
     # the vmstat fold (every second by default) lands in a short window or not depending on when the host's
     # request arrived: once an hour instead (docs/measurements.md)
     kernel_args=("sysctl.vm.stat_interval=3600",),
+    parallel=True,
 )
 
 MODES = {m.name: m for m in (WALLCLOCK, DETERMINISTIC)}

@@ -94,6 +94,9 @@ RUN_OPTIONS = (
         pattern=re.compile(r"[a-z0-9_-]+"), metavar="MODEL,..."),
     Opt("axes", "--axis", "axis", "run only these values of an axis (repeatable), e.g. --axis size=64,1500",
         default=(), metavar="NAME=V1,V2"),
+    Opt("jobs", "--jobs", "int", "guests measuring at once (default: the host's cores in a mode host load cannot "
+        "move, deterministic; else 1): the plan's blocks, split when fewer, one guest each", min=1, max=64,
+        metavar="N"),
     Opt("target", "--target", "append", "run on this target of the hosts file: hardware (its ports over SSH; --kernel "
                                         "by "
         "kexec where its entry allows) or remote-lab; repeated: one run on each in turn", default=(), remote=False,

@@ -1,6 +1,7 @@
 """Progress of long work (a kernel build's objects, a run's cells, selftests): done/total, elapsed and an ETA, as
 one refreshed line on a terminal and as plain lines (one every `every` seconds, and the last) in a log."""
 import sys
+import threading
 import time
 
 
@@ -20,6 +21,7 @@ class Progress:
         self.every, self.now = every, now
         self.t0 = self.last = now()
         self.shown = False
+        self.lock = threading.Lock()  # guests measuring at once advance it from their threads
 
     def text(self):
         elapsed = self.now() - self.t0
@@ -32,10 +34,11 @@ class Progress:
         return f"{head} {clock(elapsed)} elapsed{tail}" + (f"  {self.note}" if self.note else "")
 
     def advance(self, n=1, note=None):
-        self.done += n
-        if note is not None:
-            self.note = note
-        self.show()
+        with self.lock:
+            self.done += n
+            if note is not None:
+                self.note = note
+            self.show()
 
     def show(self, force=False):
         t = self.now()

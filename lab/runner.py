@@ -3,6 +3,9 @@
 Planning lives in plan.py, measuring in measure.py, per-packet values and expectations in
 metrics/derived.py; this module holds the run's state (run dir, status) and its reboots.
 """
+import os
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from .errors import ConfigError, GuestError
@@ -42,6 +45,7 @@ class RunOptions:
     links: list = field(default_factory=list)  # NIC models instead of the testcase's `links`
     axes: dict = field(default_factory=dict)   # axis -> values, replacing the testcase's (a subset run)
     profile: bool | None = None  # per-function instruction counts; None: the mode's default
+    jobs: int | None = None      # guests at once; None: cores where the mode is `parallel` and the target allows
     target: str | None = None    # a hardware target in the hosts file instead of a guest (lab/remote)
     hosts: str = "hosts/lab.yaml"
 
@@ -125,6 +129,10 @@ class Run:
             raise ConfigError(f"two --kernel options name the same kernel: {', '.join(names)}")
         if self.cfg.mode.qemu_args:
             say(f"dplab: {self.cfg.mode.name} mode: {self.cfg.mode.summary}")
+        self.jobs = opts.jobs or ((os.cpu_count() or 1) if self.cfg.mode.parallel and self.provider.parallel else 1)
+        if self.jobs > 1 and not self.provider.parallel:
+            raise ConfigError(f"--jobs {self.jobs}: a {self.provider.kind} target measures one block at a time")
+        self.stop = False  # a block that failed to open or an interrupt: the other guests take no new cell
         rounds = opts.rounds or (2 if len(self.kernels) > 1 else 1)
         self.cells = shard_cells(plan(tc, len(self.kernels), self.cfg.links, rounds), opts.shard)
         for c in self.cells:  # a template that cannot render fails now, before any boot, naming the testcase
@@ -141,7 +149,8 @@ class Run:
                 reference=tc.reference, options=asdict(opts), kernels=[k.describe() for k in self.kernels],
                 accel=self.cfg.accel,
                 cpu_model=self.cfg.cpu,
-                accel_info=self.accel_info, host=host_info(), mode=self.cfg.mode.name, status="running")
+                accel_info=self.accel_info, host=host_info(), mode=self.cfg.mode.name, status="running",
+                jobs=self.jobs)
         else:
             self.rd = resume
             resume.lock()  # before reading what it holds: two resumes never measure the same cells
@@ -163,10 +172,13 @@ class Run:
 
     def execute(self):
         self.progress = Progress(f"run {self.rd.id}: cells", len(self.cells))
+        units = work_units(self.cells, self.jobs)
         try:
-            for b in dict.fromkeys(c.block for c in self.cells):
-                todo = [c for c in self.cells if c.block == b]
-                self.run_block(self.kernels[todo[0].kernel], todo)
+            if self.jobs > 1 and len(units) > 1:
+                self.run_parallel(units)
+            else:
+                for todo in units:
+                    self.run_block(self.kernels[todo[0].kernel], todo)
         except BaseException as e:
             status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
             self.rd.update_manifest(status=status, error=str(e) or type(e).__name__, ended=now_iso())
@@ -178,7 +190,36 @@ class Run:
             self.progress.close()
         return self.rd
 
-    def run_block(self, kernel, cells):
+    def run_parallel(self, units):
+        """Each unit in a guest of its own, `jobs` at once (a slot each: its host network, console); the first
+        error stops the others taking new cells and is raised once they are down."""
+        slots = queue.Queue()
+        for i in range(self.jobs):
+            slots.put(i)
+
+        def one(unit):
+            slot = slots.get()
+            try:
+                if not self.stop:
+                    self.run_block(self.kernels[unit[0].kernel], unit, slot)
+            except BaseException:
+                self.stop = True
+                raise
+            finally:
+                slots.put(slot)
+        with ThreadPoolExecutor(self.jobs) as ex:
+            futures = [ex.submit(one, u) for u in units]
+            errors = []
+            for f in futures:
+                try:
+                    f.result()
+                except BaseException as e:  # an interrupt here too: the guests finish their cell and go down
+                    self.stop = True
+                    errors.append(e)
+        if errors:
+            raise errors[0]
+
+    def run_block(self, kernel, cells, slot=0):
         """Open an environment on `kernel` and measure `cells`. An environment that dies mid-measurement (panic,
         QEMU killed, connection lost) fails that cell with the reason and is opened again for the rest, at most
         MAX_REBOOTS times. A failure to open it at all ends the run at once (with the console quoted); a kernel
@@ -195,9 +236,9 @@ class Run:
             why = self.provider.ready(kernel, self.rd, say=self.say)
             if why:
                 return self.fail_cells(kernel, todo, why)
-            with self.provider.open(kernel, self.cfg, self.rd, say=self.say) as env:
+            with self.provider.open(kernel, self.cfg, self.rd, say=self.say, slot=slot) as env:
                 m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []))
-                while todo:
+                while todo and not self.stop:
                     cell = todo.pop(0)
                     out = m.measure(cell, first=attempts.get(cell.n, 1))
                     if not out.again:
@@ -219,6 +260,17 @@ class Run:
             self.rd.append_result(rec)
         self.progress.advance(len(cells))
         self.say(f"dplab: {kernel.name}: {len(cells)} cells failed: {err}")
+
+
+def work_units(cells, jobs):
+    """The cells as units of one guest each: the plan's blocks (a boot per kernel and round), and, when there are
+    fewer blocks than `jobs`, each block dealt round-robin into parts (a record in a mode that runs guests at once
+    does not depend on which boot measured it)."""
+    blocks = [[c for c in cells if c.block == b] for b in dict.fromkeys(c.block for c in cells)]
+    if jobs <= 1 or len(blocks) >= jobs:
+        return blocks
+    parts = -(-jobs // len(blocks))
+    return [part for blk in blocks for part in (blk[i::parts] for i in range(min(parts, len(blk))))]
 
 
 def run_testcase(tc, opts: RunOptions, say=print, resume=None):

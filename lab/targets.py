@@ -17,8 +17,8 @@ from .vm.env import GuestEnv, guest_setup
 
 
 class GuestsHere:
-    """Guests booted here in QEMU, one per block of cells."""
-    kind, runs_elsewhere, debuggable = "guest", False, True
+    """Guests booted here in QEMU, one per block of cells, several at once (`parallel`: --jobs)."""
+    kind, runs_elsewhere, debuggable, parallel = "guest", False, True, True
     lost = "guest died; booting again"
 
     def __init__(self, opts, target=None):
@@ -30,13 +30,13 @@ class GuestsHere:
     def ready(self, kernel, rundir, say=print):
         return None
 
-    def open(self, kernel, cfg, rundir, say=print):
-        return GuestEnv(kernel, cfg, rundir, say=say)
+    def open(self, kernel, cfg, rundir, say=print, slot=0):
+        return GuestEnv(kernel, cfg, rundir, say=say, slot=slot)
 
 
 class HardwareHost:
     """A host's two cabled ports over SSH, wall clock; its own kernel, or each --kernel through kexec."""
-    kind, runs_elsewhere, debuggable = "hardware", False, False
+    kind, runs_elsewhere, debuggable, parallel = "hardware", False, False, False
     lost = "connection lost; connecting again"
 
     def __init__(self, opts, target):
@@ -69,13 +69,13 @@ class HardwareHost:
         rundir.update_manifest(kexec=rundir.manifest.get("kexec", []) + [entry])
         return entry.get("error")
 
-    def open(self, kernel, cfg, rundir, say=print):
+    def open(self, kernel, cfg, rundir, say=print, slot=0):
         return HardwareEnv(self.target, cfg, rundir, say=say)
 
 
 class RemoteLabRunner:
     """The whole lab on another machine (remote/lab.py): its run directory comes back."""
-    kind, runs_elsewhere, debuggable = "remote-lab", True, False
+    kind, runs_elsewhere, debuggable, parallel = "remote-lab", True, False, False
 
     def __init__(self, opts, target):
         self.opts, self.target = opts, target

@@ -66,3 +66,32 @@ def test_templates_are_rendered_for_every_cell_before_any_boot(tmp_path):
     with pytest.raises(ConfigError, match="t.yaml:setup: template error"):
         Run(tc, RunOptions(kernels=[str(img)], accel="tcg", runs_root=str(tmp_path / "runs")), say=lambda *_: None)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing booted, no run dir
+
+
+def test_guests_at_once_take_whole_blocks_or_deal_one_block_round_robin():
+    """--jobs: two kernels x two rounds are four blocks, one guest each; one block with --jobs 2 is dealt into
+    two parts that each hold cells of every param."""
+    from lab.plan import plan
+    from lab.runner import work_units
+    tc = load_testcase(ROOT / "testcases/bulk.yaml")
+    links = make_links(["virtio"])
+    cells = plan(tc, 2, links, 2)
+    units = work_units(cells, 2)
+    assert len(units) == 4 and [c for u in units for c in u] == cells  # the plan's blocks, as they were
+    assert work_units(cells, 1) == work_units(cells, 2)
+    one = plan(tc, 1, links, 1)
+    a, b = work_units(one, 2)
+    assert sorted(c.n for c in a + b) == sorted(c.n for c in one) and abs(len(a) - len(b)) <= 1
+    assert {str(c.params) for c in a} == {str(c.params) for c in b}  # every param in both guests
+    assert work_units(one[:1], 2) == [one[:1]]  # one cell: one guest
+
+
+def test_jobs_default_to_cores_in_deterministic_mode_and_a_host_measures_alone(tmp_path):
+    import os
+
+    from lab.modes import DETERMINISTIC, WALLCLOCK
+    from lab.options import BY_DEST
+    from lab.runner import RunOptions
+    assert DETERMINISTIC.parallel and not WALLCLOCK.parallel
+    assert BY_DEST["jobs"].problem(0) and not BY_DEST["jobs"].problem(2)
+    assert RunOptions(jobs=2).jobs == 2 and os.cpu_count() >= 1

@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from ..errors import ConfigError, LabError
@@ -103,6 +104,7 @@ class RunDir:
     def __init__(self, path):
         self.path = Path(path)
         self.manifest = {}
+        self.mutex = threading.Lock()  # guests measuring at once (--jobs) append and update from their threads
         mf = self.path / "manifest.json"
         if mf.exists():
             try:
@@ -136,9 +138,10 @@ class RunDir:
         return self.path / "console.log"
 
     def update_manifest(self, **fields):
-        self.manifest.update(fields)
-        text = json.dumps(self.manifest, indent=2, sort_keys=True, default=str)
-        atomic_write(self.path / "manifest.json", text + "\n")
+        with self.mutex:
+            self.manifest.update(fields)
+            text = json.dumps(self.manifest, indent=2, sort_keys=True, default=str)
+            atomic_write(self.path / "manifest.json", text + "\n")
 
     def lock(self):
         """Hold this run dir for this process (run, resume) until it exits: a second `lab run --resume` of it is
@@ -161,6 +164,10 @@ class RunDir:
         disk mid-write) is moved to results.torn first, so the new record starts a line of its own; a write that
         fails is truncated back, so the file never ends in half a record."""
         line = json.dumps(finite(record), sort_keys=True, default=str, allow_nan=False) + "\n"
+        with self.mutex:
+            self._append(line)
+
+    def _append(self, line):
         path = self.path / "results.jsonl"
         new = not path.exists()
         try:

@@ -95,6 +95,21 @@ def write_bytes(root, name, data, mode=0o644):
     return Path(root, *parts)
 
 
+def holds(root, name, data, mode):
+    """root/name is a plain file (no link) holding exactly `data` with permission bits `mode`, and no metadata a
+    guest set through 9p's mapped models (an xattr, a .virtfs_metadata entry) says otherwise."""
+    try:
+        if read_bytes(root, name, len(data)) != data:
+            return False
+        p = Path(root, *clean_name(str(name)))
+        st = os.stat(p, follow_symlinks=False)
+        meta = p.parent / ".virtfs_metadata" / p.name
+        return stat.S_IMODE(st.st_mode) == mode and not any(
+            "virtfs" in x for x in os.listxattr(p, follow_symlinks=False)) and not os.path.lexists(meta)
+    except (OSError, LabError):
+        return False
+
+
 def write_text(root, name, text, mode=0o644):
     return write_bytes(root, name, text.encode(), mode)
 

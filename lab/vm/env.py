@@ -57,8 +57,9 @@ def vm_config(spec, kernel, say=print):
 class GuestEnv:
     """A booted guest with its links wired. Context manager: boots on enter, always tears down on exit."""
 
-    def __init__(self, kernel, cfg, rundir, say=print, wire=True):
+    def __init__(self, kernel, cfg, rundir, say=print, wire=True, slot=0):
         self.kernel, self.cfg, self.rundir, self.say, self.wire = kernel, cfg, rundir, say, wire
+        self.slot = slot  # which of the run's guests at once (--jobs): its own host network and console
         self.vm = None
         self.timings = {}  # phase -> seconds: the VM's (initramfs ... teardown), wire
 
@@ -108,7 +109,7 @@ class GuestEnv:
                                       link.dev("a")) + self.vm.net.snapshot(link)
 
     def __enter__(self):
-        self.vm = VM(self.kernel, self.rundir, self.cfg, say=self.say)
+        self.vm = VM(self.kernel, self.rundir, self.cfg, say=self.say, slot=self.slot)
         self.vm.__enter__()
         try:
             if self.wire:

@@ -104,13 +104,14 @@ def _preexec(mask):
 def stage_guest_dir(g, links):
     """What a guest finds at /lab: the agent, the project's tools (on PATH) and, with links, the wiring
     script stage 1 runs at boot (the NICs' carrier comes up while the rest boots: e1000e takes ~2.2 s).
-    `g` was writable by an earlier guest of the run: each file is written afresh, never through what is there."""
-    for f in AGENT_FILES:
-        untrusted.write_bytes(g, f, (GUEST_SOURCES / f).read_bytes())
+    `g` was writable by an earlier guest of the run: each file is written afresh, never through what is there,
+    unless it is exactly what would be written (a guest of the run running at once may be executing it)."""
+    files = [(f, (GUEST_SOURCES / f).read_bytes(), 0o644) for f in AGENT_FILES]
     if TOOLS_BIN.is_dir():
-        for t in sorted(TOOLS_BIN.iterdir()):
-            if t.is_file():
-                untrusted.write_bytes(g, f"bin/{t.name}", t.read_bytes(), mode=0o755)
+        files += [(f"bin/{t.name}", t.read_bytes(), 0o755) for t in sorted(TOOLS_BIN.iterdir()) if t.is_file()]
+    for name, data, mode in files:
+        if not untrusted.holds(g, name, data, mode):
+            untrusted.write_bytes(g, name, data, mode=mode)
     if links:
         untrusted.write_text(g, "links.sh", guest_setup_script(links))
     else:
@@ -120,8 +121,8 @@ def stage_guest_dir(g, links):
 class VM:
     """Context manager: boots on enter (returns self, with .guest ready), always tears down on exit."""
 
-    def __init__(self, kernel, rundir, cfg: VMConfig, say=print):
-        self.kernel = kernel
+    def __init__(self, kernel, rundir, cfg: VMConfig, say=print, slot=0):
+        self.kernel, self.slot = kernel, slot  # slot: one of several guests of a run at once (--jobs)
         self.rundir = rundir
         self.cfg = cfg
         self.say = say
@@ -134,10 +135,19 @@ class VM:
         self.profile_path = rundir.path / "profiles" / f"{time.strftime('%H%M%S')}-{id(self) & 0xffff:04x}.txt"
         self.timings = {}  # phase -> seconds: initramfs, host_net, qemu_to_agent, shutdown, teardown
 
+    @property
+    def tag(self):
+        """The run id, and the slot after it for all but a run's first guest: QEMU's name, the host netns."""
+        return self.rundir.id + (f"-{self.slot}" if self.slot else "")
+
+    @property
+    def console_log(self):
+        return self.rundir.console_log if not self.slot else self.rundir.path / f"console-{self.slot}.log"
+
     # -- argv -------------------------------------------------------------------
     def argv(self, initrd, sock_path):
         c = self.cfg
-        argv = [which("qemu-system-x86_64"), "-name", qemu_value(f"dplab-{self.rundir.id}"), "-nodefaults",
+        argv = [which("qemu-system-x86_64"), "-name", qemu_value(f"dplab-{self.tag}"), "-nodefaults",
                 "-no-user-config",
                 "-display", "none", "-no-reboot", "-machine", "q35", "-accel", c.qemu_accel, "-cpu", c.cpu,
                 "-smp", str(c.vcpus), "-m", c.memory,
@@ -205,7 +215,7 @@ class VM:
             self.profile_path.parent.mkdir(exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix="dplab-")
         sock = Path(self.tmp) / "ctl.sock"
-        self.net = HostNetwork(self.cfg.links, self.cfg.backend, self.rundir.id).__enter__()
+        self.net = HostNetwork(self.cfg.links, self.cfg.backend, self.tag).__enter__()
         t = self._lap("host_net", t)
         full = self.net.wrap(self.argv(initrd, sock))
         (Path(self.tmp) / "empty").write_text("")
@@ -221,7 +231,7 @@ class VM:
         except (OSError, subprocess.SubprocessError) as e:
             raise LabError(f"cannot start QEMU with the host's secrets hidden from the guest ({e}); "
                            f"nothing was booted") from e
-        self.console = ConsoleWatcher(self.proc.stdout, self.rundir.console_log)
+        self.console = ConsoleWatcher(self.proc.stdout, self.console_log)
         cmdlog = open(self.rundir.path / "guest-commands.jsonl", "a", buffering=1)
         self.guest = Guest(sock, self, log=lambda rec: cmdlog.write(json.dumps(rec) + "\n"))
         deadline = t0 + self.cfg.boot_timeout
