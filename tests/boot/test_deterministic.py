@@ -198,27 +198,6 @@ def test_tunnel_gso_costs_fewer_instructions_per_datagram_than_segmenting_before
 
 
 @pytest.mark.vm
-@pytest.mark.build
-def test_esp_gso_costs_fewer_instructions_per_datagram_than_esp_without_offload(tmp_path):
-    """Seed 002 in instructions, transmit side: udpgso_tx's superpackets through an ESP transport SA, the lab
-    kernel (ESP GSO: esp4_offload) vs the one built without CONFIG_INET_ESP_OFFLOAD (kconfigs/
-    ipsec-no-offload.config, built from the stock build's objects), AES-GCM and NULL, the receiver down."""
-    from lab.results.compare import compare
-    from lab.runner import RunOptions, run_testcase
-    from lab.workloads import load_testcase
-    tc = load_testcase(ROOT / "testcases/ipsec.yaml")
-    opts = RunOptions(mode="deterministic", links=["virtio"], repeat=3, duration=0.5, rounds=1,
-                      axes={"esp_mode": ["transport"]}, runs_root=str(tmp_path))
-    recs = run_testcase(tc, opts, say=print).results()
-    assert all(r["status"] == "ok" for r in recs), [r.get("error") for r in recs]
-    pairs = {p.context["alg"]: p for p in compare(recs, by="kernel", baseline="ipsec-no-offload")}
-    assert set(pairs) == {"gcm", "null"}
-    for alg, p in pairs.items():
-        print(alg, p.result)
-        assert (p.unit, p.result.verdict) == ("insn/dgram", "faster") and p.result.ci_high_pct < -5, (alg, p.result)
-
-
-@pytest.mark.vm
 def test_guests_at_once_measure_what_one_guest_measures(tmp_path):
     """--jobs 2 in deterministic mode: the cells dealt to two guests booted at once (each its own host network
     and console) give the serial run's instructions per packet within 0.1 %, the bar a level must hold between a
