@@ -73,7 +73,7 @@ offload: setup ## known answer: TCP over virtio-net with TSO/GSO on vs off (off 
 
 
 .PHONY: line
-.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot bench-bisect bench-modes bench-gate nightly
+.PHONY: xsk xsk-deterministic ipsec tunnel udpgso bulk xdp-rx bench bench-boot bench-bisect bench-jobs bench-modes bench-gate nightly
 xsk: setup ## seed 003: AF_XDP generic xmit, page vs copy path, 64-1500 B, virtio-net and e1000e
 	$(LAB) run testcases/xsk.yaml $(if $(REPEAT),--repeat $(REPEAT))
 
@@ -100,6 +100,9 @@ bench-boot: setup ## QEMU start to first guest command, 5 boots each of the Debi
 
 bench-bisect: setup ## lab bisect over a 16-commit history with one slow commit: steps, builds, wall time (slow)
 	$(VENV)/bin/python -m lab.bench.bisect
+
+bench-jobs: setup ## a deterministic run serial and with two guests at once: wall ratio, headlines moved
+	$(VENV)/bin/python -m lab.bench.jobs
 
 bench-modes: setup ## CV of wall-clock vs deterministic mode on XSK and iperf3 cells, measured in one run
 	$(VENV)/bin/python -m lab.bench.modes

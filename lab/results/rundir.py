@@ -104,7 +104,7 @@ class RunDir:
     def __init__(self, path):
         self.path = Path(path)
         self.manifest = {}
-        self.mutex = threading.Lock()  # guests measuring at once (--jobs) append and update from their threads
+        self.mutex = threading.Lock()  # guests at once (--jobs): their threads append, update and stage in turn
         mf = self.path / "manifest.json"
         if mf.exists():
             try:

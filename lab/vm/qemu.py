@@ -207,7 +207,8 @@ class VM:
     def _start(self):
         t = time.monotonic()
         initrd = build_initramfs(self.kernel, drivers=dict.fromkeys(link.model.driver for link in self.cfg.links))
-        stage_guest_dir(self.rundir.guest_dir, self.cfg.links)
+        with self.rundir.mutex:  # guests of the run starting at once (--jobs) stage one after the other
+            stage_guest_dir(self.rundir.guest_dir, self.cfg.links)
         t = self._lap("initramfs", t)
         if self.cfg.profile:
             if not PROFILER.exists():
