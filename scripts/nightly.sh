@@ -15,7 +15,7 @@ set -eu
 cd "$(dirname "$0")/.."
 lab=${LAB:-.venv/bin/lab}
 TESTCASES=${NIGHTLY_TESTCASES:-$(ls testcases/*.yaml)}
-DETERMINISTIC=${NIGHTLY_DETERMINISTIC:-"testcases/xsk.yaml testcases/udpgso.yaml testcases/bulk.yaml testcases/xdp-rx.yaml"}
+DETERMINISTIC=${NIGHTLY_DETERMINISTIC:-"testcases/xsk.yaml testcases/udpgso.yaml testcases/bulk.yaml testcases/xdp-rx.yaml testcases/tunnel.yaml"}
 REPEAT=${NIGHTLY_REPEAT:-3}
 cmd=$1 out=$2
 case "$cmd" in
