@@ -130,7 +130,8 @@ def cell_record(rundir, tc, k, link, cfg, cell, attempt, boot_seconds=0.0):
                        **{f: k.build["inputs"][f] for f in ("commit", "subject") if k.build.get("inputs", {}).get(f)}},
             "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
             "duration": tc.duration, "accel": cfg.accel, "cpu_model": cfg.cpu, "mode": cfg.mode.name,
-            "boot_seconds": boot_seconds, "started": now_iso(), "attempt": attempt}
+            "boot_seconds": boot_seconds, "started": now_iso(), "attempt": attempt,
+            **({"min_effect_pct": tc.min_effect[cfg.mode.name]} if cfg.mode.name in tc.min_effect else {})}
 
 
 @dataclass

@@ -141,8 +141,10 @@ def _finite(v):
 
 
 def min_effect(records):
-    """The smallest change called significant: the largest of the records' modes' `min_effect_pct` (modes.py)."""
-    return max(record_mode(r).min_effect_pct for r in records)
+    """The smallest change called significant: the largest of the records' modes' `min_effect_pct` (modes.py) and
+    of what their testcase declares it can support in that mode (`min_effect:`, carried by each record)."""
+    return max(max(record_mode(r).min_effect_pct, r["min_effect_pct"] if _finite(r.get("min_effect_pct")) else 0)
+               for r in records)
 
 
 def resolution(records):

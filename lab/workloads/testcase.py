@@ -53,6 +53,8 @@ SCHEMA = {
     "loss": Key((dict,), default={}, help="where loss on the link is expected: {accounted_by: [counter, ...]} that "
                                           "must "
                 "account for every packet lost (metrics/delivery.py); default: none may be lost"),
+    "min_effect": Key((dict,), default={}, help="{measurement mode: percent}: the smallest change this testcase's "
+                      "records support in that mode where it is above the mode's own (what host load still moves)"),
     "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, "
                                                "ratios}"),
     "kconfig": Key((list,), default=(), items=(dict,),
@@ -144,6 +146,7 @@ class Testcase:
     reference: dict = field(default_factory=dict)
     kconfig: list = field(default_factory=list)  # validated `kconfig:` entries (workloads/kconfig.py)
     loss: dict = field(default_factory=dict)  # {accounted_by: [...]} (metrics/delivery.py)
+    min_effect: dict = field(default_factory=dict)  # {mode: percent} above the mode's own (results/compare.py)
     declared_timeout: float | None = None  # the file's own `timeout:` (kept whatever --duration says)
     declared_axes: dict = field(default_factory=dict)  # the file's axes (tc.axes may be narrowed by --axis)
     open_axes: set = field(default_factory=set)
@@ -286,7 +289,12 @@ def load_testcase(path, text=None):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
             raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a "
                               "kernel symbol name")
-    return Testcase(path=path, kconfig=kconfig, loss=loss, kprobes=perf["kprobes"], kernels=d["kernels"],
+    for mode, pct in d["min_effect"].items():
+        if mode not in MODES or isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct < 100:
+            raise ConfigError(f"{path}:{line_of(marks, ('min_effect', mode))}: min_effect.{mode}: expected a known "
+                              f"mode ({', '.join(MODES)}) and a percent between 0 and 100, got {pct!r}")
+    return Testcase(path=path, kconfig=kconfig, loss=loss, min_effect=d["min_effect"], kprobes=perf["kprobes"],
+                    kernels=d["kernels"],
                     expect=expect, reference=reference, text=text, name=d["name"], description=d["description"],
                     links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or step_timeout(d["duration"]),
