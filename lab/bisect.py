@@ -238,3 +238,15 @@ def bisect_regressions(regressed, current, previous, run_dirs, repo, root, max_s
                    directory=Path(root) / new_run_id(f"bisect-{tc.name}"))
         out.append({"cell": ctx, "dir": str(b.dir), **b.run()})
     return out
+
+
+def verdict_line(b):
+    """The gate's line for one of bisect_regressions' summaries: the first bad commit and the functions that moved,
+    or why there is none."""
+    cell = ", ".join(f"{k}={v}" for k, v in b["cell"].items())
+    if b.get("first_bad"):
+        moved = "".join(f"; {f['name']} {f['delta']:+.1f}/pkt" for f in b.get("functions", [])[:3])
+        return f"bisect {cell}: first bad commit: {b['first_bad']} {b.get('subject', '')}{moved}"
+    why = b.get("not_bisected") or b.get("verdict") or \
+        f"the first bad commit is one of {', '.join(c[:12] for c in b.get('candidates', []))}"
+    return f"bisect {cell}: {why}"

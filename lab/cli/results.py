@@ -81,17 +81,12 @@ def cmd_gate(a):
     res = gate(current, previous, pinned, gate_wallclock=a.gate_wallclock,
                runs=[(str(rd.path), rd.manifest) for rd in runs], runs_log=read_runs_log(a.runs_log))
     if a.bisect and res.regressed:
-        from ..bisect import bisect_regressions
+        from ..bisect import bisect_regressions, verdict_line
         root = Path(a.verdict).parent if a.verdict else Path("runs")
         res.bisects = bisect_regressions(res.regressed, current, previous, {rd.id: rd.path for rd in runs}, a.bisect,
                                          root, max_steps=a.bisect_steps, say=lambda m: print(m, file=sys.stderr))
-        for b in res.bisects:
-            cell = ", ".join(f"{k}={v}" for k, v in b["cell"].items())
-            res.lines.insert(len(res.regressions), f"bisect {cell}: " + (
-                f"first bad commit: {b['first_bad']} {b.get('subject', '')}" + "".join(
-                    f"; {f['name']} {f['delta']:+.1f}/pkt" for f in b.get("functions", [])[:3])
-                if b.get("first_bad") else (b.get("not_bisected") or b.get("verdict") or "the first bad commit "
-                                            f"is one of {', '.join(c[:12] for c in b.get('candidates', []))}")))
+        for b in res.bisects:  # each after the regressions it explains
+            res.lines.insert(len(res.regressions), verdict_line(b))
     print("\n".join(res.lines))
     print("gate: " + ("pass" if res.ok else "FAIL"))
     if a.verdict:
