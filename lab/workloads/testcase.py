@@ -10,8 +10,9 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..match import matches
-from ..modes import DEFAULT, MODES
+from ..modes import DEFAULT
 from ..vm.links import nic_model
+from .bymode import check_by_mode
 from .kconfig import option_name
 from .schema import SCALAR, Key, _is, compose, line_of, validate
 
@@ -19,11 +20,6 @@ from .schema import SCALAR, Key, _is, compose, line_of, validate
 # param by one of these names would be confused with it (ipsec's old `mode` axis grouped transport with tunnel).
 RESERVED = {"kernel", "kernel_id", "link", "links", "mode", "accel", "cpu", "cpu_model", "run", "cell", "cell_dir",
             "duration", "params", "nic_model", "status", "value", "metric", "unit", "repeat"}
-
-
-def _parser_names():
-    from ..metrics.parsers import PARSERS
-    return tuple(PARSERS)
 
 
 SCHEMA = {
@@ -252,15 +248,7 @@ def load_testcase(path, text=None):
             links.append(nic_model(m))
         except ConfigError as e:
             raise ConfigError(f"{path}:{line_of(marks, ('links', i))}: links.{i}: {e}") from None
-    for mode, parser in (d["parser"].items() if isinstance(d["parser"], dict) else [(None, d["parser"])]):
-        where = f"{path}:{line_of(marks, ('parser',) + ((mode,) if mode else ()))}: parser{'.' + mode if mode else ''}"
-        if mode is not None and mode not in MODES:
-            raise ConfigError(f"{where}: unknown measurement mode {mode!r}; known: {', '.join(MODES)}")
-        if parser not in _parser_names():
-            raise ConfigError(f"{where}: unknown parser {parser!r}; known: {', '.join(_parser_names())}")
-    if isinstance(d["parser"], dict) and DEFAULT.name not in d["parser"]:
-        raise ConfigError(f"{path}:{line_of(marks, ('parser',))}: parser: a mapping names the {DEFAULT.name} "
-                          f"mode's parser too")
+    check_by_mode(d, path, marks)
     axes, open_axes = _axes(d, path, marks)
     for i, ex in enumerate(d["exclude"]):
         for k in ex:
@@ -289,14 +277,9 @@ def load_testcase(path, text=None):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
             raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a "
                               "kernel symbol name")
-    for mode, pct in d["min_effect"].items():
-        if mode not in MODES or isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct < 100:
-            raise ConfigError(f"{path}:{line_of(marks, ('min_effect', mode))}: min_effect.{mode}: expected a known "
-                              f"mode ({', '.join(MODES)}) and a percent between 0 and 100, got {pct!r}")
     return Testcase(path=path, kconfig=kconfig, loss=loss, min_effect=d["min_effect"], kprobes=perf["kprobes"],
-                    kernels=d["kernels"],
-                    expect=expect, reference=reference, text=text, name=d["name"], description=d["description"],
-                    links=links,
+                    kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"],
+                    description=d["description"], links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or step_timeout(d["duration"]),
                     declared_timeout=d["timeout"],
                     params=d["params"], axes=axes, declared_axes={k: list(v) for k, v in axes.items()},

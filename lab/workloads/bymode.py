@@ -1,0 +1,27 @@
+"""The testcase keys whose values differ by measurement mode (`parser`, `min_effect`): checked here, each entry
+naming a mode of lab/modes.py."""
+from ..errors import ConfigError
+from ..modes import DEFAULT, MODES
+from .schema import line_of
+
+
+def parser_names():
+    from ..metrics.parsers import PARSERS
+    return tuple(PARSERS)
+
+
+def check_by_mode(d, path, marks):
+    """`parser`: a parser, or {mode: parser} naming the default mode's too; `min_effect`: {mode: percent}."""
+    for mode, parser in (d["parser"].items() if isinstance(d["parser"], dict) else [(None, d["parser"])]):
+        where = f"{path}:{line_of(marks, ('parser',) + ((mode,) if mode else ()))}: parser{'.' + mode if mode else ''}"
+        if mode is not None and mode not in MODES:
+            raise ConfigError(f"{where}: unknown measurement mode {mode!r}; known: {', '.join(MODES)}")
+        if parser not in parser_names():
+            raise ConfigError(f"{where}: unknown parser {parser!r}; known: {', '.join(parser_names())}")
+    if isinstance(d["parser"], dict) and DEFAULT.name not in d["parser"]:
+        raise ConfigError(f"{path}:{line_of(marks, ('parser',))}: parser: a mapping names the {DEFAULT.name} "
+                          f"mode's parser too")
+    for mode, pct in d["min_effect"].items():
+        if mode not in MODES or isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct < 100:
+            raise ConfigError(f"{path}:{line_of(marks, ('min_effect', mode))}: min_effect.{mode}: expected a known "
+                              f"mode ({', '.join(MODES)}) and a percent between 0 and 100, got {pct!r}")
