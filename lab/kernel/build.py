@@ -177,6 +177,11 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
     except BaseException:
         shutil.rmtree(tree, ignore_errors=True)
         raise
+    gz, image = out / "arch/x86/boot/compressed/vmlinux.bin.gz", out / "arch/x86/boot/bzImage"
+    if gz.exists() and gz.read_bytes() not in image.read_bytes():  # the compressed kernel is this vmlinux's
+        shutil.rmtree(tree, ignore_errors=True)
+        raise LabError(f"build {name}: its bzImage does not hold the vmlinux this build linked (a stale compressed "
+                       f"kernel); nothing was cached")
     release = (out / "include/config/kernel.release").read_text().strip()
     tmp = builds_root() / f".{key}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -212,24 +217,28 @@ def _name(name, key):
 
 
 def _make(tree, out, req, env, log, log_path, say, expected=None):
-    """make bzImage, its progress as objects compiled of those a cold build of this seed compiled (ETA);
-    returns the count."""
-    argv = ["make", f"O={out}", f"-j{req.jobs}", "bzImage"]
-    if req.ccache:
-        argv.append("CC=ccache gcc")
+    """make vmlinux, then bzImage, its progress as objects compiled of those a cold build of this seed compiled
+    (ETA); returns the count. The compressed kernel's objects are never taken from ccache: piggy.S only names
+    vmlinux.bin.gz (`.incbin`), which ccache's depend mode cannot see, so two kernels of the same size shared one
+    piggy.o, the other kernel inside (docs/measurements.md)."""
+    base = ["make", f"O={out}", f"-j{req.jobs}"] + (["CC=ccache gcc"] if req.ccache else [])
     prog = Progress("build: objects compiled", expected)
     prog.show(force=True)
-    tail = []
-    p = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in p.stdout:
-        log.write(line)
-        tail.append(line.rstrip())
-        tail = tail[-400:]
-        if line.startswith(("  CC ", "  AS ")):
-            prog.advance()
-        elif line.startswith("  LD ") and "vmlinux" in line:
-            prog.advance(0, note="linking")
-    rc = p.wait()
+    tail, rc = [], 0
+    for target, extra in (("vmlinux", {}), ("bzImage", {"CCACHE_DISABLE": "1"})):
+        p = subprocess.Popen(base + [target], cwd=tree, env={**env, **extra}, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        for line in p.stdout:
+            log.write(line)
+            tail.append(line.rstrip())
+            tail = tail[-400:]
+            if line.startswith(("  CC ", "  AS ")):
+                prog.advance()
+            elif line.startswith("  LD ") and "vmlinux" in line:
+                prog.advance(0, note="linking")
+        rc = p.wait()
+        if rc != 0:
+            break
     prog.close()
     log.flush()
     if rc != 0:
