@@ -5,6 +5,8 @@ Written as a newc cpio in Python (deterministic, content-addressed, cached).
 import gzip
 import hashlib
 import io
+import os
+import threading
 from pathlib import Path
 
 from ..guest import GUEST_SOURCES
@@ -90,7 +92,7 @@ def build_initramfs(kernel, probe=False, drivers=()):
         c.file(f"modules/{name}", data)
     c.file("modules/order", "".join(Path(p).name + "\n" for p in order).encode())
     out.parent.mkdir(exist_ok=True)
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")  # guests starting at once (--jobs)
     tmp.write_bytes(gzip.compress(c.finish(), 6))
     tmp.replace(out)
     return out
