@@ -63,8 +63,9 @@ DETERMINISTIC = Mode(
     gates=True,
     on_hardware=False,
     # the vmstat fold (every second by default) lands in a short window or not depending on when the host's
-    # request arrived: once an hour instead (docs/measurements.md)
-    kernel_args=("sysctl.vm.stat_interval=3600",),
+    # request arrived: once an hour instead; khugepaged's scan (every 10 s of guest time) collapsing a huge page
+    # clears 512 pages in one window and not the next: no transparent huge pages (docs/measurements.md)
+    kernel_args=("sysctl.vm.stat_interval=3600", "transparent_hugepage=never"),
     parallel=True,
 )
 

@@ -42,7 +42,7 @@ def test_a_testcase_may_parse_each_mode_with_its_own_tool():
 
 
 def test_a_testcase_may_raise_its_modes_minimum_effect_and_the_comparison_reads_it():
-    """xdp-rx declares min_effect {deterministic: 2.0}: its deterministic records carry it and a 1 % change, tight
+    """tunnel declares min_effect {deterministic: 0.5}: its deterministic records carry it and a 0.4 % change, tight
     as it is, is not called a change (the mode's own floor is 0.3 %); a bad entry is refused naming the key."""
     from types import SimpleNamespace
 
@@ -54,19 +54,19 @@ def test_a_testcase_may_raise_its_modes_minimum_effect_and_the_comparison_reads_
     from lab.vm.links import make_links
     from lab.workloads import load_testcase
     from tests.support.records import xsk_rec
-    tc = load_testcase(ROOT / "testcases/xdp-rx.yaml")
+    tc = load_testcase(ROOT / "testcases/tunnel.yaml")
     link = make_links(["virtio"])[0]
     kernel = SimpleNamespace(name="k", release="6.1", sha256="0" * 64, build={}, variant=None)
     rundir = SimpleNamespace(id="r")  # cell_record reads only the run's id
-    for mode, want in ((DETERMINISTIC, 2.0), (WALLCLOCK, None)):
+    for mode, want in ((DETERMINISTIC, 0.5), (WALLCLOCK, None)):
         rec = cell_record(rundir, tc, kernel, link, SimpleNamespace(accel="tcg", cpu="max", mode=mode),
                           Cell(1, 0, 0, 0, link, {}), 1)
         assert rec.get("min_effect_pct") == want
     a = [xsk_rec("a", 1000.0 + i / 100, cell=i) for i in range(3)]
-    b = [xsk_rec("b", 1010.0 + i / 100, cell=10 + i) for i in range(3)]
-    assert compare(a + b, by="kernel", baseline="a")[0].result.verdict == "faster"  # +1 %, 0.3 % floor
-    floor = [dict(r, min_effect_pct=2.0) for r in a + b]
+    b = [xsk_rec("b", 1004.0 + i / 100, cell=10 + i) for i in range(3)]
+    assert compare(a + b, by="kernel", baseline="a")[0].result.verdict == "faster"  # +0.4 %, 0.3 % floor
+    floor = [dict(r, min_effect_pct=0.5) for r in a + b]
     assert compare(floor, by="kernel", baseline="a")[0].result.verdict != "faster"
-    text = (ROOT / "testcases/xdp-rx.yaml").read_text()
+    text = (ROOT / "testcases/tunnel.yaml").read_text()
     with pytest.raises(ConfigError, match="min_effect.fast: expected a known mode"):
-        load_testcase(ROOT / "testcases/xdp-rx.yaml", text=text.replace("{deterministic: 2.0}", "{fast: 2.0}"))
+        load_testcase(ROOT / "testcases/tunnel.yaml", text=text.replace("{deterministic: 0.5}", "{fast: 0.5}"))

@@ -1,7 +1,8 @@
-"""The testcase keys whose values differ by measurement mode (`parser`, `min_effect`): checked here, each entry
-naming a mode of lab/modes.py."""
+"""The testcase keys whose values differ by measurement mode (`parser`, `min_effect`, `backend`): checked here,
+each entry naming a mode of lab/modes.py."""
 from ..errors import ConfigError
 from ..modes import DEFAULT, MODES
+from ..vm.links import BACKENDS
 from .schema import line_of
 
 
@@ -11,7 +12,8 @@ def parser_names():
 
 
 def check_by_mode(d, path, marks):
-    """`parser`: a parser, or {mode: parser} naming the default mode's too; `min_effect`: {mode: percent}."""
+    """`parser`: a parser, or {mode: parser} naming the default mode's too; `min_effect`: {mode: percent};
+    `backend`: {mode: link backend}."""
     for mode, parser in (d["parser"].items() if isinstance(d["parser"], dict) else [(None, d["parser"])]):
         where = f"{path}:{line_of(marks, ('parser',) + ((mode,) if mode else ()))}: parser{'.' + mode if mode else ''}"
         if mode is not None and mode not in MODES:
@@ -25,3 +27,7 @@ def check_by_mode(d, path, marks):
         if mode not in MODES or isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct < 100:
             raise ConfigError(f"{path}:{line_of(marks, ('min_effect', mode))}: min_effect.{mode}: expected a known "
                               f"mode ({', '.join(MODES)}) and a percent between 0 and 100, got {pct!r}")
+    for mode, backend in d["backend"].items():
+        if mode not in MODES or backend not in BACKENDS:
+            raise ConfigError(f"{path}:{line_of(marks, ('backend', mode))}: backend.{mode}: expected a known mode "
+                              f"({', '.join(MODES)}) and a link backend ({', '.join(BACKENDS)}), got {backend!r}")

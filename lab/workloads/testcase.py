@@ -49,6 +49,8 @@ SCHEMA = {
     "loss": Key((dict,), default={}, help="where loss on the link is expected: {accounted_by: [counter, ...]} that "
                                           "must "
                 "account for every packet lost (metrics/delivery.py); default: none may be lost"),
+    "backend": Key((dict,), default={}, help="{measurement mode: link backend} where the testcase's question needs "
+                   "no tap offloads and the hub's in-QEMU delivery is steadier (--backend still wins)"),
     "min_effect": Key((dict,), default={}, help="{measurement mode: percent}: the smallest change this testcase's "
                       "records support in that mode where it is above the mode's own (what host load still moves)"),
     "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, "
@@ -143,6 +145,7 @@ class Testcase:
     kconfig: list = field(default_factory=list)  # validated `kconfig:` entries (workloads/kconfig.py)
     loss: dict = field(default_factory=dict)  # {accounted_by: [...]} (metrics/delivery.py)
     min_effect: dict = field(default_factory=dict)  # {mode: percent} above the mode's own (results/compare.py)
+    backend: dict = field(default_factory=dict)  # {mode: link backend} (lab/vm/links.py BACKENDS)
     declared_timeout: float | None = None  # the file's own `timeout:` (kept whatever --duration says)
     declared_axes: dict = field(default_factory=dict)  # the file's axes (tc.axes may be narrowed by --axis)
     open_axes: set = field(default_factory=set)
@@ -152,6 +155,10 @@ class Testcase:
         if isinstance(self.parser, dict):
             return self.parser.get(mode, self.parser[DEFAULT.name])
         return self.parser
+
+    def backend_for(self, mode):
+        """The link backend this testcase asks for in measurement mode `mode` (a name), or None: the default."""
+        return self.backend.get(mode)
 
     def axis_values(self, axis, given):
         """Command-line values of `axis` matched to the declared values and their type: `--axis gso=on` is the
@@ -277,9 +284,9 @@ def load_testcase(path, text=None):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", k):
             raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a "
                               "kernel symbol name")
-    return Testcase(path=path, kconfig=kconfig, loss=loss, min_effect=d["min_effect"], kprobes=perf["kprobes"],
-                    kernels=d["kernels"], expect=expect, reference=reference, text=text, name=d["name"],
-                    description=d["description"], links=links,
+    return Testcase(path=path, kconfig=kconfig, loss=loss, min_effect=d["min_effect"], backend=d["backend"],
+                    kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text,
+                    name=d["name"], description=d["description"], links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or step_timeout(d["duration"]),
                     declared_timeout=d["timeout"],
                     params=d["params"], axes=axes, declared_axes={k: list(v) for k, v in axes.items()},

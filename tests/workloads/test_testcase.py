@@ -46,6 +46,9 @@ def test_defaults_and_cells(tmp_path):
     ("axes: {size: 64}\n", ":5: axes.size: expected list"),
     ("metric: {name: x}\n", "metric: missing required key 'unit'"),
     ("perf: {events: [1]}\n", "perf.events.0: expected string"),
+    ("backend: {deterministic: socket}\n", ":5: backend.deterministic: expected a known mode (wallclock, "
+                                           "deterministic) and a link backend (tap, hub), got 'socket'"),
+    ("backend: {fast: hub}\n", ":5: backend.fast: expected a known mode"),
 ])
 def test_bad_values_name_file_line_key(tmp_path, extra, needle):
     text = GOOD.replace("metric: {name: throughput, unit: Gbit/s}\n",
@@ -220,3 +223,17 @@ def test_bulk_in_deterministic_mode_sends_a_count_inside_one_window_with_the_rec
     assert "echo stop" not in det["run"] and "link set eth0 down" in det["setup"]
     assert count(wall["run"]) == "0" and "dplab_window_write" not in wall["run"] and "down" not in wall["setup"]
     assert tc.loss["receiver_down_in"] == ["deterministic"]
+
+
+def test_a_testcase_names_its_link_backend_by_mode_and_the_command_line_still_wins(monkeypatch):
+    """xdp-rx asks for the hub in deterministic mode only; guest_setup boots what it asks unless --backend says."""
+    import lab.vm.env as env
+    from lab.runner import RunOptions
+    tc = load_testcase(ROOT / "testcases/xdp-rx.yaml")
+    assert (tc.backend_for("deterministic"), tc.backend_for("wallclock")) == ("hub", None)
+    monkeypatch.setattr(env, "resolve_kernel", lambda k, **kw: k)
+    monkeypatch.setattr(env, "vm_config", lambda spec, kernel, say: (spec, {}))
+    booted = {(mode, backend): env.guest_setup(tc, RunOptions(mode=mode, backend=backend))[1].backend
+              for mode in ("deterministic", "wallclock") for backend in (None, "tap")}
+    assert booted == {("deterministic", None): "hub", ("deterministic", "tap"): "tap",
+                      ("wallclock", None): None, ("wallclock", "tap"): "tap"}
