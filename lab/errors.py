@@ -25,8 +25,9 @@ class GuestError(LabError):
 class GuestCrash(GuestError):
     """The guest kernel printed a panic, Oops, BUG, WARNING or KASAN report."""
 
-    def __init__(self, report):
+    def __init__(self, report, result=None):
         self.report = report
+        self.result = result  # the command's GuestResult when the report came while one ran
         super().__init__(f"guest kernel {report.kind}: {report.headline}\n{report.excerpt}")
 
 

@@ -86,7 +86,8 @@ def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA,
     res = GateResult(ok=True)
     res.regressions += run_problems(runs, current, previous, runs_log) if (runs or runs_log) else []
     for r in final_attempts(current).values():
-        if r.get("kind") == "selftest":  # lab selftest: a failing kernel selftest fails the night, a skip does not
+        if r.get("kind") == "selftest":  # lab selftest: a failing kernel selftest fails the night; a skip or a flaky
+            # one (failed, passed on its retry) does not
             if r["status"] == "fail":
                 res.regressions.append(f"FAIL {r['testcase']}: {r['test']} on {r['kernel']['name']}")
             continue

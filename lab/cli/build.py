@@ -31,8 +31,15 @@ def cmd_build(a):
         for p in store.prune():
             print(f"removed {p}")
         return 0
-    from ..kernel.build import BuildRequest, build
-    art = build(BuildRequest(source=a.source, patches=a.patches, fragments=a.kconfig, name=a.name, jobs=a.jobs,
+    from ..kernel.build import DEFAULT_FRAGMENTS, BuildRequest, build
+    fragments, name = a.kconfig, a.name
+    if a.selftests:  # the targets' own config fragments on top of the lab base (or the fragments given)
+        from ..kernel.source import resolve_source
+        from ..selftest.build import build_fragment
+        fragments = (a.kconfig or [str(f) for f in DEFAULT_FRAGMENTS]) + \
+            [str(build_fragment(resolve_source(a.source), a.selftests))]
+        name = name or "selftests-" + "+".join(s.replace("/", "-") for s in a.selftests)
+    art = build(BuildRequest(source=a.source, patches=a.patches, fragments=fragments, name=name, jobs=a.jobs,
                              ccache=not a.no_ccache), say=lambda m: print(m, file=sys.stderr))
     print(art)
     return 0
@@ -46,6 +53,9 @@ def add_parser(sub):
     bu.add_argument("--patches", help="patch series dir, or a name under patches/ (quilt 'series' file)")
     bu.add_argument("--kconfig", action="append", default=[],
                     help="kconfig fragment (repeatable; default kconfigs/lab.config)")
+    bu.add_argument("--selftests", action="append", default=[], metavar="TARGET",
+                    help="add a kselftest target's own config fragment (tools/testing/selftests/TARGET/config, and "
+                         "net/config for drivers/net) from the same source, as netdev's CI builds it (repeatable)")
     bu.add_argument("--name", help="name for `--kernel NAME` (default: the series name, or 'stock')")
     bu.add_argument("--jobs", "-j", type=JOBS.convert, default=(os.cpu_count() or 2) + 1,
                     help="make jobs (default: cores + 1)")

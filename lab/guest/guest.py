@@ -150,7 +150,7 @@ class Guest:
         new = self.vm.console.reports_since(n_reports)
         self._check_vm(doing)
         if new:
-            raise GuestCrash(new[0])
+            raise GuestCrash(new[0], result=res)
         if res.timed_out:
             raise GuestError(f"guest command timed out after {timeout}s: {shlex.join(argv)}\n{res.stderr[-1500:]}")
         if check and res.rc != 0:

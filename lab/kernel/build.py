@@ -169,7 +169,9 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
         log_path = tree / "build.log"
         with open(log_path, "w") as log:
             t1 = time.monotonic()
-            config_text = merge(tree, out, fragments, base=req.base, make_env=env, log=log)
+            config_text, unset = merge(tree, out, fragments, base=req.base, make_env=env, log=log)
+            for line in unset:
+                say(f"build: {name}: could not set {line}")
             times["config_s"] = round(time.monotonic() - t1, 1)
             t2 = time.monotonic()
             objects = _make(tree, out, req, env, log, log_path, say, None if seed else expected_objects(sid))
@@ -193,7 +195,8 @@ def _build(req, src, patches, fragments, compiler, key, name, art, say):
     times["total_s"] = round(time.monotonic() - t0, 1)
     info = {"key": key, "name": name, "release": release, "tree": str(tree), "vmlinux": str(out / "vmlinux"),
             "seed_id": sid, "lineage": lineage, "seeded_from": str(seed) if seed else None, "touched": touched,
-            "config_sha256": text_sha256(config_text), "bzImage_sha256": file_sha256(tmp / "bzImage"),
+            "config_sha256": text_sha256(config_text), "kconfig_unset": unset,
+            "bzImage_sha256": file_sha256(tmp / "bzImage"),
             "inputs": {**src.describe(), "base": req.base,
                        "fragments": [str(f) for f in fragments], "patches": [str(p) for p in patches],
                        "patch_sha256": [file_sha256(p) for p in patches],

@@ -90,10 +90,15 @@ def enclosing_ifs(kconfig, line_no):
     return stack
 
 
+BEST_EFFORT = "# dplab: best effort"  # a fragment's first line: what cannot be set is named, not an error
+
+
 def verify(final_text, fragments, srctree):
-    """ConfigError listing every requested option that did not stick, with its dependencies."""
+    """ConfigError listing every requested option that did not stick, with its dependencies; those of best-effort
+    fragments (first line BEST_EFFORT: a kselftest target's config) are returned instead, the same words each."""
     final = parse_config(final_text)
-    bad = []
+    bad, soft = [], []
+    best_effort = {str(f) for f in fragments if Path(f).read_text().startswith(BEST_EFFORT)}
     for opt, (val, frag, line) in requested(fragments).items():
         got = final.get(opt, "n" if val == "n" else None)
         if got != val:
@@ -104,13 +109,16 @@ def verify(final_text, fragments, srctree):
                 why = "; no such option in this tree, or it has no prompt (selected by others)"
             else:
                 why = "; " + "; ".join(deps) if deps else ""
-            bad.append(f"{frag}:{line}: {opt}={val} requested, final .config has {opt}={got or '(unset)'}{why}")
+            (soft if str(frag) in best_effort else bad).append(
+                f"{frag}:{line}: {opt}={val} requested, final .config has {opt}={got or '(unset)'}{why}")
     if bad:
         raise ConfigError("kconfig options did not stick:\n  " + "\n  ".join(bad))
+    return soft
 
 
 def merge(srctree, out, fragments, base="tinyconfig", make_env=None, log=None):
-    """make O=out <base>; merge_config.sh -m; make olddefconfig; verify. Returns the final .config text."""
+    """make O=out <base>; merge_config.sh -m; make olddefconfig; verify. Returns (the final .config text, what
+    best-effort fragments asked for and could not get)."""
     srctree, out = Path(srctree), Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -127,8 +135,7 @@ def merge(srctree, out, fragments, base="tinyconfig", make_env=None, log=None):
          *[str(Path(f).resolve()) for f in fragments]], out)
     run(["make", f"O={out}", "olddefconfig"], srctree)
     text = (out / ".config").read_text()
-    verify(text, fragments, srctree)
-    return text
+    return text, verify(text, fragments, srctree)
 
 
 def check_options(config_path, options, modular):

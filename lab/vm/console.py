@@ -132,3 +132,32 @@ class ConsoleWatcher:
     def reports_since(self, index):
         with self._lock:
             return self.reports[index:]
+
+
+NEEDLE = re.compile(r".*(?:  |0:|>\] )([a-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+")
+
+
+def fingerprint5(lines, ignore=()):
+    """NIPA's crash fingerprint: the first 5 functions of the trace in `lines`, joined by `:`, after skipping a
+    leading run of functions that `ignore` lists (each a list of names: a prefix the trace may start with)."""
+    needles, skip = [], 0
+    for line in lines:
+        m = NEEDLE.match(line)
+        if not m:
+            continue
+        needles.append(m.group(1))
+        skip = next((len(p) for p in ignore if len(needles) >= len(p) and needles[:len(p)] == list(p)), 0)
+        if len(needles) - skip == 5:
+            break
+    return ":".join(needles[skip:])
+
+
+def read_ignore(path):
+    """An ignore list file: one prefix per line, function names joined by `:` (`#` starts a comment)."""
+    from pathlib import Path
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(line.split(":"))
+    return out

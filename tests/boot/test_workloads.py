@@ -111,22 +111,33 @@ def test_xdp_drops_before_the_stack_nft_in_it(tmp_path, accel):
 
 
 @pytest.mark.slow
-def test_kernel_selftests_run_in_the_guest_as_records(tmp_path, accel):
-    """lab selftest: kselftest's own runner in the guest, one record per test; a test that cannot pass on this
-    kernel (ipsec needs veth, which the lab kernel leaves out) is reported failing with its output."""
+def test_kernel_selftests_run_across_guests_as_records_ktap_and_nipa_json(tmp_path, accel):
+    """lab selftest: two guests with the lab's link take tests from one queue, kselftest's own runner in each; a
+    test that cannot pass on this kernel (ipsec needs veth, tun needs CONFIG_TUN: the lab kernel leaves both out)
+    fails with its output after one retry, tun's own results are its subtests, nipa.json as netdev's CI writes it."""
     import json
 
     from lab.report.html import render_report
     from lab.selftest import run_selftests
-    rd = run_selftests("stock", "net:udpgso.sh,ipsec", runs_root=str(tmp_path), accel=accel, say=print)
+    rd = run_selftests("stock", "net:udpgso.sh,ipsec,tun", runs_root=str(tmp_path), accel=accel, jobs=2, say=print)
     recs = {r["test"]: r for r in rd.results()}
     ktap_text = (rd.path / "selftests.ktap").read_text()
     assert recs["udpgso.sh"]["status"] == "pass" and "ipv4 tx:1472" in ktap_text, recs["udpgso.sh"]
-    assert recs["ipsec"]["status"] == "fail" and "veth" in recs["ipsec"]["output_tail"], recs["ipsec"]
+    assert (recs["ipsec"]["status"], recs["ipsec"]["retry"]) == ("fail", "fail"), recs["ipsec"]
+    assert "veth" in recs["ipsec"]["output_tail"], recs["ipsec"]
+    sub = recs["tun"]["subtests"]  # kselftest_harness's own TAP, one level down
+    assert len(sub) == 5 and {s["status"] for s in sub} == {"fail"} and "can't open tun" in recs["tun"]["output_tail"]
     ktap = ktap_text.splitlines()
-    assert ktap[:2] == ["TAP version 13", "1..2"] and "ok 1 selftests: net: udpgso.sh" in ktap
-    assert "not ok 2 selftests: net: ipsec" in ktap
-    assert json.loads((rd.path / "manifest.json").read_text())["kind"] == "selftest"
+    assert ktap[:2] == ["TAP version 13", "1..3"] and sum(line.startswith(("ok ", "not ok ")) for line in ktap) == 3
+    m = json.loads((rd.path / "manifest.json").read_text())
+    assert m["kind"] == "selftest" and m["jobs"] == 2 and m["links"] == ["virtio"]
+    assert m["tcg_factor"] >= (2 if m["accel"] == "tcg" else 1)  # measured: 6-16x under TCG here
+    assert m["test_timeout"]["scaled"] == int(1500 * m["tcg_factor"])
+    assert (rd.guest_dir / "kselftest/net/settings").read_text() == f"timeout={m['test_timeout']['scaled']}\n"
+    nipa = {e["test"]: e for e in json.loads((rd.path / "nipa.json").read_text())["results"]}
+    assert set(nipa) == {"udpgso-sh", "ipsec", "tun"} and {e["group"] for e in nipa.values()} == {"selftests-net"}
+    assert nipa["tun"]["result"] == "fail" and len(nipa["tun"]["results"]) == 5 and nipa["ipsec"]["retry"] == "fail"
     render_report([rd.path], tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text()
     assert 'id="selftests"' in html and "udpgso.sh" in html and "Failed to create veth device" in html
+    assert "5 fail" in html  # tun's own results, counted

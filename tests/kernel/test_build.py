@@ -222,3 +222,19 @@ def test_real_lab_kernel_builds_and_boots(tmp_path):
     lines = p.stdout.splitlines()
     assert lines[0] == info["release"]
     assert "driver: virtio_net" in p.stdout and "driver: e1000e" in p.stdout
+
+
+def test_a_best_effort_fragment_names_what_it_could_not_set_and_builds(env):
+    """A kselftest target's config (lab build --selftests) is best effort: an option whose dependency cannot be
+    met is named, said and kept in build.json; the kernel is built with the rest."""
+    from lab.kernel.config import BEST_EFFORT
+    tmp, src, frag = env
+    soft = tmp / "selftests.config"
+    soft.write_text(f"{BEST_EFFORT}\nCONFIG_64BIT=y\nCONFIG_DROPPED=y\n")
+    said = []
+    art = build(BuildRequest(source=str(src), fragments=[frag, soft], ccache=False, name="st"), say=said.append)
+    info = from_path(art).build
+    assert len(info["kconfig_unset"]) == 1 and "selftests.config:3: CONFIG_DROPPED=y requested" in \
+        info["kconfig_unset"][0] and "depends on NOPE && NET" in info["kconfig_unset"][0]
+    assert any("could not set" in m and "CONFIG_DROPPED" in m for m in said), said
+    assert parse_config((art / "config").read_text())["CONFIG_64BIT"] == "y"

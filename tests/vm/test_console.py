@@ -45,3 +45,22 @@ def test_watcher_reports_panic_and_writes_log(tmp_path):
     assert "end Kernel panic" in rep.excerpt
     assert (tmp_path / "console.log").read_bytes() == (DATA / "panic.txt").read_bytes()
     assert "Kernel Offset" in w.tail_text()
+
+
+def test_nipas_five_function_fingerprint_skips_an_ignored_prefix():
+    from lab.vm.console import fingerprint5, read_ignore
+    trace = """[ 1081.419773][    C3] Call Trace:
+[ 1081.420008][    C3]  dump_stack_lvl+0x82/0xd0
+[ 1081.420197][    C3]  __report_bad_irq+0x5f/0x180
+[ 1081.420371][    C3]  note_interrupt+0x6b3/0x860
+[ 1081.420556][    C3]  handle_irq_event+0x16d/0x1c0
+[ 1081.420728][    C3]  handle_edge_irq+0x1fa/0xb60
+[ 1081.420912][    C3]  __common_interrupt+0x82/0x170
+[ 1081.421128][    C3]  common_interrupt+0x7e/0x90
+    [<ffffffffb3dee5e4>] tcp_ao_alloc_info+0x44/0xf0""".splitlines()
+    assert fingerprint5(trace) == "dump_stack_lvl:__report_bad_irq:note_interrupt:handle_irq_event:handle_edge_irq"
+    assert fingerprint5(trace, [["dump_stack_lvl", "__report_bad_irq"]]) == \
+        "note_interrupt:handle_irq_event:handle_edge_irq:__common_interrupt:common_interrupt"
+    assert fingerprint5(trace[-1:]) == "tcp_ao_alloc_info"  # kmemleak's backtrace lines too
+    from tests.support import ROOT
+    assert ["dump_stack_lvl", "__report_bad_irq"] in read_ignore(ROOT / "selftests/crash-ignore.txt")

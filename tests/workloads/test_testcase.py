@@ -219,7 +219,7 @@ def test_bulk_in_deterministic_mode_sends_a_count_inside_one_window_with_the_rec
     def count(script):  # values reach the script as variables (workloads/render.py)
         var = re.search(r'"count \$\{(_dl\d+)\}"', script).group(1)
         return re.search(rf"\b{var}=(\S+)", script).group(1)
-    assert count(det["run"]) == "20000" and "dplab_window_write $P/pgctrl start" in det["run"]
+    assert count(det["run"]) == "100000" and "dplab_window_write $P/pgctrl start" in det["run"]
     assert "echo stop" not in det["run"] and "link set eth0 down" in det["setup"]
     assert count(wall["run"]) == "0" and "dplab_window_write" not in wall["run"] and "down" not in wall["setup"]
     assert tc.loss["receiver_down_in"] == ["deterministic"]

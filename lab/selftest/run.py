@@ -1,0 +1,194 @@
+"""`lab selftest`: a target's kselftests across guests at once, as netdev's CI runs them.
+
+Each guest (`--jobs`, default the host's cores) has the lab's links and takes the next test from one queue,
+ordered longest first by the last run's times. kselftest's own runner runs each test with the target's timeout
+scaled by the TCG factor measured in the first guest (KSFT_MACHINE_SLOW=yes); a failure is run once more (a
+pass then is `flaky`); a kernel report on the console is fingerprinted and attached to its test, and a test
+that leaves links or namespaces behind fails the state check; either way the guest is booted afresh for the
+next. Records, KTAP and nipa.json are written as each test ends.
+"""
+import json
+import queue
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from ..errors import GuestCrash, GuestError, LabError
+from ..kernel.resolve import resolve_kernel
+from ..progress import Progress
+from ..results.rundir import RunDir, now_iso
+from ..vm.console import fingerprint5, read_ignore
+from ..vm.env import BootSpec, GuestEnv, vm_config
+from .build import build_selftests, lacking, parse_spec, source_for, suite_needs, suite_tests, suite_timeout
+from .ktap import ktap_block, parse_tap
+from .nipa import write_nipa
+
+KSELFTEST_IN_GUEST = "/lab/kselftest"  # the run dir's guest/kselftest: the guest's /root and /tmp are its own
+IGNORE = Path(__file__).resolve().parents[2] / "selftests" / "crash-ignore.txt"
+STATE = "ip -o link show | sed 's/: <.*//'; ip netns list"  # what a test must leave as it found it
+CALIBRATE = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
+
+
+def last_times(runs_root, suite):
+    """{test: seconds} of the newest earlier `lab selftest` run of `suite` under `runs_root` ({} if none)."""
+    for manifest in sorted(Path(runs_root).glob("*/manifest.json"), reverse=True):
+        try:
+            m = json.loads(manifest.read_text())
+            if m.get("kind") == "selftest" and m.get("testcase", {}).get("name") == f"selftest:{suite}":
+                recs = RunDir(manifest.parent).results()
+                return {r["test"]: r["seconds"] for r in recs if isinstance(r.get("seconds"), (int, float))}
+        except (OSError, ValueError, KeyError, TypeError, LabError):  # a damaged run dir: the one before it
+            continue
+    return {}
+
+
+def tcg_factor(env):
+    """How much slower the guest runs a shell loop than this host (>= 1): the factor for the tests' timeouts."""
+    import subprocess
+    t0 = time.monotonic()
+    subprocess.run(["sh", "-c", CALIBRATE], check=True)
+    host = time.monotonic() - t0
+    guest = env.run(["sh", "-c", CALIBRATE], timeout=600).elapsed
+    return round(max(1.0, guest / max(host, 1e-3)), 1)
+
+
+class SelftestRun:
+    """One `lab selftest` run: the tests' queue, the guests taking from it, what is written as each test ends."""
+
+    def __init__(self, rd, kernel, cfg, suite, tests, timeout, ignore, say, cap=None):
+        self.rd, self.kernel, self.cfg, self.suite, self.say = rd, kernel, cfg, suite, say
+        self.timeout, self.ignore, self.cap = timeout, ignore, cap
+        self.todo = queue.Queue()
+        for t in tests:
+            self.todo.put(t)
+        self.total, self.done, self.records = len(tests), 0, []
+        self.lock = threading.Lock()
+        self.scaled, self.start = None, now_iso()
+        self.ktap = rd.path / "selftests.ktap"
+        self.ktap.write_text(f"TAP version 13\n1..{len(tests)}\n")
+        self.progress = Progress(f"selftest {suite}: tests", len(tests))
+
+    def worker(self, slot):
+        env = None
+        try:
+            while True:
+                try:
+                    test = self.todo.get_nowait()
+                except queue.Empty:
+                    return
+                if env is None:
+                    env = GuestEnv(self.kernel, self.cfg, self.rd, say=self.say, slot=slot).__enter__()
+                    self.calibrate(env, slot)
+                rec, fresh = self.run_test(env, test, slot)
+                self.finish(rec)
+                if fresh:  # a crash, a hang or state left behind: the next test gets a new guest
+                    env.__exit__(None, None, None)
+                    env = None
+        finally:
+            if env is not None:
+                env.__exit__(None, None, None)
+
+    def calibrate(self, env, slot):
+        """The first guest up measures the TCG factor and scales the target's timeout in the staged `settings`
+        (at most --timeout)."""
+        with self.lock:
+            if self.scaled is None:
+                factor = tcg_factor(env) if self.cfg.accel == "tcg" else 1.0
+                self.scaled = min(int(self.timeout * factor), self.cap or float("inf"))
+                (self.rd.guest_dir / "kselftest" / self.suite / "settings").write_text(f"timeout={self.scaled}\n")
+                self.rd.update_manifest(tcg_factor=factor, test_timeout={"target": self.timeout,
+                                                                         "scaled": self.scaled, "cap": self.cap})
+                self.say(f"selftest: guest {factor}x slower than the host: each test's timeout {self.timeout} s -> "
+                         f"{self.scaled} s{' (--timeout)' if self.scaled == self.cap else ''}")
+
+    def attempt(self, env, test):
+        """(TapResult or None, seconds, crash reports, why the guest must be renewed or '')."""
+        script = (f"cd {KSELFTEST_IN_GUEST}/{self.suite} && BASE_DIR={KSELFTEST_IN_GUEST} && KSFT_MACHINE_SLOW=yes "
+                  f"&& export BASE_DIR KSFT_MACHINE_SLOW && . ../kselftest/runner.sh && run_many ./{test}")
+        t0, crashes, renew = time.monotonic(), [], ""
+        try:
+            before = env.run(["sh", "-c", STATE], timeout=60, check=False).stdout
+            t0 = time.monotonic()
+            res = env.run(["sh", "-c", script], timeout=self.scaled + 120, check=False)
+        except GuestCrash as e:
+            crashes, res, renew = [e.report], e.result, f"kernel {e.report.kind}"
+        except GuestError as e:  # the backstop timeout, or the guest died: this test fails, the run goes on
+            return None, round(time.monotonic() - t0, 2), [], str(e).splitlines()[0][:300]
+        if res is None:
+            return None, round(time.monotonic() - t0, 2), crashes, renew
+        parsed = parse_tap(res.stdout)
+        if not renew and env.vm.alive():
+            after = env.run(["sh", "-c", STATE], timeout=60, check=False).stdout
+            if after != before:
+                renew = "env-check-fail: " + "; ".join(sorted(set(after.splitlines()) ^ set(before.splitlines())))
+        return (parsed[0] if parsed else None), round(res.elapsed, 2), crashes, renew
+
+    def run_test(self, env, test, slot):
+        tap, seconds, crashes, renew = self.attempt(env, test)
+        verdict = "fail" if crashes or renew.startswith("env-check") else tap.verdict if tap else "fail"
+        rec = {"run_id": self.rd.id, "kind": "selftest", "testcase": f"selftest:{self.suite}", "suite": self.suite,
+               "test": test, "params": {"test": test}, "status": verdict, "seconds": seconds, "slot": slot,
+               "why": (tap.why if tap else "") or renew, "subtests": tap.subtests if tap else [],
+               "output_tail": "\n".join((tap.output if tap else [])[-25:]),
+               "crashes": [{"kind": c.kind, "headline": c.headline, "fingerprint": fingerprint5(c.lines, self.ignore),
+                            "excerpt": c.excerpt[-3000:]} for c in crashes],
+               "kernel": {"name": self.kernel.name, "release": self.kernel.release}, "started": now_iso()}
+        if verdict == "fail" and not crashes and not renew:  # NIPA's one retry: a pass now is a flaky test
+            again, _, crashes2, renew = self.attempt(env, test)
+            rec["retry"] = again.verdict if again and not crashes2 and not renew else "fail"
+            rec["status"] = "flaky" if rec["retry"] == "pass" else "fail"
+        return rec, bool(renew)
+
+    def finish(self, rec):
+        with self.lock:
+            self.done += 1
+            rec["cell"] = self.done
+            self.records.append(rec)
+            self.rd.append_result(rec)
+            with open(self.ktap, "a") as f:
+                f.write("\n".join(ktap_block(self.done, self.suite, rec["test"], rec["status"],
+                                             rec["output_tail"].splitlines(), rec["why"])) + "\n")
+            write_nipa(self.rd.path / "nipa.json", self.records, executor="dplab", branch=self.kernel.name,
+                       start=self.start, end=now_iso())
+        note = f" ({rec['why']})" if rec["why"] else ""
+        self.say(f"  {rec['cell']:3d} {rec['test']:32s} {rec['status']:5s} {rec['seconds']:7.1f} s{note}")
+        self.progress.advance(note=rec["test"])
+
+
+def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, jobs=None, links=("virtio",),
+                  ignore=IGNORE, timeout=None, say=print):
+    """Build and run; returns the RunDir (records on disk as each test ends)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    suite, tests = parse_spec(spec)
+    kernel = resolve_kernel(kernel_spec, say=say)
+    selftests, log = build_selftests(source_for(kernel, source), suite, say=say)
+    times = last_times(runs_root, suite)
+    tests = sorted(tests or suite_tests(selftests, suite), key=lambda t: -times.get(t, 0))  # longest first
+    rd = RunDir.create(runs_root, f"selftest-{suite.replace('/', '-')}")
+    shutil.copy(log, rd.path / "selftest-build.log")
+    needs = suite_needs(selftests, suite)
+    missing = lacking(kernel, needs)
+    if missing:  # the failures they cause are the lab's kernel's, not the tests': said before anything runs
+        say(f"selftest: {kernel.name} lacks {len(missing)} of the {len(needs)} options {suite}/config asks for: "
+            f"{', '.join(missing[:12])}{' ...' if len(missing) > 12 else ''}")
+    staged = rd.guest_dir / "kselftest"
+    for d in ("kselftest", suite):  # a copy (14 MB for net): tests may write next to themselves
+        (staged / d).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(selftests / d, staged / d, symlinks=True, dirs_exist_ok=True)
+    cfg, info = vm_config(BootSpec(kernel=kernel, links=list(links), accel=accel), kernel, say=say)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tests)))
+    rd.update_manifest(testcase={"name": f"selftest:{suite}", "tests": tests, "selftests": str(selftests)},
+                       kind="selftest", status="running", kernel=kernel.describe(), accel=cfg.accel,
+                       accel_info=info, jobs=jobs, links=list(links), order={"by": "last run's seconds",
+                                                                              "known": len(times)},
+                       suite_config={"asks": len(needs), "missing": missing}, crash_ignore=str(ignore))
+    run = SelftestRun(rd, kernel, cfg, suite, tests, suite_timeout(selftests, suite),
+                      read_ignore(ignore) if ignore else [], say, cap=timeout)
+    with ThreadPoolExecutor(jobs) as ex:
+        for f in [ex.submit(run.worker, slot) for slot in range(jobs)]:
+            f.result()
+    run.progress.close()
+    rd.update_manifest(status="ok", ended=now_iso())
+    return rd

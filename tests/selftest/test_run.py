@@ -1,0 +1,92 @@
+"""The selftest runner's rules with a stand-in guest (lab/selftest/run.py): retry and flaky, crashes, state left
+behind, the backstop timeout, what is written as each test ends, longest first. Real guests: tests/boot."""
+import json
+from types import SimpleNamespace
+
+from lab.errors import GuestCrash, GuestError
+from lab.guest.guest import GuestResult
+from lab.results.rundir import RunDir
+from lab.selftest.run import STATE, SelftestRun, last_times
+from lab.vm.console import CrashReport
+
+
+def tap(test, ok, out=("hello",)):
+    body = "".join(f"# {line}\n" for line in out)
+    verdict = "ok" if ok else "not ok"
+    return f"TAP version 13\n1..1\n# selftests: net: {test}\n{body}{verdict} 1 selftests: net: {test}\n"
+
+
+class Guest:
+    """Answers each test's runs in turn from `script`: {test: [outcome, ...]}, an outcome being 'pass', 'fail',
+    'crash', 'leak' (passes, leaves a netns) or 'hang' (the backstop timeout)."""
+
+    def __init__(self, script):
+        self.script, self.netns, self.vm = script, [], SimpleNamespace(alive=lambda: True)
+
+    def run(self, argv, timeout=60, check=True):
+        cmd = argv[-1]
+        if cmd == STATE:
+            return GuestResult(argv, 0, "1: lo\n" + "".join(f"{n}\n" for n in self.netns), "", 0.01)
+        test = cmd.rsplit("./", 1)[1]
+        outcome = self.script[test].pop(0)
+        if outcome == "hang":
+            raise GuestError(f"guest command timed out after {timeout}s: {cmd}")
+        res = GuestResult(argv, 0, tap(test, outcome in ("pass", "leak")), "", 2.0)
+        if outcome == "leak":
+            self.netns.append("ns-left-behind")
+        if outcome == "crash":
+            trace = ["BUG: kernel NULL pointer dereference", "Call Trace:", " <TASK>",
+                     *[f"  fn{i}+0x1/0x10" for i in range(7)]]
+            raise GuestCrash(CrashReport("bug", trace[0], trace), result=res)
+        return res
+
+
+def make_run(tmp_path, tests):
+    rd = RunDir.create(tmp_path, "selftest-net")
+    (rd.guest_dir / "kselftest" / "net").mkdir(parents=True)
+    kernel = SimpleNamespace(name="stock", release="6.1")
+    run = SelftestRun(rd, kernel, SimpleNamespace(accel="kvm"), "net", tests, 45, [["fn0"]], say=lambda *a: None)
+    run.scaled = 45
+    return rd, run
+
+
+def test_a_failure_runs_again_a_crash_or_leftover_state_fails_and_renews_the_guest(tmp_path):
+    tests = ["ok.sh", "flaky.sh", "bad.sh", "crash.sh", "leak.sh", "hang.sh"]
+    rd, run = make_run(tmp_path, tests)
+    guest = Guest({"ok.sh": ["pass"], "flaky.sh": ["fail", "pass"], "bad.sh": ["fail", "fail"],
+                   "crash.sh": ["crash"], "leak.sh": ["leak"], "hang.sh": ["hang"]})
+    renewed = {}
+    for t in tests:
+        rec, renewed[t] = run.run_test(guest, t, slot=0)
+        run.finish(rec)
+        assert [r["test"] for r in rd.results()][-1] == t  # on disk as each test ends
+        assert json.loads((rd.path / "nipa.json").read_text())["results"][-1]["test"] == t.replace(".", "-")
+    recs = {r["test"]: r for r in rd.results()}
+    assert {t: (r["status"], r.get("retry")) for t, r in recs.items()} == {
+        "ok.sh": ("pass", None), "flaky.sh": ("flaky", "pass"), "bad.sh": ("fail", "fail"),
+        "crash.sh": ("fail", None), "leak.sh": ("fail", None), "hang.sh": ("fail", None)}
+    assert recs["crash.sh"]["crashes"][0]["fingerprint"] == "fn1:fn2:fn3:fn4:fn5"  # fn0 is on the ignore list
+    assert recs["leak.sh"]["why"] == "env-check-fail: ns-left-behind" and "timed out" in recs["hang.sh"]["why"]
+    assert renewed == {"ok.sh": False, "flaky.sh": False, "bad.sh": False, "crash.sh": True, "leak.sh": True,
+                       "hang.sh": True}
+    ktap = (rd.path / "selftests.ktap").read_text().splitlines()
+    assert ktap[:2] == ["TAP version 13", "1..6"] and "not ok 4 selftests: net: crash.sh # kernel bug" in ktap
+    assert "ok 2 selftests: net: flaky.sh" in ktap and "not ok 3 selftests: net: bad.sh" in ktap
+    nipa = {e["test"]: e for e in json.loads((rd.path / "nipa.json").read_text())["results"]}
+    assert (nipa["flaky-sh"]["result"], nipa["flaky-sh"]["retry"]) == ("fail", "pass")
+    assert nipa["crash-sh"]["crashes"] == ["fn1:fn2:fn3:fn4:fn5"] and nipa["ok-sh"]["group"] == "selftests-net"
+
+
+def test_the_last_run_of_the_same_target_orders_the_next_longest_first(tmp_path):
+    assert last_times(tmp_path, "net") == {}
+    for name, suite, secs in (("20261201-000000-selftest-net-aaaa", "net", {"a.sh": 5, "b.sh": 50}),
+                              ("20261202-000000-selftest-net-bbbb", "net", {"a.sh": 90, "b.sh": 3}),
+                              ("20261203-000000-selftest-tc-cccc", "tc", {"a.sh": 1})):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "manifest.json").write_text(json.dumps({"kind": "selftest", "testcase": {"name": f"selftest:{suite}"}}))
+        (d / "results.jsonl").write_text("".join(json.dumps({"cell": 1, "test": t, "seconds": s}) + "\n"
+                                                 for t, s in secs.items()))
+    (tmp_path / "20261204-000000-broken").mkdir()
+    (tmp_path / "20261204-000000-broken" / "manifest.json").write_text("{not json")  # a damaged run dir is passed by
+    assert last_times(tmp_path, "net") == {"a.sh": 90, "b.sh": 3}
