@@ -67,10 +67,39 @@ def build_selftests(source, suite, say=print):
         progress.close()
         done.write_text(f"{round(time.monotonic() - t0, 1)}\n")
     d = tree / "tools/testing/selftests"
+    if (d / suite).is_dir():
+        bpf_objects(tree, d, suite, log)
     if not (d / suite).is_dir():
         raise ConfigError(f"lab selftest: {source.origin} has no selftest suite {suite!r} "
                           f"(tools/testing/selftests/{suite})")
     return d, log
+
+
+def bpf_needs(selftests, suite, tests):
+    """{test: [BPF objects under selftests/bpf it loads that are not there]}: `../bpf/NAME.bpf.o` in its script."""
+    out = {}
+    for t in tests:
+        names = set(re.findall(r"\.\./bpf/([\w-]+\.bpf\.o)\b", read(selftests / suite / t)))
+        missing = sorted(n for n in names if not (selftests / "bpf" / n).is_file())
+        if missing:
+            out[t] = missing
+    return out
+
+
+def bpf_objects(tree, selftests, suite, log):
+    """Build with clang (Debian's package) the BPF objects the suite's scripts load from ../bpf, from the BPF
+    selftests' own sources (bpf/progs/NAME.c, libbpf-dev's headers): the whole BPF selftest build is not needed."""
+    names = {n for f in (selftests / suite).glob("*.sh") for n in re.findall(r"\.\./bpf/([\w-]+)\.bpf\.o\b", read(f))}
+    clang = shutil.which("clang")
+    with open(log, "a") as f:
+        for name in sorted(names):
+            src, obj = selftests / "bpf/progs" / f"{name}.c", selftests / "bpf" / f"{name}.bpf.o"
+            if obj.exists() or not src.is_file() or not clang:
+                f.write(f"bpf: {name}.bpf.o: {'built' if obj.exists() else 'no source' if clang else 'no clang'}\n")
+                continue
+            p = subprocess.run([clang, "-O2", "-g", "-target", "bpf", f"-I{tree}/usr/include", "-c", str(src), "-o",
+                                str(obj)], capture_output=True, text=True)
+            f.write(f"$ clang ... {src}\n{p.stdout}{p.stderr}")
 
 
 def suite_tests(selftests, suite):

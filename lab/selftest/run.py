@@ -20,7 +20,7 @@ from ..progress import Progress
 from ..results.rundir import RunDir, now_iso
 from ..vm.console import fingerprint5, read_ignore
 from ..vm.env import BootSpec, GuestEnv, vm_config
-from .build import build_selftests, lacking, parse_spec, source_for, suite_needs, suite_tests, suite_timeout
+from .build import bpf_needs, build_selftests, lacking, parse_spec, source_for, suite_needs, suite_tests, suite_timeout
 from .ktap import ktap_block, parse_tap
 from .nipa import write_nipa
 
@@ -56,18 +56,19 @@ def tcg_factor(env):
 class SelftestRun:
     """One `lab selftest` run: the tests' queue, the guests taking from it, what is written as each test ends."""
 
-    def __init__(self, rd, kernel, cfg, suite, tests, timeout, ignore, say, cap=None):
+    def __init__(self, rd, kernel, cfg, suite, tests, timeout, ignore, say, cap=None, planned=None):
         self.rd, self.kernel, self.cfg, self.suite, self.say = rd, kernel, cfg, suite, say
         self.timeout, self.ignore, self.cap = timeout, ignore, cap
         self.todo = queue.Queue()
         for t in tests:
             self.todo.put(t)
-        self.total, self.done, self.records = len(tests), 0, []
+        self.done, self.records = 0, []
         self.lock = threading.Lock()
         self.scaled, self.start = None, now_iso()
         self.ktap = rd.path / "selftests.ktap"
-        self.ktap.write_text(f"TAP version 13\n1..{len(tests)}\n")
-        self.progress = Progress(f"selftest {suite}: tests", len(tests))
+        self.total = planned or len(tests)
+        self.ktap.write_text(f"TAP version 13\n1..{self.total}\n")
+        self.progress = Progress(f"selftest {suite}: tests", self.total)
 
     def worker(self, slot):
         env = None
@@ -124,16 +125,19 @@ class SelftestRun:
                 renew = "env-check-fail: " + "; ".join(sorted(set(after.splitlines()) ^ set(before.splitlines())))
         return (parsed[0] if parsed else None), round(res.elapsed, 2), crashes, renew
 
+    def record(self, test, verdict, seconds, slot, why="", tap=None, crashes=()):
+        return {"run_id": self.rd.id, "kind": "selftest", "testcase": f"selftest:{self.suite}", "suite": self.suite,
+                "test": test, "params": {"test": test}, "status": verdict, "seconds": seconds, "slot": slot,
+                "why": why, "subtests": tap.subtests if tap else [],
+                "output_tail": "\n".join((tap.output if tap else [])[-25:]),
+                "crashes": [{"kind": c.kind, "headline": c.headline, "fingerprint": fingerprint5(c.lines, self.ignore),
+                             "excerpt": c.excerpt[-3000:]} for c in crashes],
+                "kernel": {"name": self.kernel.name, "release": self.kernel.release}, "started": now_iso()}
+
     def run_test(self, env, test, slot):
         tap, seconds, crashes, renew = self.attempt(env, test)
         verdict = "fail" if crashes or renew.startswith("env-check") else tap.verdict if tap else "fail"
-        rec = {"run_id": self.rd.id, "kind": "selftest", "testcase": f"selftest:{self.suite}", "suite": self.suite,
-               "test": test, "params": {"test": test}, "status": verdict, "seconds": seconds, "slot": slot,
-               "why": (tap.why if tap else "") or renew, "subtests": tap.subtests if tap else [],
-               "output_tail": "\n".join((tap.output if tap else [])[-25:]),
-               "crashes": [{"kind": c.kind, "headline": c.headline, "fingerprint": fingerprint5(c.lines, self.ignore),
-                            "excerpt": c.excerpt[-3000:]} for c in crashes],
-               "kernel": {"name": self.kernel.name, "release": self.kernel.release}, "started": now_iso()}
+        rec = self.record(test, verdict, seconds, slot, (tap.why if tap else "") or renew, tap, crashes)
         if verdict == "fail" and not crashes and not renew:  # NIPA's one retry: a pass now is a flaky test
             again, _, crashes2, renew = self.attempt(env, test)
             rec["retry"] = again.verdict if again and not crashes2 and not renew else "fail"
@@ -177,6 +181,10 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
     for d in ("kselftest", suite):  # a copy (14 MB for net): tests may write next to themselves
         (staged / d).parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(selftests / d, staged / d, symlinks=True, dirs_exist_ok=True)
+    (staged / "bpf").mkdir(exist_ok=True)
+    for obj in (selftests / "bpf").glob("*.bpf.o"):  # what the suite's scripts load from ../bpf
+        shutil.copy(obj, staged / "bpf" / obj.name)
+    unbuilt = bpf_needs(selftests, suite, tests)  # a test without its BPF object is a skip naming it, never a fail
     cfg, info = vm_config(BootSpec(kernel=kernel, links=list(links), accel=accel), kernel, say=say)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tests)))
     rd.update_manifest(testcase={"name": f"selftest:{suite}", "tests": tests, "selftests": str(selftests)},
@@ -184,8 +192,11 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
                        accel_info=info, jobs=jobs, links=list(links), order={"by": "last run's seconds",
                                                                               "known": len(times)},
                        suite_config={"asks": len(needs), "missing": missing}, crash_ignore=str(ignore))
-    run = SelftestRun(rd, kernel, cfg, suite, tests, suite_timeout(selftests, suite),
-                      read_ignore(ignore) if ignore else [], say, cap=timeout)
+    run = SelftestRun(rd, kernel, cfg, suite, [t for t in tests if t not in unbuilt], suite_timeout(selftests, suite),
+                      read_ignore(ignore) if ignore else [], say, cap=timeout, planned=len(tests))
+    for t, objs in unbuilt.items():
+        run.finish(run.record(t, "skip", 0.0, None, f"needs ../bpf/{', ../bpf/'.join(objs)}: not built (clang and "
+                                                    f"bpf/progs sources: selftest-build.log)"))
     with ThreadPoolExecutor(jobs) as ex:
         for f in [ex.submit(run.worker, slot) for slot in range(jobs)]:
             f.result()

@@ -68,3 +68,32 @@ def test_a_targets_fragment_with_its_dependencies_for_lab_build(tmp_path, monkey
         build_fragment(source, ["bpf"])
     assert first_alternative("X86_64 || (X86_32 && HIGHMEM64G)") == "X86_64 "
     assert first_alternative("(A || B) && C") == "(A || B) && C"
+
+
+def test_the_bpf_objects_net_scripts_load_are_built_with_clang_or_named_as_missing(tmp_path):
+    """udpgro.sh & co. load ../bpf/xdp_dummy.bpf.o: built with clang from bpf/progs/xdp_dummy.c (libbpf-dev's
+    headers), else the test is a skip naming the object (lab/selftest/run.py), never a fail."""
+    import shutil
+
+    from lab.selftest.build import bpf_needs, bpf_objects
+    st = tmp_path / "tools/testing/selftests"
+    (st / "net").mkdir(parents=True)
+    (st / "bpf/progs").mkdir(parents=True)
+    (st / "net/udpgro.sh").write_text('BPF_FILE="../bpf/xdp_dummy.bpf.o"\nBPF2=../bpf/gone.bpf.o\n')
+    (st / "net/plain.sh").write_text("echo no bpf here\n")
+    (st / "bpf/progs/xdp_dummy.c").write_text('#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp")\n'
+                                              'int xdp_dummy_prog(struct xdp_md *ctx) { return XDP_PASS; }\n'
+                                              'char _license[] SEC("license") = "GPL";\n')
+    (tmp_path / "usr/include").mkdir(parents=True)  # `make headers` output: linux-libc-dev's stands in
+    for d, target in (("linux", "/usr/include/linux"), ("asm", "/usr/include/x86_64-linux-gnu/asm"),
+                      ("asm-generic", "/usr/include/asm-generic")):
+        (tmp_path / "usr/include" / d).symlink_to(target)
+    assert bpf_needs(st, "net", ["udpgro.sh", "plain.sh"]) == {"udpgro.sh": ["gone.bpf.o", "xdp_dummy.bpf.o"]}
+    bpf_objects(tmp_path, st, "net", tmp_path / "build.log")
+    assert shutil.which("clang"), "make setup installs clang"
+    obj = st / "bpf/xdp_dummy.bpf.o"
+    assert obj.exists(), (tmp_path / "build.log").read_text()
+    head = obj.read_bytes()[:20]
+    assert head[:4] == b"\x7fELF" and int.from_bytes(head[18:20], "little") == 247  # e_machine EM_BPF
+    assert bpf_needs(st, "net", ["udpgro.sh", "plain.sh"]) == {"udpgro.sh": ["gone.bpf.o"]}
+    assert "bpf: gone.bpf.o: no source" in (tmp_path / "build.log").read_text()
