@@ -16,6 +16,7 @@ from .modes import MODES
 from .results.compare import compare
 from .results.rundir import final_attempts
 from .results.stats import holm
+from .results.streaks import update_streaks
 
 ALPHA = 0.05
 
@@ -27,6 +28,7 @@ class GateResult:
     regressions: list = field(default_factory=list)
     regressed: list = field(default_factory=list)  # the cells slower than the last passing night: pairs' contexts
     bisects: list = field(default_factory=list)    # what `lab gate --bisect` found for them (lab/bisect.py)
+    streaks: dict | None = None  # kernel selftests' streaks over nights (results/streaks.py), with --history
 
     def as_dict(self):
         return {"pass": self.ok, **asdict(self)}
@@ -79,13 +81,20 @@ def run_problems(runs, records, previous=None, runs_log=()):
     return out
 
 
-def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA, runs=(), runs_log=()):
+def gate(current, previous=None, pinned=None, gate_wallclock=False, alpha=ALPHA, runs=(), runs_log=(), streaks=None):
     """Judge tonight's records (`current`, from `runs`: [(path, manifest)]) against the last passing night's and a
-    pinned older night's. A night that cannot be judged whole fails (run_problems)."""
+    pinned older night's. A night that cannot be judged whole fails (run_problems). Kernel selftests: with the
+    last night's `streaks`, by NIPA's stability rule (results/streaks.py); without, every failure fails."""
     modes = tuple(m.name for m in MODES.values() if m.gates or gate_wallclock)
     res = GateResult(ok=True)
     res.regressions += run_problems(runs, current, previous, runs_log) if (runs or runs_log) else []
+    if streaks is not None:
+        res.streaks, notes, failing = update_streaks(streaks, final_attempts(current).values())
+        res.regressions += failing
+        res.lines += notes
     for r in final_attempts(current).values():
+        if r.get("kind") == "selftest" and streaks is not None:
+            continue
         if r.get("kind") == "selftest":  # lab selftest: a failing kernel selftest fails the night; a skip or a flaky
             # one (failed, passed on its retry) does not
             if r["status"] == "fail":

@@ -40,7 +40,16 @@ run)
   for tc in $DETERMINISTIC; do
     rc=0; $lab run "$tc" --mode deterministic --links virtio --runs "$out" --repeat "$REPEAT" ${src:+--source "$src"} ${shard:+--shard "$shard"} || rc=$?
     log_run "$tc" deterministic $rc; [ $rc = 0 ] || echo "nightly: deterministic $tc: lab run exited with status $rc"
-  done ;;
+  done
+  # kernel selftests (NIGHTLY_SELFTESTS="net:udpgso.sh,... net/forwarding"), in the first shard only: the gate
+  # judges them by their streaks up to the last passing night (lab gate --history: a test that was passing and
+  # fails stays flagged until it passes again)
+  if [ -z "$shard" ] || [ "${shard%%/*}" = 1 ]; then
+    for spec in ${NIGHTLY_SELFTESTS:-}; do
+      rc=0; $lab selftest "$spec" --runs "$out" ${NIGHTLY_SELFTEST_KERNEL:+--kernel "$NIGHTLY_SELFTEST_KERNEL"} || rc=$?
+      log_run "selftest:$spec" selftest $rc; [ $rc -lt 2 ] || echo "nightly: selftest $spec: exited with status $rc"
+    done
+  fi ;;
 gate)
   root=${3:-$(dirname "$out")}
   ls -d "$out"/*/ >/dev/null 2>&1 || { echo "nightly: $out holds no run directory: FAIL" >&2; exit 1; }
@@ -55,8 +64,10 @@ gate)
   echo "nightly: baseline ${prev:-(none)}, pinned ${pinned:-(none)}"
   rc=0
   logs=""; for f in "$out"/lab-runs*.tsv; do [ -f "$f" ] && logs="$logs --runs-log $f"; done
+  hist=""; [ -n "$prev" ] && [ -f "$prev/gate.json" ] && hist="$prev/gate.json"
   tree=""; [ -f "$out/source" ] && tree=$(sed 's/@[^@]*$//' "$out/source")
   $lab gate "$out"/*/ ${prev:+--previous "$prev"/*/} ${pinned:+--pinned "$pinned"/*/} $logs --verdict "$out/gate.json" \
+    --history ${hist:+"$hist"} \
     ${tree:+--bisect "$tree" --bisect-steps "${NIGHTLY_BISECT_STEPS:-8}"} || rc=$?
   if [ $rc = 0 ] && [ -z "$pinned" ]; then echo "${out%/}" > "$root/nightly.pin"; echo "nightly: pinned ${out%/}"; fi
   exit $rc ;;

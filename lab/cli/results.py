@@ -79,7 +79,8 @@ def cmd_gate(a):
     _, previous = _run_records(a.previous) if a.previous else ([], [])
     _, pinned = _run_records(a.pinned) if a.pinned else ([], [])
     res = gate(current, previous, pinned, gate_wallclock=a.gate_wallclock,
-               runs=[(str(rd.path), rd.manifest) for rd in runs], runs_log=read_runs_log(a.runs_log))
+               runs=[(str(rd.path), rd.manifest) for rd in runs], runs_log=read_runs_log(a.runs_log),
+               streaks=_streaks(a.history) if a.history is not None else None)
     if a.bisect and res.regressed:
         from ..bisect import bisect_regressions, verdict_line
         root = Path(a.verdict).parent if a.verdict else Path("runs")
@@ -92,6 +93,20 @@ def cmd_gate(a):
     if a.verdict:
         atomic_write(a.verdict, json.dumps(res.as_dict(), indent=2) + "\n")
     return 0 if res.ok else 1
+
+
+def _streaks(path):
+    """The selftest streaks of the last night's gate.json (`lab gate --history`); {} if it has none yet."""
+    from ..errors import ConfigError
+    if not path:
+        return {}
+    try:
+        s = json.loads(Path(path).read_text()).get("streaks") or {}
+    except (OSError, ValueError, AttributeError) as e:
+        raise ConfigError(f"--history {path}: not a gate.json ({e})") from None
+    if not isinstance(s, dict) or not all(isinstance(v, dict) and isinstance(v.get("passes"), int) for v in s.values()):
+        raise ConfigError(f"--history {path}: streaks: expected {{test: {{passes, ever_passed, flaky}}}}")
+    return s
 
 
 def add_parsers(sub):
@@ -125,6 +140,9 @@ def add_parsers(sub):
     gt.add_argument("--runs-log", metavar="FILE", action="append", default=[],
                     help="TESTCASE<tab>MODE<tab>EXIT STATUS per `lab run` of the night (scripts/nightly.sh writes it): "
                          "one that failed without a run dir fails the gate")
+    gt.add_argument("--history", metavar="GATE_JSON", nargs="?", const="",
+                    help="the last night's gate.json: kernel selftests judged by their streaks (a failure fails the "
+                         "night only for a test passing more than 15 nights in a row); bare: the first such night")
     gt.add_argument("--bisect", metavar="TREE", help="when a cell is slower than the last passing night, bisect this "
                     "git tree between the two nights' commits (their kernels built from it: lab run --source)")
     gt.add_argument("--bisect-steps", type=MAX_STEPS.convert, default=8, metavar="N",

@@ -187,11 +187,11 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
     unbuilt = bpf_needs(selftests, suite, tests)  # a test without its BPF object is a skip naming it, never a fail
     cfg, info = vm_config(BootSpec(kernel=kernel, links=list(links), accel=accel), kernel, say=say)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tests)))
-    rd.update_manifest(testcase={"name": f"selftest:{suite}", "tests": tests, "selftests": str(selftests)},
-                       kind="selftest", status="running", kernel=kernel.describe(), accel=cfg.accel,
-                       accel_info=info, jobs=jobs, links=list(links), order={"by": "last run's seconds",
-                                                                              "known": len(times)},
-                       suite_config={"asks": len(needs), "missing": missing}, crash_ignore=str(ignore))
+    rd.update_manifest(testcase={"name": f"selftest:{suite}", "path": f"selftest:{spec}", "tests": tests,
+                                 "selftests": str(selftests)}, kind="selftest", mode="selftest", status="running",
+                       kernel=kernel.describe(), accel=cfg.accel, accel_info=info, jobs=jobs, links=list(links),
+                       order={"by": "last run's seconds", "known": len(times)}, crash_ignore=str(ignore),
+                       suite_config={"asks": len(needs), "missing": missing}, bpf_unbuilt=unbuilt)
     run = SelftestRun(rd, kernel, cfg, suite, [t for t in tests if t not in unbuilt], suite_timeout(selftests, suite),
                       read_ignore(ignore) if ignore else [], say, cap=timeout, planned=len(tests))
     for t, objs in unbuilt.items():

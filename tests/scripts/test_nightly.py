@@ -90,3 +90,40 @@ def test_a_nightly_that_follows_a_branch_builds_tonights_commit_and_bisects_agai
     bad = subprocess.run(["sh", "scripts/nightly.sh", "run", str(tmp_path / "n2")], cwd=ROOT, capture_output=True,
                          text=True, env={**env, "NIGHTLY_SOURCE": f"{repo}@no-such-branch"})
     assert bad.returncode == 2 and "not a revision" in bad.stderr
+
+
+def test_the_nightly_judges_kernel_selftests_by_their_streaks_up_to_the_last_passing_night(tmp_path):
+    """Through scripts/nightly.sh: a selftest passing 16 nights in a row fails the night it fails and stays
+    flagged the next (the streaks come from the last passing night); a test never seen passing is reported only."""
+    import json
+    import sys
+
+    from lab.results.rundir import RunDir
+    first = tmp_path / "nightly-20261120"
+    rd = RunDir.create(first, "selftest-net")
+    rd.update_manifest(kind="selftest", mode="selftest", status="ok", testcase={"name": "selftest:net"})
+    rd.append_result({"run_id": rd.id, "kind": "selftest", "testcase": "selftest:net", "suite": "net", "cell": 1,
+                      "test": "udpgso.sh", "status": "pass", "seconds": 1.0, "kernel": {"name": "stock"}})
+    (first / "gate.json").write_text(json.dumps({"pass": True, "streaks": {
+        "stock/selftests-net/udpgso.sh": {"passes": 16, "ever_passed": True, "flaky": 0}}}))
+    verdicts = []
+    for night, status in ((1, "fail"), (2, "fail"), (3, "pass")):
+        out = tmp_path / f"nightly-2026112{night}"
+        rd = RunDir.create(out, "selftest-net")
+        rd.update_manifest(kind="selftest", mode="selftest", status="ok",
+                           testcase={"name": "selftest:net", "path": "selftest:net"})
+        for i, (test, st) in enumerate((("udpgso.sh", status), ("never.sh", "fail")), 1):
+            rd.append_result({"run_id": rd.id, "kind": "selftest", "testcase": "selftest:net", "suite": "net",
+                              "cell": i, "test": test, "status": st, "seconds": 1.0, "kernel": {"name": "stock"}})
+        p = subprocess.run(["sh", str(ROOT / "scripts/nightly.sh"), "gate", str(out), str(tmp_path)], cwd=ROOT,
+                           capture_output=True, text=True,
+                           env={"PATH": "/usr/bin:/bin", "LAB": f"{sys.executable} -m lab.cli",
+                                "PYTHONPATH": str(ROOT)})
+        verdict = json.loads((out / "gate.json").read_text())
+        verdicts.append(verdict["pass"])
+        assert (p.returncode == 0) == verdict["pass"], p.stdout + p.stderr
+        assert any("never.sh: never seen passing" in line for line in verdict["lines"]), verdict["lines"]
+        assert (night < 3) == any("udpgso.sh: was passing (16 passes in a row), fails tonight" in line
+                                  for line in verdict["regressions"]), verdict["regressions"]
+    assert verdicts == [False, False, True]
+    assert verdict["streaks"]["stock/selftests-net/udpgso.sh"]["passes"] == 17  # night 3 built on night 0's 16
