@@ -192,7 +192,8 @@ def suite_timeout(selftests, suite):
 
 
 def read(path):
+    """A file's text ('' if it cannot be read; a binary's bytes as replacement characters)."""
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(errors="replace")
     except OSError:
         return ""

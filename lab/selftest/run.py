@@ -81,8 +81,8 @@ class SelftestRun:
                 if env is None:
                     env = GuestEnv(self.kernel, self.cfg, self.rd, say=self.say, slot=slot).__enter__()
                     self.calibrate(env, slot)
-                rec, fresh = self.run_test(env, test, slot)
-                self.finish(rec)
+                rec, output, fresh = self.run_test(env, test, slot)
+                self.finish(rec, output)
                 if fresh:  # a crash, a hang or state left behind: the next test gets a new guest
                     env.__exit__(None, None, None)
                     env = None
@@ -142,9 +142,10 @@ class SelftestRun:
             again, _, crashes2, renew = self.attempt(env, test)
             rec["retry"] = again.verdict if again and not crashes2 and not renew else "fail"
             rec["status"] = "flaky" if rec["retry"] == "pass" else "fail"
-        return rec, bool(renew)
+        return rec, (tap.output if tap else []), bool(renew)
 
-    def finish(self, rec):
+    def finish(self, rec, output=()):
+        """Record a test that ended: results.jsonl, its KTAP block (the last 200 lines of its output), nipa.json."""
         with self.lock:
             self.done += 1
             rec["cell"] = self.done
@@ -152,7 +153,7 @@ class SelftestRun:
             self.rd.append_result(rec)
             with open(self.ktap, "a") as f:
                 f.write("\n".join(ktap_block(self.done, self.suite, rec["test"], rec["status"],
-                                             rec["output_tail"].splitlines(), rec["why"])) + "\n")
+                                             list(output), rec["why"])) + "\n")
             write_nipa(self.rd.path / "nipa.json", self.records, executor="dplab", branch=self.kernel.name,
                        start=self.start, end=now_iso())
         note = f" ({rec['why']})" if rec["why"] else ""

@@ -57,8 +57,8 @@ def test_a_failure_runs_again_a_crash_or_leftover_state_fails_and_renews_the_gue
                    "crash.sh": ["crash"], "leak.sh": ["leak"], "hang.sh": ["hang"]})
     renewed = {}
     for t in tests:
-        rec, renewed[t] = run.run_test(guest, t, slot=0)
-        run.finish(rec)
+        rec, output, renewed[t] = run.run_test(guest, t, slot=0)
+        run.finish(rec, output)
         assert [r["test"] for r in rd.results()][-1] == t  # on disk as each test ends
         assert json.loads((rd.path / "nipa.json").read_text())["results"][-1]["test"] == t.replace(".", "-")
     recs = {r["test"]: r for r in rd.results()}
@@ -72,6 +72,7 @@ def test_a_failure_runs_again_a_crash_or_leftover_state_fails_and_renews_the_gue
     ktap = (rd.path / "selftests.ktap").read_text().splitlines()
     assert ktap[:2] == ["TAP version 13", "1..6"] and "not ok 4 selftests: net: crash.sh # kernel bug" in ktap
     assert "ok 2 selftests: net: flaky.sh" in ktap and "not ok 3 selftests: net: bad.sh" in ktap
+    assert ktap[2:5] == ["# selftests: net: ok.sh", "# hello", "ok 1 selftests: net: ok.sh"]
     nipa = {e["test"]: e for e in json.loads((rd.path / "nipa.json").read_text())["results"]}
     assert (nipa["flaky-sh"]["result"], nipa["flaky-sh"]["retry"]) == ("fail", "pass")
     assert nipa["crash-sh"]["crashes"] == ["fn1:fn2:fn3:fn4:fn5"] and nipa["ok-sh"]["group"] == "selftests-net"
