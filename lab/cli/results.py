@@ -36,6 +36,18 @@ def cmd_report(a):
         if a.screenshot:
             from ..report.screenshot import screenshot
             print(f"screenshot: {screenshot(a.html, a.screenshot)}")
+    if a.kcidb:
+        from ..errors import LabError
+        from ..report.kcidb import kcidb_doc
+        from ..results.rundir import atomic_write
+        try:
+            doc = kcidb_doc([(rd.results(), rd.manifest) for rd in runs])
+        except ValueError as e:
+            raise LabError(f"--kcidb {a.kcidb}: {e}") from None
+        atomic_write(a.kcidb, json.dumps(doc, indent=1) + "\n")
+        print(f"kcidb: {a.kcidb} ({len(doc['tests'])} tests, {len(doc['builds'])} builds, {len(doc['issues'])} "
+              f"issues; valid KCIDB v{doc['version']['major']}.{doc['version']['minor']})")
+        return 0
     if a.json:
         print(json.dumps(recs, indent=2, default=str))
     elif not a.html:
@@ -125,6 +137,7 @@ def add_parsers(sub):
     rp.add_argument("--by", help="dimension for the A/B section (default: guessed)")
     rp.add_argument("--screenshot", metavar="PNG", help="also render the HTML to a PNG with headless chromium")
     rp.add_argument("--json", action="store_true", help="print all records as JSON")
+    rp.add_argument("--kcidb", metavar="FILE", help="write the run dirs as KernelCI's KCIDB v5 data (validated)")
     rp.set_defaults(func=cmd_report)
 
     gt = sub.add_parser("gate", help="nightly gate: functional failures, or a regression vs the last passing night "
