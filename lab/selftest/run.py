@@ -18,7 +18,7 @@ from ..errors import GuestCrash, GuestError, LabError
 from ..kernel.resolve import resolve_kernel
 from ..progress import Progress
 from ..results.rundir import RunDir, now_iso
-from ..vm.console import fingerprint5, read_ignore
+from ..vm.console import fingerprint5, kmemleak_reports, read_ignore
 from ..vm.env import BootSpec, GuestEnv, vm_config
 from .build import bpf_needs, build_selftests, lacking, parse_spec, source_for, suite_needs, suite_tests, suite_timeout
 from .ktap import ktap_block, parse_tap
@@ -28,6 +28,8 @@ KSELFTEST_IN_GUEST = "/lab/kselftest"  # the run dir's guest/kselftest: the gues
 IGNORE = Path(__file__).resolve().parents[2] / "selftests" / "crash-ignore.txt"
 STATE = "ip -o link show | sed 's/: <.*//'; ip netns list"  # what a test must leave as it found it
 CALIBRATE = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
+# kmemleak (kernels built with it: NIPA's debug kernels) scanned twice after each test, as NIPA does, then cleared
+KMEMLEAK = "k=/sys/kernel/debug/kmemleak; [ -w $k ] || exit 0; echo scan > $k; echo scan > $k; cat $k; echo clear > $k"
 
 
 def last_times(runs_root, suite):
@@ -123,6 +125,7 @@ class SelftestRun:
             after = env.run(["sh", "-c", STATE], timeout=60, check=False).stdout
             if after != before:
                 renew = "env-check-fail: " + "; ".join(sorted(set(after.splitlines()) ^ set(before.splitlines())))
+            crashes += kmemleak_reports(env.run(["sh", "-c", KMEMLEAK], timeout=600, check=False).stdout)
         return (parsed[0] if parsed else None), round(res.elapsed, 2), crashes, renew
 
     def record(self, test, verdict, seconds, slot, why="", tap=None, crashes=()):
@@ -137,7 +140,8 @@ class SelftestRun:
     def run_test(self, env, test, slot):
         tap, seconds, crashes, renew = self.attempt(env, test)
         verdict = "fail" if crashes or renew.startswith("env-check") else tap.verdict if tap else "fail"
-        rec = self.record(test, verdict, seconds, slot, (tap.why if tap else "") or renew, tap, crashes)
+        why = renew or ", ".join(sorted({c.kind for c in crashes})) or (tap.why if tap else "")
+        rec = self.record(test, verdict, seconds, slot, why, tap, crashes)
         if verdict == "fail" and not crashes and not renew:  # NIPA's one retry: a pass now is a flaky test
             again, _, crashes2, renew = self.attempt(env, test)
             rec["retry"] = again.verdict if again and not crashes2 and not renew else "fail"

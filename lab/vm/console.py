@@ -161,3 +161,14 @@ def read_ignore(path):
         if line:
             out.append(line.split(":"))
     return out
+
+
+def kmemleak_reports(text):
+    """A CrashReport per `unreferenced object` block of /sys/kernel/debug/kmemleak (kind `kmemleak`)."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("unreferenced object 0x"):
+            out.append(CrashReport("kmemleak", line.strip(), [line]))
+        elif out:
+            out[-1].lines.append(line)
+    return out

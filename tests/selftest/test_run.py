@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from lab.errors import GuestCrash, GuestError
 from lab.guest.guest import GuestResult
 from lab.results.rundir import RunDir
-from lab.selftest.run import STATE, SelftestRun, last_times
+from lab.selftest.run import KMEMLEAK, STATE, SelftestRun, last_times
 from lab.vm.console import CrashReport
 
 
@@ -22,23 +22,40 @@ class Guest:
 
     def __init__(self, script):
         self.script, self.netns, self.vm = script, [], SimpleNamespace(alive=lambda: True)
+        self.leaks = []  # what the kmemleak scan after each test prints, in turn
 
     def run(self, argv, timeout=60, check=True):
         cmd = argv[-1]
         if cmd == STATE:
             return GuestResult(argv, 0, "1: lo\n" + "".join(f"{n}\n" for n in self.netns), "", 0.01)
+        if cmd == KMEMLEAK:
+            return GuestResult(argv, 0, self.leaks.pop(0) if self.leaks else "", "", 0.5)
         test = cmd.rsplit("./", 1)[1]
         outcome = self.script[test].pop(0)
         if outcome == "hang":
             raise GuestError(f"guest command timed out after {timeout}s: {cmd}")
-        res = GuestResult(argv, 0, tap(test, outcome in ("pass", "leak")), "", 2.0)
+        res = GuestResult(argv, 0, tap(test, outcome in ("pass", "leak", "kmemleak")), "", 2.0)
         if outcome == "leak":
             self.netns.append("ns-left-behind")
+        if outcome == "kmemleak":  # passes; the scan after it finds a leak
+            self.leaks = [LEAK]
         if outcome == "crash":
             trace = ["BUG: kernel NULL pointer dereference", "Call Trace:", " <TASK>",
                      *[f"  fn{i}+0x1/0x10" for i in range(7)]]
             raise GuestCrash(CrashReport("bug", trace[0], trace), result=res)
         return res
+
+
+LEAK = """unreferenced object 0xffff888003692380 (size 128):
+  comm "unsigned-md5_ip", pid 762, jiffies 4294831244
+  backtrace (crc 2128895f):
+    [<ffffffffb2131db6>] kmalloc_trace_noprof+0x236/0x290
+    [<ffffffffb3dee5e4>] tcp_ao_alloc_info+0x44/0xf0
+    [<ffffffffb3c2a534>] do_tcp_setsockopt+0xa64/0x2320
+    [<ffffffffb38e3629>] do_sock_setsockopt+0x149/0x3a0
+    [<ffffffffb38ee8b4>] __sys_setsockopt+0x104/0x1a0
+    [<ffffffffb38eea1d>] __x64_sys_setsockopt+0xbd/0x160
+"""
 
 
 def make_run(tmp_path, tests):
@@ -51,10 +68,10 @@ def make_run(tmp_path, tests):
 
 
 def test_a_failure_runs_again_a_crash_or_leftover_state_fails_and_renews_the_guest(tmp_path):
-    tests = ["ok.sh", "flaky.sh", "bad.sh", "crash.sh", "leak.sh", "hang.sh"]
+    tests = ["ok.sh", "flaky.sh", "bad.sh", "crash.sh", "leak.sh", "hang.sh", "kmemleak.sh"]
     rd, run = make_run(tmp_path, tests)
     guest = Guest({"ok.sh": ["pass"], "flaky.sh": ["fail", "pass"], "bad.sh": ["fail", "fail"],
-                   "crash.sh": ["crash"], "leak.sh": ["leak"], "hang.sh": ["hang"]})
+                   "crash.sh": ["crash"], "leak.sh": ["leak"], "hang.sh": ["hang"], "kmemleak.sh": ["kmemleak"]})
     renewed = {}
     for t in tests:
         rec, output, renewed[t] = run.run_test(guest, t, slot=0)
@@ -64,13 +81,16 @@ def test_a_failure_runs_again_a_crash_or_leftover_state_fails_and_renews_the_gue
     recs = {r["test"]: r for r in rd.results()}
     assert {t: (r["status"], r.get("retry")) for t, r in recs.items()} == {
         "ok.sh": ("pass", None), "flaky.sh": ("flaky", "pass"), "bad.sh": ("fail", "fail"),
-        "crash.sh": ("fail", None), "leak.sh": ("fail", None), "hang.sh": ("fail", None)}
+        "crash.sh": ("fail", None), "leak.sh": ("fail", None), "hang.sh": ("fail", None),
+        "kmemleak.sh": ("fail", None)}
+    assert recs["kmemleak.sh"]["why"] == "kmemleak" and recs["kmemleak.sh"]["crashes"][0]["fingerprint"] == \
+        "kmalloc_trace_noprof:tcp_ao_alloc_info:do_tcp_setsockopt:do_sock_setsockopt:__sys_setsockopt"  # NIPA's
     assert recs["crash.sh"]["crashes"][0]["fingerprint"] == "fn1:fn2:fn3:fn4:fn5"  # fn0 is on the ignore list
     assert recs["leak.sh"]["why"] == "env-check-fail: ns-left-behind" and "timed out" in recs["hang.sh"]["why"]
     assert renewed == {"ok.sh": False, "flaky.sh": False, "bad.sh": False, "crash.sh": True, "leak.sh": True,
-                       "hang.sh": True}
+                       "hang.sh": True, "kmemleak.sh": False}
     ktap = (rd.path / "selftests.ktap").read_text().splitlines()
-    assert ktap[:2] == ["TAP version 13", "1..6"] and "not ok 4 selftests: net: crash.sh # kernel bug" in ktap
+    assert ktap[:2] == ["TAP version 13", "1..7"] and "not ok 4 selftests: net: crash.sh # kernel bug" in ktap
     assert "ok 2 selftests: net: flaky.sh" in ktap and "not ok 3 selftests: net: bad.sh" in ktap
     assert ktap[2:5] == ["# selftests: net: ok.sh", "# hello", "ok 1 selftests: net: ok.sh"]
     nipa = {e["test"]: e for e in json.loads((rd.path / "nipa.json").read_text())["results"]}
