@@ -62,7 +62,10 @@ def render_cell(tc, link, params, cell_guest, mode):
     cell's directory as guest commands see it); `lab debug` hands the same ones to a developer."""
     ctx = {"link": link.template_vars(), "params": {**tc.params, **params}, "duration": tc.duration,
            "cell_dir": cell_guest, "links": [link.template_vars()], "mode": mode.name}
-    return {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in (*STEPS, "collect")}
+    out = {step: render(getattr(tc, step), ctx, f"{tc.path}:{step}") for step in (*STEPS, "collect")}
+    if mode.before_run:  # the mode's own preparation, outside the workload's window (modes.py)
+        out["run"] = f"{mode.before_run}\n{out['run']}"
+    return out
 
 
 def parse_value(tc, stdout, mode):

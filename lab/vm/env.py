@@ -116,6 +116,12 @@ class GuestEnv:
                 t0 = time.monotonic()
                 self.vm.wire_links()
                 self.timings["wire"] = round(time.monotonic() - t0, 3)
+            settle = self.cfg.mode.settle_uptime_s
+            if settle:  # idle until the guest's uptime reaches it (modes.py: what early boot still does)
+                t0 = time.monotonic()
+                self.vm.guest.run(["sh", "-c", f"read up _ < /proc/uptime; s=$(({settle} - ${{up%.*}})); "
+                                              f"[ $s -le 0 ] || sleep $s"], timeout=settle + 60)
+                self.timings["settle"] = round(time.monotonic() - t0, 3)
         except BaseException:
             self.vm.__exit__(None, None, None)
             raise

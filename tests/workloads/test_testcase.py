@@ -223,6 +223,8 @@ def test_bulk_in_deterministic_mode_sends_a_count_inside_one_window_with_the_rec
     assert "echo stop" not in det["run"] and "link set eth0 down" in det["setup"]
     assert count(wall["run"]) == "0" and "dplab_window_write" not in wall["run"] and "down" not in wall["setup"]
     assert tc.loss["receiver_down_in"] == ["deterministic"]
+    # the mode's own step before the workload opens its window: the RNG reseeds there, not in it (modes.py)
+    assert det["run"].startswith(DETERMINISTIC.before_run + "\n") and "urandom" not in wall["run"]
 
 
 def test_a_testcase_names_its_link_backend_by_mode_and_the_command_line_still_wins(monkeypatch):
