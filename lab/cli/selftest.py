@@ -9,6 +9,8 @@ def cmd_selftest(a):
                        links=links, ignore=a.crash_ignore, timeout=a.timeout)
     recs = rd.results()
     counts = {v: sum(r["status"] == v for r in recs) for v in ("pass", "fail", "skip", "flaky")}
+    longest = sorted(recs, key=lambda r: -r["seconds"])[:5]
+    print("longest: " + ", ".join(f"{r['test']} {r['seconds']:.0f} s" for r in longest))
     print(f"{counts['pass']} pass, {counts['fail']} fail, {counts['skip']} skip, {counts['flaky']} flaky; "
           f"KTAP: {rd.path}/selftests.ktap  NIPA: {rd.path}/nipa.json  records: {rd.path}/results.jsonl")
     return 1 if counts["fail"] else 0
