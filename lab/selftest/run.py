@@ -26,10 +26,16 @@ from .nipa import write_nipa
 
 KSELFTEST_IN_GUEST = "/lab/kselftest"  # the run dir's guest/kselftest: the guest's /root and /tmp are its own
 IGNORE = Path(__file__).resolve().parents[2] / "selftests" / "crash-ignore.txt"
-STATE = "ip -o link show | sed 's/: <.*//'; ip netns list"  # what a test must leave as it found it
+STATE = "ip -o link show | sed 's/: <.*//'; ip netns list"  # what a test must leave as it found it (and below)
 CALIBRATE = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
 # kmemleak (kernels built with it: NIPA's debug kernels) scanned twice after each test, as NIPA does, then cleared
 KMEMLEAK = "k=/sys/kernel/debug/kmemleak; [ -w $k ] || exit 0; echo scan > $k; echo scan > $k; cat $k; echo clear > $k"
+
+
+def state_script(links):
+    """STATE (links, namespaces), and the features and rings of the lab's NICs in their namespaces."""
+    return STATE + "".join(f"; ip netns exec {link.ns(s)} ethtool -k {link.dev(s)} | grep -v fixed; "
+                           f"ip netns exec {link.ns(s)} ethtool -g {link.dev(s)}" for link in links for s in "ab")
 
 
 def last_times(runs_root, suite):
@@ -111,7 +117,7 @@ class SelftestRun:
                   f"&& export BASE_DIR KSFT_MACHINE_SLOW && . ../kselftest/runner.sh && run_many ./{test}")
         t0, crashes, renew = time.monotonic(), [], ""
         try:
-            before = env.run(["sh", "-c", STATE], timeout=60, check=False).stdout
+            before = env.run(["sh", "-c", state_script(self.cfg.links)], timeout=60, check=False).stdout
             t0 = time.monotonic()
             res = env.run(["sh", "-c", script], timeout=self.scaled + 120, check=False)
         except GuestCrash as e:
@@ -122,7 +128,7 @@ class SelftestRun:
             return None, round(time.monotonic() - t0, 2), crashes, renew
         parsed = parse_tap(res.stdout)
         if not renew and env.vm.alive():
-            after = env.run(["sh", "-c", STATE], timeout=60, check=False).stdout
+            after = env.run(["sh", "-c", state_script(self.cfg.links)], timeout=60, check=False).stdout
             if after != before:
                 renew = "env-check-fail: " + "; ".join(sorted(set(after.splitlines()) ^ set(before.splitlines())))
             crashes += kmemleak_reports(env.run(["sh", "-c", KMEMLEAK], timeout=600, check=False).stdout)

@@ -26,7 +26,7 @@ class Guest:
 
     def run(self, argv, timeout=60, check=True):
         cmd = argv[-1]
-        if cmd == STATE:
+        if cmd.startswith(STATE):
             return GuestResult(argv, 0, "1: lo\n" + "".join(f"{n}\n" for n in self.netns), "", 0.01)
         if cmd == KMEMLEAK:
             return GuestResult(argv, 0, self.leaks.pop(0) if self.leaks else "", "", 0.5)
@@ -62,7 +62,8 @@ def make_run(tmp_path, tests):
     rd = RunDir.create(tmp_path, "selftest-net")
     (rd.guest_dir / "kselftest" / "net").mkdir(parents=True)
     kernel = SimpleNamespace(name="stock", release="6.1")
-    run = SelftestRun(rd, kernel, SimpleNamespace(accel="kvm"), "net", tests, 45, [["fn0"]], say=lambda *a: None)
+    run = SelftestRun(rd, kernel, SimpleNamespace(accel="kvm", links=[]), "net", tests, 45, [["fn0"]],
+                      say=lambda *a: None)
     run.scaled = 45
     return rd, run
 
@@ -111,3 +112,11 @@ def test_the_last_run_of_the_same_target_orders_the_next_longest_first(tmp_path)
     (tmp_path / "20261204-000000-broken").mkdir()
     (tmp_path / "20261204-000000-broken" / "manifest.json").write_text("{not json")  # a damaged run dir is passed by
     assert last_times(tmp_path, "net") == {"a.sh": 90, "b.sh": 3}
+
+
+def test_the_state_a_test_must_leave_includes_the_lab_nics_features_and_rings():
+    from lab.selftest.run import state_script
+    from lab.vm.links import make_links
+    s = state_script(make_links(["virtio"]))
+    assert s.startswith(STATE) and "ip netns exec virtio0a ethtool -k eth0" in s and \
+        "ip netns exec virtio0b ethtool -g eth0" in s
