@@ -14,6 +14,7 @@ closes the session when --lab-ktap is given.
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -66,12 +67,14 @@ def lab_target(request):
     return t
 
 
+# what lab_vm boots, in a testcase's terms: both links, the default kernel and link backend
+BOTH_LINKS = SimpleNamespace(kernels=[], links=["virtio", "e1000e"], backend_for=lambda mode: None)
+
+
 @pytest.fixture(scope="session")
 def lab_vm(request, lab_target, lab_kernel, lab_accel):
     """A booted guest (GuestEnv) with a virtio-net and an e1000e link wired; with --lab-target, the target's
     two ports (HardwareEnv), the same surface."""
-    from types import SimpleNamespace
-
     from lab.results.rundir import RunDir
     from lab.runner import RunOptions
     from lab.targets import provider_for
@@ -80,7 +83,7 @@ def lab_vm(request, lab_target, lab_kernel, lab_accel):
     opts = RunOptions(kernels=[lab_kernel.spec()] if lab_kernel else [], accel=lab_accel,
                       target=lab_target.name if lab_target else None, hosts=request.config.getoption("--lab-hosts"))
     provider = provider_for(opts)  # guests here, or the target's ports (its kernel under test by kexec)
-    kernels, cfg, _ = provider.prepare(SimpleNamespace(kernels=[], links=["virtio", "e1000e"]), say=quiet)
+    kernels, cfg, _ = provider.prepare(BOTH_LINKS, say=quiet)
     why = provider.ready(kernels[0], rd, say=quiet)
     if why:
         raise RuntimeError(why)

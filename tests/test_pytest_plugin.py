@@ -60,3 +60,16 @@ def test_plugin_refuses_a_remote_lab_target_by_name(pytester, tmp_path):
     pytester.makepyfile(test_z="def test_z(lab_target):\n    assert lab_target is None\n")
     r = pytester.runpytest("--lab-target", "kvm1", "--lab-hosts", str(hosts))
     assert r.ret != 0 and "--lab-target kvm1: a remote-lab target" in r.stdout.str() + r.stderr.str()
+
+
+def test_the_session_guest_is_planned_as_a_testcase_with_both_links_would_be(monkeypatch):
+    """lab_vm's stand-in testcase goes through guest_setup like a real one (a key it lacks broke every `booted`
+    test once): both links, the default backend."""
+    import lab.vm.env as env
+    from lab.pytest_plugin import BOTH_LINKS
+    from lab.runner import RunOptions
+    monkeypatch.setattr(env, "resolve_kernel", lambda k, **kw: k)
+    monkeypatch.setattr(env, "vm_config", lambda spec, kernel, say: (spec, {}))
+    for mode in ("wallclock", "deterministic"):
+        _, spec, _ = env.guest_setup(BOTH_LINKS, RunOptions(mode=mode))
+        assert spec.links == ["virtio", "e1000e"] and spec.backend is None
