@@ -205,21 +205,20 @@ def test_tunnel_gso_costs_fewer_instructions_per_datagram_than_segmenting_before
 def test_guests_at_once_measure_what_one_guest_measures(tmp_path):
     """--jobs 2 in deterministic mode: the cells dealt to two guests booted at once (each its own host network
     and console) give the serial run's instructions per packet within 0.1 %, the bar a level must hold between a
-    quiet host and a loaded one (measured: 0.012 % at burst 1, 0.055 % at burst 32, whose repeats span 0.09 %)."""
+    quiet host and a loaded one (measured: 0.012 % at burst 1, 0.055 % at burst 32, whose repeats then spanned
+    0.09 %). Burst 32 only: 100,000 packets at burst 1 cost ~8 s of host time a cell."""
 
     from lab.runner import RunOptions, run_testcase
     from lab.workloads import load_testcase
     tc = load_testcase(ROOT / "testcases/bulk.yaml")
     medians = {}
     for jobs in (1, 2):
-        opts = RunOptions(kernels=["stock"], mode="deterministic", links=["virtio"], repeat=3, jobs=jobs,
-                          axes={"burst": [1, 32], "xmit_mode": ["start_xmit"], "size": [64]},
+        opts = RunOptions(kernels=["stock"], mode="deterministic", links=["virtio"], repeat=4, jobs=jobs,
+                          axes={"burst": [32], "xmit_mode": ["start_xmit"], "size": [64]},
                           runs_root=str(tmp_path / f"jobs{jobs}"))
         rd = run_testcase(tc, opts, say=print)
         recs = rd.results()
-        assert all(r["status"] == "ok" for r in recs) and len(recs) == 6, [r.get("error") for r in recs]
+        assert all(r["status"] == "ok" for r in recs) and len(recs) == 4, [r.get("error") for r in recs]
         assert rd.manifest["jobs"] == jobs and (rd.path / "console-1.log").exists() == (jobs == 2)
-        medians[jobs] = {b: statistics.median(r["derived"]["insn/pkt"] for r in recs if r["params"]["burst"] == b)
-                         for b in (1, 32)}
-    for b in (1, 32):
-        assert abs(medians[2][b] / medians[1][b] - 1) < 0.001, medians
+        medians[jobs] = statistics.median(r["derived"]["insn/pkt"] for r in recs)
+    assert abs(medians[2] / medians[1] - 1) < 0.001, medians
