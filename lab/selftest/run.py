@@ -146,7 +146,8 @@ class SelftestRun:
     def run_test(self, env, test, slot):
         tap, seconds, crashes, renew = self.attempt(env, test)
         verdict = "fail" if crashes or renew.startswith("env-check") else tap.verdict if tap else "fail"
-        why = renew or ", ".join(sorted({c.kind for c in crashes})) or (tap.why if tap else "")
+        kinds = ", ".join(sorted({c.kind for c in crashes}))  # a kernel report's kind, unless renew says it
+        why = "; ".join(w for w in ((tap.why if tap else ""), renew, "" if kinds in renew else kinds) if w)
         rec = self.record(test, verdict, seconds, slot, why, tap, crashes)
         if verdict == "fail" and not crashes and not renew:  # NIPA's one retry: a pass now is a flaky test
             again, _, crashes2, renew = self.attempt(env, test)

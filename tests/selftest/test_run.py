@@ -37,6 +37,9 @@ class Guest:
         res = GuestResult(argv, 0, tap(test, outcome in ("pass", "leak", "kmemleak")), "", 2.0)
         if outcome == "leak":
             self.netns.append("ns-left-behind")
+        if outcome == "timeout":  # kselftest's runner killed it mid-way: what it made is left behind
+            self.netns.append("ns-t")
+            res = GuestResult(argv, 0, f"#\nnot ok 1 selftests: net: {test} # TIMEOUT 45 seconds\n", "", 45.0)
         if outcome == "kmemleak":  # passes; the scan after it finds a leak
             self.leaks = [LEAK]
         if outcome == "crash":
@@ -69,10 +72,11 @@ def make_run(tmp_path, tests):
 
 
 def test_a_failure_runs_again_a_crash_or_leftover_state_fails_and_renews_the_guest(tmp_path):
-    tests = ["ok.sh", "flaky.sh", "bad.sh", "crash.sh", "leak.sh", "hang.sh", "kmemleak.sh"]
+    tests = ["ok.sh", "flaky.sh", "bad.sh", "crash.sh", "leak.sh", "hang.sh", "kmemleak.sh", "slow.sh"]
     rd, run = make_run(tmp_path, tests)
     guest = Guest({"ok.sh": ["pass"], "flaky.sh": ["fail", "pass"], "bad.sh": ["fail", "fail"],
-                   "crash.sh": ["crash"], "leak.sh": ["leak"], "hang.sh": ["hang"], "kmemleak.sh": ["kmemleak"]})
+                   "crash.sh": ["crash"], "leak.sh": ["leak"], "hang.sh": ["hang"], "kmemleak.sh": ["kmemleak"],
+                   "slow.sh": ["timeout"]})
     renewed = {}
     for t in tests:
         rec, output, renewed[t] = run.run_test(guest, t, slot=0)
@@ -83,15 +87,16 @@ def test_a_failure_runs_again_a_crash_or_leftover_state_fails_and_renews_the_gue
     assert {t: (r["status"], r.get("retry")) for t, r in recs.items()} == {
         "ok.sh": ("pass", None), "flaky.sh": ("flaky", "pass"), "bad.sh": ("fail", "fail"),
         "crash.sh": ("fail", None), "leak.sh": ("fail", None), "hang.sh": ("fail", None),
-        "kmemleak.sh": ("fail", None)}
+        "kmemleak.sh": ("fail", None), "slow.sh": ("fail", None)}
+    assert recs["slow.sh"]["why"] == "TIMEOUT; env-check-fail: ns-t" and recs["crash.sh"]["why"] == "kernel bug"
     assert recs["kmemleak.sh"]["why"] == "kmemleak" and recs["kmemleak.sh"]["crashes"][0]["fingerprint"] == \
         "kmalloc_trace_noprof:tcp_ao_alloc_info:do_tcp_setsockopt:do_sock_setsockopt:__sys_setsockopt"  # NIPA's
     assert recs["crash.sh"]["crashes"][0]["fingerprint"] == "fn1:fn2:fn3:fn4:fn5"  # fn0 is on the ignore list
     assert recs["leak.sh"]["why"] == "env-check-fail: ns-left-behind" and "timed out" in recs["hang.sh"]["why"]
     assert renewed == {"ok.sh": False, "flaky.sh": False, "bad.sh": False, "crash.sh": True, "leak.sh": True,
-                       "hang.sh": True, "kmemleak.sh": False}
+                       "hang.sh": True, "kmemleak.sh": False, "slow.sh": True}
     ktap = (rd.path / "selftests.ktap").read_text().splitlines()
-    assert ktap[:2] == ["TAP version 13", "1..7"] and "not ok 4 selftests: net: crash.sh # kernel bug" in ktap
+    assert ktap[:2] == ["TAP version 13", "1..8"] and "not ok 4 selftests: net: crash.sh # kernel bug" in ktap
     assert "ok 2 selftests: net: flaky.sh" in ktap and "not ok 3 selftests: net: bad.sh" in ktap
     assert ktap[2:5] == ["# selftests: net: ok.sh", "# hello", "ok 1 selftests: net: ok.sh"]
     nipa = {e["test"]: e for e in json.loads((rd.path / "nipa.json").read_text())["results"]}
