@@ -26,7 +26,8 @@ from .nipa import write_nipa
 
 KSELFTEST_IN_GUEST = "/lab/kselftest"  # the run dir's guest/kselftest: the guest's /root and /tmp are its own
 IGNORE = Path(__file__).resolve().parents[2] / "selftests" / "crash-ignore.txt"
-STATE = "ip -o link show | sed 's/: <.*//'; ip netns list"  # what a test must leave as it found it (and below)
+# what a test must leave as it found it (and below); a namespace's peer id (`(id: N)`) is not state a test owns
+STATE = "ip -o link show | sed 's/: <.*//'; ip netns list | cut -d' ' -f1"
 CALIBRATE = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
 # kmemleak (kernels built with it: NIPA's debug kernels) scanned twice after each test, as NIPA does, then cleared
 KMEMLEAK = "k=/sys/kernel/debug/kmemleak; [ -w $k ] || exit 0; echo scan > $k; echo scan > $k; cat $k; echo clear > $k"
