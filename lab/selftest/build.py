@@ -26,9 +26,11 @@ DEFAULT_TIMEOUT = 45  # kselftest/runner.sh's kselftest_default_timeout
 def parse_spec(spec):
     """'net:udpgso.sh,udpgro.sh' -> ('net', ['udpgso.sh', 'udpgro.sh']); 'net' -> ('net', [])."""
     suite, _, tests = spec.partition(":")
-    if not re.fullmatch(r"[A-Za-z0-9_/-]+", suite):
-        raise ConfigError(f"lab selftest {spec!r}: expected TARGET[:TEST,...], e.g. net:udpgso.sh,udpgro.sh")
-    return suite, [t for t in tests.split(",") if t]
+    tests = [t for t in tests.split(",") if t]
+    if not re.fullmatch(r"[A-Za-z0-9_/-]+", suite) or not all(re.fullmatch(r"[A-Za-z0-9_.+-]+", t) for t in tests):
+        raise ConfigError(f"lab selftest {spec!r}: expected TARGET[:TEST,...] (names of letters, digits, _ . + -), "
+                          f"e.g. net:udpgso.sh,udpgro.sh")
+    return suite, tests
 
 
 def source_for(kernel, spec=None):

@@ -8,8 +8,9 @@ def test_specs_and_the_tests_a_target_runs(tmp_path):
     from lab.selftest import parse_spec, suite_tests
     from lab.selftest.build import suite_timeout
     assert parse_spec("net:a.sh,b") == ("net", ["a.sh", "b"]) and parse_spec("net/forwarding") == ("net/forwarding", [])
-    with pytest.raises(ConfigError, match="TARGET"):
-        parse_spec("net; rm -rf /:x")
+    for bad in ("net; rm -rf /:x", "net:a.sh;reboot", "net:../../x", "net:$(id)"):
+        with pytest.raises(ConfigError, match="TARGET"):
+            parse_spec(bad)
     (tmp_path / "net").mkdir()
     (tmp_path / "net" / "Makefile").write_text("TEST_PROGS := a.sh b.sh \\\n\tc.sh\nTEST_PROGS += d.sh\nTEST_GEN_FILES "
                                                ":= x\nTEST_GEN_PROGS = tun tap\nTEST_GEN_PROGS += $(BINS) a.sh\n")
