@@ -16,13 +16,17 @@ help: ## list the targets
 setup: ## install apt packages and the venv (idempotent)
 	@./scripts/setup.sh
 
-tools: tools/bin/xsk_tx tools/bin/udpgso_tx tools/bin/dplab_window_write tools/bin/libdplab-insn.so ## build the guest tools and the instruction profiler (QEMU plugin)
+tools: tools/bin/xsk_tx tools/bin/udpgso_tx tools/bin/tcp_stream tools/bin/dplab_window_write tools/bin/libdplab-insn.so ## build the guest tools and the instruction profiler (QEMU plugin)
 
 tools/bin/xsk_tx: tools/xsk_tx.c tools/lab_clock.h
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $< -lxdp -lbpf -lelf -lz
 
 tools/bin/udpgso_tx: tools/udpgso_tx.c tools/lab_clock.h
+	@mkdir -p tools/bin
+	gcc -O2 -Wall -o $@ $<
+
+tools/bin/tcp_stream: tools/tcp_stream.c tools/lab_clock.h
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $<
 

@@ -13,7 +13,7 @@ from .metrics.delivery import delivery, loss_problem
 from .metrics.derived import check_expectations, derived
 from .metrics.parsers import PARSERS
 from .metrics.perf import parse_perf_csv, perf_argv
-from .metrics.profile import Symbols, attribute, parse_windows, per_packet, window_counts
+from .metrics.profile import Symbols, attribute, parse_windows, per_packet, window_counts, window_unit
 from .plan import fmt_params
 from .results import untrusted
 from .results.rundir import now_iso
@@ -221,8 +221,8 @@ class Measurer:
         return Outcome("failed", self.env.alive(), False)
 
     def profile(self, value):
-        """The run step's window of the instruction profiler: {"window_insns", "packets", "functions": {fn:
-        insn/pkt}}; None when not profiling or when the workload marked no window."""
+        """The run step's window of the instruction profiler: {"window_insns", "packets" (the count of `per`, a
+        profile.UNITS key), "per", "functions": {fn: insn per unit}}; None when not profiling or no window."""
         if not self.symbols or not self.env.profile_path.exists():
             return None
         with open(self.env.profile_path) as f:
@@ -232,10 +232,10 @@ class Measurer:
         if not windows:
             return None
         self.profile_read += len(text[:text.rindex("\nE\n") + 3].encode())
-        packets = value.get("packets") or value.get("datagrams")
+        per, packets = window_unit(value)
         w = windows[-1]  # the setup's warm-up marks windows too: the run step's is the last
         functions = per_packet(attribute(w, self.symbols), packets)
-        return {"window_insns": w.total, "packets": packets, "functions": functions}
+        return {"window_insns": w.total, "packets": packets, "per": per, "functions": functions}
 
     def _finish(self, rec, label, value, counters, perf, elapsed, attempt):
         if isinstance(value.get("unit"), str):  # a tool that says what its value counts (xsk_tx -p: pkts/cpu-s)

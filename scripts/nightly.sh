@@ -1,7 +1,7 @@
 #!/bin/sh
 # The nightly matrix, shared by `make nightly` (one machine) and .github/workflows/nightly.yml (sharded).
 #   scripts/nightly.sh run OUT_DIR [I/N]            every testcase (shard I of N) into OUT_DIR, plus the
-#                                                    deterministic legs (testcases with an instruction headline)
+#                                                    deterministic legs (every testcase: all headline instructions)
 #   scripts/nightly.sh gate OUT_DIR [NIGHTS_ROOT]   HTML report, then the gate: functional failures, regressions
 #                                                    vs the last night that passed, drift vs the pinned night
 # The verdict goes to OUT_DIR/gate.json; the pinned night is named in NIGHTS_ROOT/nightly.pin (the first night
@@ -15,7 +15,7 @@ set -eu
 cd "$(dirname "$0")/.."
 lab=${LAB:-.venv/bin/lab}
 TESTCASES=${NIGHTLY_TESTCASES:-$(ls testcases/*.yaml)}
-DETERMINISTIC=${NIGHTLY_DETERMINISTIC:-"testcases/xsk.yaml testcases/udpgso.yaml testcases/bulk.yaml testcases/xdp-rx.yaml testcases/tunnel.yaml"}
+DETERMINISTIC=${NIGHTLY_DETERMINISTIC:-$TESTCASES}
 REPEAT=${NIGHTLY_REPEAT:-3}
 cmd=$1 out=$2
 case "$cmd" in

@@ -18,7 +18,9 @@ CELLS = [("xsk", {"size": [64, 1500]}), ("throughput", {"protocol": ["tcp"]})]
 # (testcase, axes, kernel) of each testcase whose deterministic records headline instructions
 LOADED = [("xsk", {"size": [64, 1500]}, "stock"), ("udpgso", {"gso": ["off", "on"], "ip": [4]}, "stock"),
           ("bulk", {"burst": [1, 32], "xmit_mode": ["start_xmit"], "size": [64]}, "stock"),
-          ("tunnel", {"tunnel": ["vxlan"], "gso": ["off", "on"]}, "stock"), ("xdp-rx", {}, "debian")]
+          ("tunnel", {"tunnel": ["vxlan"], "gso": ["off", "on"]}, "stock"), ("xdp-rx", {}, "debian"),
+          ("offload", {}, "stock"), ("throughput", {"protocol": ["tcp", "udp"]}, "stock"),
+          ("ipsec", {"alg": ["gcm", "null"], "esp_mode": ["transport"]}, "stock")]
 
 
 def measure(name, axes, mode, repeat, duration, runs, kernel="stock"):

@@ -10,6 +10,18 @@ from dataclasses import dataclass, field
 
 USER, KERNEL = "[user]", "[kernel]"
 KERNEL_BASE = 0xffff800000000000
+# what a window's instructions are counted per: the run step's JSON key holding the count -> (word, short unit).
+# The first key present wins; a TSO superpacket is not a packet, so a TCP transfer counts KiB of payload
+UNITS = {"packets": ("packet", "pkt"), "datagrams": ("datagram", "dgram"), "kibibytes": ("KiB of payload", "KiB")}
+
+
+def window_unit(value):
+    """(key, count) of the run step's JSON value that a window is counted per; (None, None) without one."""
+    for key in UNITS:
+        n = value.get(key)
+        if isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0:
+            return key, n
+    return None, None
 
 
 @dataclass

@@ -67,7 +67,8 @@ def render_table(records):
 
 
 def render_functions(p, top=12):
-    """Where a pair's change in instructions per packet lives, per kernel function; the rows sum to the total."""
+    """Where a pair's change in instructions per unit (packet, datagram, KiB) lives, per kernel function; the rows
+    sum to the total."""
     f = p.functions
     ci = lambda c: "-" if c.low is None else f"[{c.low:+.1f}, {c.high:+.1f}]"
     rows = [[c.name, f"{c.a:.1f}", f"{c.b:.1f}", f"{c.delta:+.1f}", ci(c)] for c in f["functions"][:top]]
@@ -81,7 +82,7 @@ def render_functions(p, top=12):
         h = f["history"]
         rows.append([h.name, f"{h.a:.1f}", f"{h.b:.1f}", f"{h.delta:+.1f}", ci(h)])
     ctx = " ".join(f"{k}={v}" for k, v in p.context.items())
-    return (f"where the instructions went, {ctx} {p.a} -> {p.b} (instructions per packet):\n"
+    return (f"where the instructions went, {ctx} {p.a} -> {p.b} ({p.metric}):\n"
             + grid(["function", "A", "B", "change", "95% CI"], rows, right={1, 2, 3}))
 
 

@@ -1,5 +1,5 @@
 """What a record headlines: its testcase's metric, or, in a mode whose guest time is instructions, the
-instructions per packet (or per datagram) of a workload that measures its own CPU time or marks a profiler
+instructions per packet (per datagram, per KiB: metrics/profile.UNITS) of a workload that measures its own CPU time or marks a profiler
 window around its measured step (pktgen's run: tools/window_write.c).
 
 The one place that decides it: comparisons, the gate, the terminal table, the report and its plots read
@@ -7,6 +7,7 @@ The one place that decides it: comparisons, the gate, the terminal table, the re
 """
 from dataclasses import dataclass
 
+from ..metrics.profile import UNITS
 from ..modes import record_mode
 
 # a rate per CPU second (the tools' unit) -> the unit its reciprocal counts per
@@ -29,7 +30,7 @@ def headline(rec):
     derived = rec.get("derived") or {}
     name = next((h for h in record_mode(rec).headlines if derived.get(h) is not None), None)
     if name and (rec.get("unit") in PER or rec.get("profile")):  # a tool's own CPU rate, or a profiler window
-        word, short = PER.get(rec.get("unit"), ("packet", "pkt"))  # the window's count: the parser's packets
+        word, short = PER.get(rec.get("unit")) or UNITS.get((rec.get("profile") or {}).get("per"), UNITS["packets"])
         return Headline(COUNTS[name].format(word), f"insn/{short}", False, derived[name], True)
     return Headline(rec.get("metric", "value"), rec.get("unit", ""), rec.get("higher_is_better", True),
                     rec.get("value"))

@@ -5,3 +5,17 @@ nsx() { ns=$1; shift; ip netns exec "$ns" "$@"; }
 wait_tcp_listen() { i=0; while [ $i -lt 100 ]; do ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0; i=$((i+1)); sleep 0.1; done; echo "nothing listens on $2 in $1" >&2; return 1; }
 # wait_udp_listen NS PORT
 wait_udp_listen() { i=0; while [ $i -lt 100 ]; do ip netns exec "$1" ss -Hlun "sport = :$2" | grep -q . && return 0; i=$((i+1)); sleep 0.1; done; echo "nothing listens on udp $2 in $1" >&2; return 1; }
+# tcp_stream_ready NS_A ADDR_A MAC_A NS_B ADDR_B MAC_B PORT: a tcp_stream receiver on ADDR_B:PORT in NS_B, ready for
+# a transfer from NS_A that depends on nothing before it: no TCP metrics cached or saved (a connection would start
+# from the last one's cwnd and ssthresh), CUBIC's HyStart off (it ends slow start on ACK spacing measured in
+# microseconds: a few instructions more before the window moved its exit and every ACK after it), neighbours pinned
+# both ways, then one warm-up transfer of 1 MiB.
+tcp_stream_ready() {
+  [ -w /sys/module/tcp_cubic/parameters/hystart ] && echo 0 > /sys/module/tcp_cubic/parameters/hystart
+  for ns in "$1" "$4"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_no_metrics_save=1; ip -n "$ns" tcp_metrics flush all 2>/dev/null || true; done
+  ip -n "$1" neigh replace "$5" lladdr "$6" dev eth0 nud permanent
+  ip -n "$4" neigh replace "$2" lladdr "$3" dev eth0 nud permanent
+  ip netns exec "$4" tcp_stream -l "$5" -p "$7" -D
+  wait_tcp_listen "$4" "$7"
+  ip netns exec "$1" tcp_stream -c "$5" -p "$7" -b 1048576 > /dev/null
+}

@@ -23,3 +23,20 @@ def test_headline_is_the_window_count_and_never_pairs_with_the_senders():
     [p] = compare(win, by="kernel", baseline="a")
     assert p.result.verdict == "slower" and p.unit == "insn/pkt"
     assert compare([win[0], win[1], snd[2], snd[3]], by="kernel", baseline="a") == []  # window vs sender: no pair
+
+
+def test_a_window_counts_per_the_unit_its_workload_names_first():
+    """A TCP transfer's window counts per KiB of payload (a TSO superpacket is not a packet), pktgen's per packet,
+    a tool's CPU rate unit wins over the window's word; a count that is missing, zero or not a number is no unit."""
+    from lab.metrics.profile import window_unit
+    from lab.results.headline import headline
+    assert window_unit({"value": 1.3, "bytes": 16777216, "kibibytes": 16384.0}) == ("kibibytes", 16384.0)
+    assert window_unit({"packets": 100000, "kibibytes": 3.0}) == ("packets", 100000)
+    assert window_unit({"packets": 0, "datagrams": True, "kibibytes": "9"}) == (None, None)
+    rec = {"mode": "deterministic", "unit": "Gbit/s", "derived": {"insn/pkt": 6037.2},
+           "profile": {"window_insns": 98_910_000, "packets": 16384.0, "per": "kibibytes", "functions": {}}}
+    h = headline(rec)
+    assert (h.metric, h.unit, h.value, h.instructions) == ("instructions per KiB of payload", "insn/KiB", 6037.2, True)
+    old = dict(rec, profile={k: v for k, v in rec["profile"].items() if k != "per"})  # records from before "per"
+    assert headline(old).unit == "insn/pkt"
+    assert headline(dict(rec, unit="dgrams/cpu-s")).unit == "insn/dgram"
