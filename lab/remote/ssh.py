@@ -17,7 +17,8 @@ from ..guest import AGENT_FILES, GUEST_SOURCES
 from ..paths import TOOLS_BIN
 from ..results import untrusted
 
-TOOL_FILES = ("xsk_tx", "udpgso_tx", "tcp_stream")  # the project's traffic tools, on the agent's PATH as in a guest (/lab/bin)
+# the project's traffic tools, on the agent's PATH as in a guest (/lab/bin)
+TOOL_FILES = ("xsk_tx", "udpgso_tx", "tcp_stream")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

@@ -1,6 +1,6 @@
 """What a record headlines: its testcase's metric, or, in a mode whose guest time is instructions, the
-instructions per packet (per datagram, per KiB: metrics/profile.UNITS) of a workload that measures its own CPU time or marks a profiler
-window around its measured step (pktgen's run: tools/window_write.c).
+instructions per packet (per datagram, per KiB: metrics/profile.UNITS) of a workload that measures its own CPU
+time or marks a profiler window around its measured step (pktgen's run: tools/window_write.c).
 
 The one place that decides it: comparisons, the gate, the terminal table, the report and its plots read
 `headline(rec)`, so a deterministic XSK run is 2,520 insn/pkt everywhere, never 3.97e+05 pkts/cpu-s.
