@@ -13,6 +13,7 @@ from ..results.functions import MIN_INSN
 from ..results.headline import headline
 from ..results.rundir import load_runs
 from ..results.stats import summarize
+from ..results.streaks import STABLE, streak_key, streaks_over
 from .reference import reference_rows
 from .svg import bar_chart, forest_plot, line_chart
 
@@ -139,7 +140,7 @@ def build_context(runs, recs, out_path, by=None):
         if r.get("fingerprint"):
             fingerprints[r["fingerprint"]] = fingerprints.get(r["fingerprint"], 0) + 1
     return {"version": __version__, "sections": sections, "runs": run_info, "records": recs, "n_ok": len(ok),
-            "selftests": selftests,
+            "selftests": selftests, "streaks": streaks_over(selftests), "streak_key": streak_key, "stable": STABLE,
             "failures": failures, "fingerprints": fingerprints, "comparability": comparability(runs),
             "testcases": sorted({r["testcase"] for r in recs}), "headline": headline, "json": json,
             "min_effects": ", ".join(f"{m.min_effect_pct:g} % {m.name}" for m in MODES.values())}

@@ -38,3 +38,16 @@ def update_streaks(previous, records):
                 lines.append(f"fail {key}: never seen passing (reported, does not fail the night)")
             s["passes"] = 0
     return streaks, lines, failing
+
+
+def streaks_over(records):
+    """{key: {passes, ever_passed, flaky, passing}} after every run of `records` in run order (run ids start with
+    their time): what `lab report` shows beside each selftest when given several nights' run dirs."""
+    runs = {}
+    for r in records:
+        if r.get("kind") == "selftest":
+            runs.setdefault(r.get("run_id") or "", []).append(r)
+    streaks = {}
+    for run_id in sorted(runs):
+        streaks, _, _ = update_streaks(streaks, runs[run_id])
+    return {k: {**v, "passing": v["passes"] > STABLE} for k, v in streaks.items()}

@@ -22,6 +22,7 @@ from ..vm.console import fingerprint5, kmemleak_reports, read_ignore
 from ..vm.env import BootSpec, GuestEnv, vm_config
 from .build import bpf_needs, build_selftests, lacking, parse_spec, source_for, suite_needs, suite_tests, suite_timeout
 from .ktap import ktap_block, parse_tap
+from .netenv import staged_dirs, suite_env
 from .nipa import write_nipa
 
 KSELFTEST_IN_GUEST = "/lab/kselftest"  # the run dir's guest/kselftest: the guest's /root and /tmp are its own
@@ -67,6 +68,7 @@ class SelftestRun:
 
     def __init__(self, rd, kernel, cfg, suite, tests, timeout, ignore, say, cap=None, planned=None):
         self.rd, self.kernel, self.cfg, self.suite, self.say = rd, kernel, cfg, suite, say
+        self.suite_env = suite_env(suite, cfg.links)
         self.timeout, self.ignore, self.cap = timeout, ignore, cap
         self.todo = queue.Queue()
         for t in tests:
@@ -114,8 +116,9 @@ class SelftestRun:
 
     def attempt(self, env, test):
         """(TapResult or None, seconds, crash reports, why the guest must be renewed or '')."""
-        script = (f"cd {KSELFTEST_IN_GUEST}/{self.suite} && BASE_DIR={KSELFTEST_IN_GUEST} && KSFT_MACHINE_SLOW=yes "
-                  f"&& export BASE_DIR KSFT_MACHINE_SLOW && . ../kselftest/runner.sh && run_many ./{test}")
+        script = self.suite_env.wrap(
+            f"cd {KSELFTEST_IN_GUEST}/{self.suite} && BASE_DIR={KSELFTEST_IN_GUEST} && KSFT_MACHINE_SLOW=yes "
+            f"&& export BASE_DIR KSFT_MACHINE_SLOW && . {KSELFTEST_IN_GUEST}/kselftest/runner.sh && run_many ./{test}")
         t0, crashes, renew = time.monotonic(), [], ""
         try:
             before = env.run(["sh", "-c", state_script(self.cfg.links)], timeout=60, check=False).stdout
@@ -191,7 +194,9 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
         say(f"selftest: {kernel.name} lacks {len(missing)} of the {len(needs)} options {suite}/config asks for: "
             f"{', '.join(missing[:12])}{' ...' if len(missing) > 12 else ''}")
     staged = rd.guest_dir / "kselftest"
-    for d in ("kselftest", suite):  # a copy (14 MB for net): tests may write next to themselves
+    for d in staged_dirs(suite):  # a copy (14 MB for net): tests may write next to themselves
+        if not (selftests / d).is_dir():
+            continue
         (staged / d).parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(selftests / d, staged / d, symlinks=True, dirs_exist_ok=True)
     (staged / "bpf").mkdir(exist_ok=True)
@@ -204,7 +209,8 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
                                  "selftests": str(selftests)}, kind="selftest", mode="selftest", status="running",
                        kernel=kernel.describe(), accel=cfg.accel, accel_info=info, jobs=jobs, links=list(links),
                        order={"by": "last run's seconds", "known": len(times)}, crash_ignore=str(ignore),
-                       suite_config={"asks": len(needs), "missing": missing}, bpf_unbuilt=unbuilt)
+                       suite_config={"asks": len(needs), "missing": missing}, bpf_unbuilt=unbuilt,
+                       test_env=suite_env(suite, cfg.links).describe())
     run = SelftestRun(rd, kernel, cfg, suite, [t for t in tests if t not in unbuilt], suite_timeout(selftests, suite),
                       read_ignore(ignore) if ignore else [], say, cap=timeout, planned=len(tests))
     for t, objs in unbuilt.items():

@@ -45,3 +45,31 @@ def test_html_report_has_every_section(tmp_path):
     assert html.count("<svg") >= 3 and "slower" in html and "panic:foo/bar" in html
     assert "<script>x</script>" not in html  # autoescaped
     assert re.search(r'href="runs/[^"]+/console.log"', html)
+
+
+def test_the_report_shows_each_selftests_streak_over_the_runs_it_is_given(tmp_path):
+    """Several nights' `lab selftest` run dirs: each test's passes in a row after the last of them (NIPA's rule:
+    passing after more than 15), never-passed and flaky ones said as such."""
+    from lab.report.html import render_report
+    from lab.results.streaks import streaks_over
+    nights = []
+    for night in range(17):
+        rd = RunDir.create(tmp_path / "runs", f"selftest-net-{night:02d}")
+        rd.update_manifest(kind="selftest", mode="selftest", status="ok", accel="tcg", testcase={"name": "selftest:net"},
+                           kernel={"name": "stock", "release": "6.1.192"})
+        for cell, (test, status) in enumerate([("udpgso.sh", "pass"), ("pmtu.sh", "fail"),
+                                               ("tun", "flaky" if night == 16 else "pass")]):
+            rd.append_result({"run_id": rd.id, "cell": cell, "kind": "selftest", "testcase": "selftest:net",
+                              "suite": "net", "test": test, "params": {"test": test}, "status": status,
+                              "seconds": 1.0, "kernel": {"name": "stock", "release": "6.1.192"}, "output_tail": ""})
+        nights.append(rd.path)
+    recs = [r for p in nights for r in RunDir(p).results()]
+    s = streaks_over(recs)
+    assert s["stock/selftests-net/udpgso.sh"] == {"passes": 17, "ever_passed": True, "flaky": 0, "passing": True}
+    assert s["stock/selftests-net/pmtu.sh"]["passing"] is False and not s["stock/selftests-net/pmtu.sh"]["ever_passed"]
+    assert s["stock/selftests-net/tun"] == {"passes": 16, "ever_passed": True, "flaky": 1, "passing": True}
+    out = tmp_path / "report.html"
+    render_report(nights, out)
+    html = out.read_text()
+    assert "2 passing,\n0 passed but not yet stable,\n1 never seen passing,\n1 flaky at least once." in html
+    assert "17 in a row (passing)" in html and "0 in a row (never passed)" in html and "16 in a row (passing), flaky 1×" in html

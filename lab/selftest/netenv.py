@@ -1,0 +1,45 @@
+"""Where a target's tests run in a guest and what environment they read: data, one entry per kind of target.
+
+netdev's driver tests (drivers/net, drivers/net/hw) read NETIF, LOCAL_V4/V6, REMOTE_V4/V6, REMOTE_TYPE and
+REMOTE_ARGS (their README.rst; NetDrvEpEnv in drivers/net/lib/py/env.py). In a guest the lab's first link is the
+device under test: side a's NIC in its namespace is NETIF, side b's namespace the remote (REMOTE_TYPE=netns), the
+wiring NetDrvEpEnv makes itself with netdevsim when NETIF is unset, with a real NIC model instead. Every other
+target runs in the guest's own namespace and makes what it needs.
+"""
+import shlex
+from dataclasses import dataclass, field
+
+DRIVER_SUITES = ("drivers/net", "drivers/net/hw")
+# what a target's tests import from beside their own directory (their Makefiles' TEST_INCLUDES)
+BESIDE = {"drivers/net": ("net/lib",), "drivers/net/hw": ("net/lib", "drivers/net/lib")}
+
+
+@dataclass(frozen=True)
+class SuiteEnv:
+    netns: str | None = None                  # the namespace the test runs in (None: the guest's own)
+    env: dict = field(default_factory=dict)   # exported before kselftest's runner starts the test
+
+    def describe(self):
+        return {"netns": self.netns, "env": dict(self.env)}
+
+    def wrap(self, script):
+        """`script` (sh) with the environment exported, run in the namespace."""
+        exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in self.env.items())
+        if self.netns is None:
+            return exports + script
+        return f"{exports}exec ip netns exec {shlex.quote(self.netns)} sh -c {shlex.quote(script)}"
+
+
+def staged_dirs(suite):
+    """The selftests' directories a guest needs for `suite`: kselftest's runner, the suite, what it imports."""
+    return ("kselftest", suite, *BESIDE.get(suite, ()))
+
+
+def suite_env(suite, links):
+    """The SuiteEnv of `suite`'s tests in a guest with `links` (vm/links.Link)."""
+    if suite not in DRIVER_SUITES or not links:
+        return SuiteEnv()
+    link = links[0]
+    return SuiteEnv(link.ns("a"), {"NETIF": link.dev("a"), "LOCAL_V4": link.addr("a"), "REMOTE_V4": link.addr("b"),
+                                  "LOCAL_V6": link.addr6("a"), "REMOTE_V6": link.addr6("b"),
+                                  "REMOTE_TYPE": "netns", "REMOTE_ARGS": link.ns("b")})

@@ -1,0 +1,32 @@
+"""Where a target's tests run and what they read (lab/selftest/netenv.py)."""
+import subprocess
+
+from lab.selftest.netenv import staged_dirs, suite_env
+from lab.vm.links import make_links
+
+
+def test_driver_tests_get_the_first_link_as_netif_and_its_peer_namespace_as_the_remote():
+    links = make_links(["virtio", "e1000e"])
+    te = suite_env("drivers/net", links)
+    a = links[0]
+    assert te.netns == a.ns("a")
+    assert te.env == {"NETIF": "eth0", "LOCAL_V4": a.addr("a"), "REMOTE_V4": a.addr("b"), "LOCAL_V6": a.addr6("a"),
+                      "REMOTE_V6": a.addr6("b"), "REMOTE_TYPE": "netns", "REMOTE_ARGS": a.ns("b")}
+    assert staged_dirs("drivers/net") == ("kselftest", "drivers/net", "net/lib")
+    assert staged_dirs("drivers/net/hw") == ("kselftest", "drivers/net/hw", "net/lib", "drivers/net/lib")
+    # every other target runs where the guest starts, and makes its own namespaces
+    assert suite_env("net", links).netns is None and suite_env("net", links).env == {}
+    assert suite_env("drivers/net", []).netns is None  # no NIC: NetDrvEpEnv makes netdevsim's
+    assert staged_dirs("net") == ("kselftest", "net")
+
+
+def test_the_wrapped_script_exports_the_environment_and_quotes_what_it_is_given():
+    te = suite_env("drivers/net", make_links(["virtio"]))
+    script = te.wrap("echo $NETIF $REMOTE_ARGS")
+    assert script.startswith("export NETIF=eth0; ") and f"exec ip netns exec {te.netns} sh -c " in script
+    plain = suite_env("net", []).wrap("echo \"$NETIF\" 'x'")
+    out = subprocess.run(["sh", "-c", plain], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    assert out == " x\n"
+    odd = type(te)(None, {"NETIF": "a b; touch /nonexistent/x"})  # a value is data, never shell
+    out = subprocess.run(["sh", "-c", odd.wrap('printf %s "$NETIF"')], capture_output=True, text=True).stdout
+    assert out == "a b; touch /nonexistent/x"
