@@ -55,8 +55,8 @@ def test_the_report_shows_each_selftests_streak_over_the_runs_it_is_given(tmp_pa
     nights = []
     for night in range(17):
         rd = RunDir.create(tmp_path / "runs", f"selftest-net-{night:02d}")
-        rd.update_manifest(kind="selftest", mode="selftest", status="ok", accel="tcg", testcase={"name": "selftest:net"},
-                           kernel={"name": "stock", "release": "6.1.192"})
+        rd.update_manifest(kind="selftest", mode="selftest", status="ok", accel="tcg",
+                           testcase={"name": "selftest:net"}, kernel={"name": "stock", "release": "6.1.192"})
         for cell, (test, status) in enumerate([("udpgso.sh", "pass"), ("pmtu.sh", "fail"),
                                                ("tun", "flaky" if night == 16 else "pass")]):
             rd.append_result({"run_id": rd.id, "cell": cell, "kind": "selftest", "testcase": "selftest:net",
@@ -72,4 +72,5 @@ def test_the_report_shows_each_selftests_streak_over_the_runs_it_is_given(tmp_pa
     render_report(nights, out)
     html = out.read_text()
     assert "2 passing,\n0 passed but not yet stable,\n1 never seen passing,\n1 flaky at least once." in html
-    assert "17 in a row (passing)" in html and "0 in a row (never passed)" in html and "16 in a row (passing), flaky 1×" in html
+    assert "17 in a row (passing)" in html and "0 in a row (never passed)" in html
+    assert "16 in a row (passing), flaky 1×" in html
