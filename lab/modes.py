@@ -31,11 +31,12 @@ class Mode:
     parallel: bool = False        # guests measure at once by default (--jobs = cores): records host load cannot move
     settle_uptime_s: int = 0      # a guest idles until its uptime is this many seconds before anything is measured
     before_run: str = ""          # shell at the start of every run step, before the workload opens its window
+    guest_timeout_scale: float = 1.0  # a command's timeout inside the guest is this many times its host seconds
 
     def describe(self):
         return {"name": self.name, "qemu_args": list(self.qemu_args), "cpus": self.cpus, "cpu_model": self.cpu_model,
                 "min_effect_pct": self.min_effect_pct, "settle_uptime_s": self.settle_uptime_s,
-                "before_run": self.before_run}
+                "before_run": self.before_run, "guest_timeout_scale": self.guest_timeout_scale}
 
 
 WALLCLOCK = Mode(
@@ -76,6 +77,10 @@ DETERMINISTIC = Mode(
     # then once a minute of guest time, which idle waits fast-forward: the per-cpu random batch that ran out in a
     # window reseeded there (blake2s) when the seed was old. Read before the window, the reseed happens here
     before_run="head -c 64 /dev/urandom > /dev/null",
+    # idle guest time runs ahead of host time (icount sleep=off: 123 s of it in 0.8 s of host time): a guest-side
+    # timeout fired on host latency (a 9p read under load: `perf stat true` "took" 280 s in 1.8 s). The host's own
+    # deadline, the timeout in host seconds (+15 s), is what bounds a command in this mode
+    guest_timeout_scale=1000.0,
 )
 
 MODES = {m.name: m for m in (WALLCLOCK, DETERMINISTIC)}

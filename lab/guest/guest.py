@@ -28,8 +28,9 @@ class GuestResult:
 class Guest:
     """Commands in the guest. `vm` supplies alive(), console and the boot facts."""
 
-    def __init__(self, sock_path, vm, log=None):
+    def __init__(self, sock_path, vm, log=None, timeout_scale=1.0):
         self.sock_path = str(sock_path)
+        self.timeout_scale = timeout_scale  # guest seconds per host second of a command's timeout (modes.py)
         self.vm = vm
         self.sock = None
         self.buf = b""
@@ -139,7 +140,8 @@ class Guest:
         doing = f"running {shlex.join(argv)[:200]}"
         n_reports = len(self.vm.console.reports)
         t0 = time.monotonic()
-        resp = self._request({"op": "run", "argv": argv, "timeout": timeout, "env": env or {}}, timeout + 15, doing)
+        resp = self._request({"op": "run", "argv": argv, "timeout": timeout * self.timeout_scale, "env": env or {}},
+                             timeout + 15, doing)
         res = GuestResult(argv, resp["rc"], resp["stdout"], resp["stderr"], resp["elapsed"],
                           resp.get("timed_out", False))
         if self.log:
@@ -180,7 +182,7 @@ class Guest:
     def wait_links(self, namespaces, dev="eth0", timeout=15, wired=False):
         """Stage 1 wired the links (or, `wired`, the caller did): wait for it, and for carrier in every namespace."""
         self._op("links", "waiting for the links' carrier", timeout + 15, namespaces=list(namespaces), dev=dev,
-                 timeout=timeout, wired=wired)
+                 timeout=timeout * self.timeout_scale, wired=wired)
 
     def sh(self, script, timeout=60, check=True, env=None):
         """Run a script we generated (templates quote every value) with /bin/sh -e."""

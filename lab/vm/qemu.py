@@ -234,7 +234,8 @@ class VM:
                            f"nothing was booted") from e
         self.console = ConsoleWatcher(self.proc.stdout, self.console_log)
         cmdlog = open(self.rundir.path / "guest-commands.jsonl", "a", buffering=1)
-        self.guest = Guest(sock, self, log=lambda rec: cmdlog.write(json.dumps(rec) + "\n"))
+        self.guest = Guest(sock, self, log=lambda rec: cmdlog.write(json.dumps(rec) + "\n"),
+                           timeout_scale=self.cfg.mode.guest_timeout_scale)
         deadline = t0 + self.cfg.boot_timeout
         self.guest.connect(deadline)
         hello = self.guest.wait_hello(deadline)
