@@ -10,8 +10,18 @@ import shlex
 from dataclasses import dataclass, field
 
 DRIVER_SUITES = ("drivers/net", "drivers/net/hw")
-# what a target's tests import from beside their own directory (their Makefiles' TEST_INCLUDES)
-BESIDE = {"drivers/net": ("net/lib",), "drivers/net/hw": ("net/lib", "drivers/net/lib")}
+# what a target's tests import or source from beside their own directory, where `make install` puts it: {path in
+# the staged kselftest dir: path under the tree's tools/testing/selftests} (their Makefiles' TEST_INCLUDES and
+# TEST_FILES; net/lib/py finds YNL and its specs in net/lib/ when kselftest-list.txt says it is installed)
+NET_LIB = {"net/lib": "net/lib", "net/lib.sh": "net/lib.sh", "net/net_helper.sh": "net/net_helper.sh",
+           "net/lib/specs": "../../../Documentation/netlink/specs", "net/lib/ynl": "../../net/ynl"}
+BESIDE = {"drivers/net": NET_LIB, "drivers/net/hw": {**NET_LIB, "drivers/net/lib": "drivers/net/lib"}}
+
+
+def staged_paths(suite):
+    """{staged path: path under tools/testing/selftests} a guest needs for `suite`: kselftest's runner, the
+    suite, what its tests import or source."""
+    return {"kselftest": "kselftest", suite: suite, **BESIDE.get(suite, {})}
 
 
 @dataclass(frozen=True)
@@ -28,11 +38,6 @@ class SuiteEnv:
         if self.netns is None:
             return exports + script
         return f"{exports}exec ip netns exec {shlex.quote(self.netns)} sh -c {shlex.quote(script)}"
-
-
-def staged_dirs(suite):
-    """The selftests' directories a guest needs for `suite`: kselftest's runner, the suite, what it imports."""
-    return ("kselftest", suite, *BESIDE.get(suite, ()))
 
 
 def suite_env(suite, links):

@@ -22,7 +22,7 @@ from ..vm.console import fingerprint5, kmemleak_reports, read_ignore
 from ..vm.env import BootSpec, GuestEnv, vm_config
 from .build import bpf_needs, build_selftests, lacking, parse_spec, source_for, suite_needs, suite_tests, suite_timeout
 from .ktap import ktap_block, parse_tap
-from .netenv import staged_dirs, suite_env
+from .netenv import staged_paths, suite_env
 from .nipa import write_nipa
 
 KSELFTEST_IN_GUEST = "/lab/kselftest"  # the run dir's guest/kselftest: the guest's /root and /tmp are its own
@@ -194,11 +194,13 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
         say(f"selftest: {kernel.name} lacks {len(missing)} of the {len(needs)} options {suite}/config asks for: "
             f"{', '.join(missing[:12])}{' ...' if len(missing) > 12 else ''}")
     staged = rd.guest_dir / "kselftest"
-    for d in staged_dirs(suite):  # a copy (14 MB for net): tests may write next to themselves
-        if not (selftests / d).is_dir():
-            continue
+    for d, src in staged_paths(suite).items():  # a copy (14 MB for net): tests may write next to themselves
         (staged / d).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(selftests / d, staged / d, symlinks=True, dirs_exist_ok=True)
+        if (selftests / src).is_dir():
+            shutil.copytree(selftests / src, staged / d, symlinks=True, dirs_exist_ok=True)
+        elif (selftests / src).is_file():
+            shutil.copy2(selftests / src, staged / d)
+    (staged / "kselftest-list.txt").write_text("".join(f"{suite}:{t}\n" for t in tests))  # as installed
     (staged / "bpf").mkdir(exist_ok=True)
     for obj in (selftests / "bpf").glob("*.bpf.o"):  # what the suite's scripts load from ../bpf
         shutil.copy(obj, staged / "bpf" / obj.name)

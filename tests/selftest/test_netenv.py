@@ -1,7 +1,7 @@
 """Where a target's tests run and what they read (lab/selftest/netenv.py)."""
 import subprocess
 
-from lab.selftest.netenv import staged_dirs, suite_env
+from lab.selftest.netenv import staged_paths, suite_env
 from lab.vm.links import make_links
 
 
@@ -12,12 +12,16 @@ def test_driver_tests_get_the_first_link_as_netif_and_its_peer_namespace_as_the_
     assert te.netns == a.ns("a")
     assert te.env == {"NETIF": "eth0", "LOCAL_V4": a.addr("a"), "REMOTE_V4": a.addr("b"), "LOCAL_V6": a.addr6("a"),
                       "REMOTE_V6": a.addr6("b"), "REMOTE_TYPE": "netns", "REMOTE_ARGS": a.ns("b")}
-    assert staged_dirs("drivers/net") == ("kselftest", "drivers/net", "net/lib")
-    assert staged_dirs("drivers/net/hw") == ("kselftest", "drivers/net/hw", "net/lib", "drivers/net/lib")
+    # where `make install` puts what the driver tests import: net/lib's Python, YNL and its specs from the tree
+    staged = staged_paths("drivers/net")
+    assert staged["net/lib/ynl"] == "../../net/ynl"
+    assert staged["net/lib/specs"] == "../../../Documentation/netlink/specs"
+    assert {"kselftest", "drivers/net", "net/lib", "net/lib.sh", "net/net_helper.sh"} <= set(staged)
+    assert staged_paths("drivers/net/hw")["drivers/net/lib"] == "drivers/net/lib"
     # every other target runs where the guest starts, and makes its own namespaces
     assert suite_env("net", links).netns is None and suite_env("net", links).env == {}
     assert suite_env("drivers/net", []).netns is None  # no NIC: NetDrvEpEnv makes netdevsim's
-    assert staged_dirs("net") == ("kselftest", "net")
+    assert staged_paths("net") == {"kselftest": "kselftest", "net": "net"}
 
 
 def test_the_wrapped_script_exports_the_environment_and_quotes_what_it_is_given():
