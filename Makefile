@@ -22,11 +22,11 @@ tools/bin/xsk_tx: tools/xsk_tx.c tools/lab_clock.h
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $< -lxdp -lbpf -lelf -lz
 
-tools/bin/udpgso_tx: tools/udpgso_tx.c tools/lab_clock.h
+tools/bin/udpgso_tx: tools/udpgso_tx.c tools/lab_clock.h tools/lab_addr.h
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $<
 
-tools/bin/tcp_stream: tools/tcp_stream.c tools/lab_clock.h
+tools/bin/tcp_stream: tools/tcp_stream.c tools/lab_clock.h tools/lab_addr.h
 	@mkdir -p tools/bin
 	gcc -O2 -Wall -o $@ $<
 
