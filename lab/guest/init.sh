@@ -61,6 +61,7 @@ mount -t tmpfs shm dev/shm
 mount -t debugfs debugfs sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs sys/kernel/tracing 2>/dev/null
 mount -t bpf bpf sys/fs/bpf 2>/dev/null
+mount -t configfs configfs sys/kernel/config 2>/dev/null  # netconsole's targets (kselftests), where built
 echo dplab > proc/sys/kernel/hostname
 ip link set lo up
 [ -x /newroot/usr/bin/python3 ] || fail "no python3 on the host root (apt-get install python3)"

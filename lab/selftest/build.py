@@ -109,7 +109,8 @@ def suite_tests(selftests, suite):
     text = (selftests / suite / "Makefile").read_text().replace("\\\n", " ")
     out = []
     for m in re.finditer(r"^(TEST_PROGS|TEST_GEN_PROGS)\s*[:+]?=(.*)$", text, re.M):
-        out += [t for t in m.group(2).split() if t not in out and not t.startswith("$")]
+        value = re.sub(r"(?<!\\)#.*", "", m.group(2))  # make's comment, also after a continued line
+        out += [t for t in value.split() if t not in out and not t.startswith("$")]
     return out
 
 

@@ -15,6 +15,10 @@ def test_specs_and_the_tests_a_target_runs(tmp_path):
     (tmp_path / "net" / "Makefile").write_text("TEST_PROGS := a.sh b.sh \\\n\tc.sh\nTEST_PROGS += d.sh\nTEST_GEN_FILES "
                                                ":= x\nTEST_GEN_PROGS = tun tap\nTEST_GEN_PROGS += $(BINS) a.sh\n")
     assert suite_tests(tmp_path, "net") == ["a.sh", "b.sh", "c.sh", "d.sh", "tun", "tap"]  # what run_tests runs
+    # 6.12's drivers/net ends its list with a comment after a continued line: make reads it as a comment
+    (tmp_path / "drv").mkdir()
+    (tmp_path / "drv" / "Makefile").write_text("TEST_PROGS := \\\n\tping.py \\\n\tstats.py \\\n# end of TEST_PROGS\n")
+    assert suite_tests(tmp_path, "drv") == ["ping.py", "stats.py"]
     assert suite_timeout(tmp_path, "net") == 45  # kselftest's default without a settings file
     (tmp_path / "net" / "settings").write_text("timeout=1500\n")
     assert suite_timeout(tmp_path, "net") == 1500
