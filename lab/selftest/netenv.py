@@ -10,6 +10,10 @@ import shlex
 from dataclasses import dataclass, field
 
 DRIVER_SUITES = ("drivers/net", "drivers/net/hw")
+# `ip netns exec` mounts a fresh sysfs, hiding what the guest mounted under it: mounted again, in its mount namespace
+SYS_MOUNTS = "".join(f"mount -t {fs} {fs} {d} 2>/dev/null; " for fs, d in (
+    ("configfs", "/sys/kernel/config"), ("debugfs", "/sys/kernel/debug"), ("tracefs", "/sys/kernel/tracing"),
+    ("bpf", "/sys/fs/bpf")))
 # what a target's tests import or source from beside their own directory, where `make install` puts it: {path in
 # the staged kselftest dir: path under the tree's tools/testing/selftests} (their Makefiles' TEST_INCLUDES and
 # TEST_FILES; net/lib/py finds YNL and its specs in net/lib/ when kselftest-list.txt says it is installed)
@@ -37,7 +41,7 @@ class SuiteEnv:
         exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in self.env.items())
         if self.netns is None:
             return exports + script
-        return f"{exports}exec ip netns exec {shlex.quote(self.netns)} sh -c {shlex.quote(script)}"
+        return f"{exports}exec ip netns exec {shlex.quote(self.netns)} sh -c {shlex.quote(SYS_MOUNTS + script)}"
 
 
 def suite_env(suite, links):

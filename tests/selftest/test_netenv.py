@@ -28,6 +28,7 @@ def test_the_wrapped_script_exports_the_environment_and_quotes_what_it_is_given(
     te = suite_env("drivers/net", make_links(["virtio"]))
     script = te.wrap("echo $NETIF $REMOTE_ARGS")
     assert script.startswith("export NETIF=eth0; ") and f"exec ip netns exec {te.netns} sh -c " in script
+    assert "mount -t configfs configfs /sys/kernel/config" in script  # netconsole's targets, under the fresh sysfs
     plain = suite_env("net", []).wrap("echo \"$NETIF\" 'x'")
     out = subprocess.run(["sh", "-c", plain], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stdout
     assert out == " x\n"
