@@ -199,7 +199,7 @@ def run_selftests(kernel_spec, spec, source=None, runs_root="runs", accel=None, 
         if (selftests / src).is_dir():
             shutil.copytree(selftests / src, staged / d, symlinks=True, dirs_exist_ok=True)
         elif (selftests / src).is_file():
-            shutil.copy2(selftests / src, staged / d)
+            shutil.copy2(selftests / src, staged / d, follow_symlinks=False)  # a link in the tree stays a link
     (staged / "kselftest-list.txt").write_text("".join(f"{suite}:{t}\n" for t in tests))  # as installed
     (staged / "bpf").mkdir(exist_ok=True)
     for obj in (selftests / "bpf").glob("*.bpf.o"):  # what the suite's scripts load from ../bpf
