@@ -6,7 +6,7 @@ def cmd_selftest(a):
     from ..vm.links import nic_model
     links = [nic_model(m).name for m in a.links.split(",") if m]
     rd = run_selftests(a.kernel, a.spec, source=a.source, runs_root=a.runs, accel=a.accel, jobs=a.jobs,
-                       links=links, ignore=a.crash_ignore, timeout=a.timeout)
+                       links=links, ignore=a.crash_ignore, timeout=a.timeout, target=a.target, hosts=a.hosts)
     recs = rd.results()
     counts = {v: sum(r["status"] == v for r in recs) for v in ("pass", "fail", "skip", "flaky")}
     longest = sorted(recs, key=lambda r: -r["seconds"])[:5]
@@ -17,6 +17,7 @@ def cmd_selftest(a):
 
 
 def add_parser(sub):
+    from ..options import add_options
     from ..selftest.run import IGNORE
     s = sub.add_parser("selftest",
                        help="the kernel's own kselftests in the guest: lab selftest net:udpgso.sh,udpgro.sh")
@@ -31,5 +32,8 @@ def add_parser(sub):
     s.add_argument("--timeout", type=int, help="at most this many seconds per test (default: the target's own "
                    "timeout times the measured TCG factor)")
     s.add_argument("--crash-ignore", default=str(IGNORE), help="crash fingerprint ignore list (default %(default)s)")
+    s.add_argument("--target", metavar="NAME", help="run on this hardware target of the hosts file instead: its own "
+                   "kernel, its ports as the link (drivers/net: NETIF; side b on another host: REMOTE_TYPE=ssh)")
+    add_options(s, ("hosts",))
     s.add_argument("--runs", default="runs")
     s.set_defaults(func=cmd_selftest)

@@ -7,7 +7,9 @@ over an SSH remote forward (a port on A's 127.0.0.1, opened by the lab's connect
 runs it on B in an SSH session of its own (a server started in the background there never blocks the next
 command) and answers with its exit status and output. The files under /tmp it names (WireGuard keys) go with it
 to the same path (and mode) on B, and its stdin when that is a pipe. Counters: A's agent reads side a and the global
-sections (softnet, CPU), B's agent side b; `perf stat` counts on A.
+sections (softnet, CPU), B's agent side b; `perf stat` counts on A. The kernel's driver tests reach B the same
+way: `ssh dplab-b CMD` and `scp FILE dplab-b:PATH` (shim/ssh, shim/scp) run in side b's namespace there; any other
+destination is the real ssh.
 """
 import base64
 import hmac
@@ -23,6 +25,7 @@ from pathlib import Path
 from .ssh import PATH, exec_sh, session_output
 
 SHIMS = Path(__file__).parent / "shim"
+SSH_NAME = "dplab-b"  # the ssh destination the ssh and scp shims take to B (the selftests' REMOTE_ARGS)
 GRACE = 1.0  # seconds to keep reading a command's output after it exited (a daemon may hold its stdout)
 
 

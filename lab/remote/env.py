@@ -16,7 +16,7 @@ from ..guest.guest import Guest
 from ..kernel.image import Kernel
 from ..modes import WALLCLOCK
 from ..vm.links import NIC_MODELS, Link, NicModel
-from .dual import Relay, drop_globals, shim_files
+from .dual import SSH_NAME, Relay, drop_globals, shim_files
 from .ssh import AgentHost, exec_sh, get_tree, private_dir
 
 
@@ -150,7 +150,8 @@ class HardwareEnv:
                 self.relay = Relay(self.host_b, log=self._log)
                 shims = {"bin_files": shim_files(), "env": {"DPLAB_B": self.relay.open(self.host.connect()),
                                                             "DPLAB_B_KEY": self.relay.key,
-                                                            "DPLAB_B_NS": self.cfg.links[0].ns("b")}}
+                                                            "DPLAB_B_NS": self.cfg.links[0].ns("b"),
+                                                            "DPLAB_B_SSH": SSH_NAME}}
             self.guest = self._agent(self.host, deadline, **shims)
             if self.host_b is not None:  # A's cell dirs exist on B at the same path: A's private dir, made afresh there
                 private_dir(self.host_b.client, self.host.rdir, fresh=True)

@@ -246,8 +246,9 @@ class AgentHost:
         check = verify_cmd({f"{rdir}/{n}": hashlib.sha256(b).hexdigest() for n, b in blobs.items()})
         extra = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (env or {}).items())
         self.chan = self.client.get_transport().open_session()
-        self.chan.exec_command(f"{check} && cd / && exec env PATH={rdir}/bin:{PATH} LANG=C.UTF-8 {extra} "
-                               f"{shlex.quote(self.target.python)} -u {rdir}/agent.py --stdio")
+        # DPLAB_AGENT_PID: the agent's own pid (exec keeps the shell's), whose namespace dplab-b connects from
+        self.chan.exec_command(f"{check} && cd / && exec env PATH={rdir}/bin:{PATH} LANG=C.UTF-8 DPLAB_AGENT_PID=$$ "
+                               f"{extra} {shlex.quote(self.target.python)} -u {rdir}/agent.py --stdio")
         self.chan.settimeout(0.2)
         return self.chan
 

@@ -3,11 +3,15 @@
 netdev's driver tests (drivers/net, drivers/net/hw) read NETIF, LOCAL_V4/V6, REMOTE_V4/V6, REMOTE_TYPE and
 REMOTE_ARGS (their README.rst; NetDrvEpEnv in drivers/net/lib/py/env.py). In a guest the lab's first link is the
 device under test: side a's NIC in its namespace is NETIF, side b's namespace the remote (REMOTE_TYPE=netns), the
-wiring NetDrvEpEnv makes itself with netdevsim when NETIF is unset, with a real NIC model instead. Every other
-target runs in the guest's own namespace and makes what it needs.
+wiring NetDrvEpEnv makes itself with netdevsim when NETIF is unset, with a real NIC model instead. On a hardware
+target with side b on another host the remote is that host (REMOTE_TYPE=ssh, REMOTE_ARGS=dplab-b: the ssh and scp
+shims of remote/dual.py carry the tests' commands and files there). Every other target runs in the guest's own
+namespace and makes what it needs.
 """
 import shlex
 from dataclasses import dataclass, field
+
+from ..remote.dual import SSH_NAME
 
 DRIVER_SUITES = ("drivers/net", "drivers/net/hw")
 # `ip netns exec` mounts a fresh sysfs, hiding what the guest mounted under it: mounted again, in its mount namespace
@@ -44,11 +48,12 @@ class SuiteEnv:
         return f"{exports}exec ip netns exec {shlex.quote(self.netns)} sh -c {shlex.quote(SYS_MOUNTS + script)}"
 
 
-def suite_env(suite, links):
-    """The SuiteEnv of `suite`'s tests in a guest with `links` (vm/links.Link)."""
+def suite_env(suite, links, remote="netns"):
+    """The SuiteEnv of `suite`'s tests with `links` (vm/links.Link): side b's namespace the remote (`netns`), or
+    side b on another host (`ssh`)."""
     if suite not in DRIVER_SUITES or not links:
         return SuiteEnv()
     link = links[0]
     return SuiteEnv(link.ns("a"), {"NETIF": link.dev("a"), "LOCAL_V4": link.addr("a"), "REMOTE_V4": link.addr("b"),
-                                  "LOCAL_V6": link.addr6("a"), "REMOTE_V6": link.addr6("b"),
-                                  "REMOTE_TYPE": "netns", "REMOTE_ARGS": link.ns("b")})
+                                  "LOCAL_V6": link.addr6("a"), "REMOTE_V6": link.addr6("b"), "REMOTE_TYPE": remote,
+                                  "REMOTE_ARGS": SSH_NAME if remote == "ssh" else link.ns("b")})

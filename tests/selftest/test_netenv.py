@@ -24,6 +24,15 @@ def test_driver_tests_get_the_first_link_as_netif_and_its_peer_namespace_as_the_
     assert staged_paths("net") == {"kselftest": "kselftest", "net": "net"}
 
 
+def test_side_b_on_another_host_is_the_driver_tests_ssh_remote():
+    from lab.remote.dual import SSH_NAME
+    a = make_links(["virtio"])[0]
+    te = suite_env("drivers/net", [a], remote="ssh")
+    assert te.netns == a.ns("a") and te.env["NETIF"] == "eth0"
+    assert (te.env["REMOTE_TYPE"], te.env["REMOTE_ARGS"]) == ("ssh", SSH_NAME)  # what remote/shim/ssh takes to B
+    assert te.env["REMOTE_V4"] == a.addr("b")
+
+
 def test_the_wrapped_script_exports_the_environment_and_quotes_what_it_is_given():
     te = suite_env("drivers/net", make_links(["virtio"]))
     script = te.wrap("echo $NETIF $REMOTE_ARGS")

@@ -21,8 +21,11 @@ class Guest:
     'crash', 'leak' (passes, leaves a netns) or 'hang' (the backstop timeout)."""
 
     def __init__(self, script):
-        self.script, self.netns, self.vm = script, [], SimpleNamespace(alive=lambda: True)
+        self.script, self.netns = script, []
         self.leaks = []  # what the kmemleak scan after each test prints, in turn
+
+    def alive(self):
+        return True
 
     def run(self, argv, timeout=60, check=True):
         cmd = argv[-1]
@@ -64,9 +67,9 @@ LEAK = """unreferenced object 0xffff888003692380 (size 128):
 def make_run(tmp_path, tests):
     rd = RunDir.create(tmp_path, "selftest-net")
     (rd.guest_dir / "kselftest" / "net").mkdir(parents=True)
-    kernel = SimpleNamespace(name="stock", release="6.1")
-    run = SelftestRun(rd, kernel, SimpleNamespace(accel="kvm", links=[]), "net", tests, 45, [["fn0"]],
-                      say=lambda *a: None)
+    place = SimpleNamespace(kernel=SimpleNamespace(name="stock", release="6.1"), remote="netns", kind="guest",
+                            cfg=SimpleNamespace(accel="kvm", links=[]))
+    run = SelftestRun(rd, place, "net", tests, 45, [["fn0"]], say=lambda *a: None)
     run.scaled = 45
     return rd, run
 
@@ -79,7 +82,7 @@ def test_a_failure_runs_again_a_crash_or_leftover_state_fails_and_renews_the_gue
                    "slow.sh": ["timeout"]})
     renewed = {}
     for t in tests:
-        rec, output, renewed[t] = run.run_test(guest, t, slot=0)
+        rec, output, renewed[t] = run.run_test(guest, "/lab/kselftest", t, slot=0)
         run.finish(rec, output)
         assert [r["test"] for r in rd.results()][-1] == t  # on disk as each test ends
         assert json.loads((rd.path / "nipa.json").read_text())["results"][-1]["test"] == t.replace(".", "-")
