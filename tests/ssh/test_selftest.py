@@ -23,3 +23,14 @@ def test_driver_tests_run_on_the_hosts_port_with_side_b_over_ssh(two_hosts, tmp_
     # the tests' own remote commands ran on B, in side b's namespace: ping back to A, a socat listener
     assert any("ping -c 1" in c and "port0b" in c for c in on_b), on_b
     assert any("socat" in c and "TCP-LISTEN" in c for c in on_b), on_b
+
+
+def test_on_a_one_host_target_the_remote_is_port_bs_namespace(sshd, tmp_path):
+    from lab.selftest import run_selftests
+    rd = run_selftests(None, "drivers/net:ping.py", source="debian:6.12", runs_root=str(tmp_path / "runs"),
+                       target="veth", hosts=str(sshd.hosts()), say=print)
+    m = json.loads((rd.path / "manifest.json").read_text())
+    assert m["test_env"]["env"]["REMOTE_TYPE"] == "netns" and m["test_env"]["env"]["REMOTE_ARGS"] == "port0b"
+    assert m["host_b"] is None and m["tcg_factor"] == 1.0 and m["test_timeout"]["scaled"] == 45  # the target's own
+    [rec] = rd.results()
+    assert rec["status"] == "pass" and len(rec["subtests"]) == 3, rec
