@@ -109,9 +109,9 @@ class SelftestRun:
         slow = "KSFT_MACHINE_SLOW=yes && export KSFT_MACHINE_SLOW && " if self.slow else ""
         script = self.suite_env.wrap(f"cd {root}/{self.suite} && BASE_DIR={root} && export BASE_DIR && {slow}"
                                      f". {root}/kselftest/runner.sh && run_many ./{test}")
-        t0, crashes, renew = time.monotonic(), [], ""
+        t0, crashes, renew, state = time.monotonic(), [], "", state_script(self.cfg.links)
         try:
-            before = env.run(["sh", "-c", state_script(self.cfg.links)], timeout=60, check=False).stdout
+            before = env.run(["sh", "-c", state], timeout=60, check=False).stdout
             t0 = time.monotonic()
             res = env.run(["sh", "-c", script], timeout=self.scaled + 120, check=False)
         except GuestCrash as e:
@@ -122,7 +122,7 @@ class SelftestRun:
             return None, round(time.monotonic() - t0, 2), crashes, renew
         parsed = parse_tap(res.stdout)
         if not renew and env.alive():
-            after = env.run(["sh", "-c", state_script(self.cfg.links)], timeout=60, check=False).stdout
+            after = env.run(["sh", "-c", state], timeout=60, check=False).stdout
             if after != before:
                 renew = "env-check-fail: " + "; ".join(sorted(set(after.splitlines()) ^ set(before.splitlines())))
             crashes += kmemleak_reports(env.run(["sh", "-c", KMEMLEAK], timeout=600, check=False).stdout)
