@@ -23,7 +23,8 @@ SYS_MOUNTS = "".join(f"mount -t {fs} {fs} {d} 2>/dev/null; " for fs, d in (
 # TEST_FILES; net/lib/py finds YNL and its specs in net/lib/ when kselftest-list.txt says it is installed)
 NET_LIB = {"net/lib": "net/lib", "net/lib.sh": "net/lib.sh", "net/net_helper.sh": "net/net_helper.sh",
            "net/lib/specs": "../../../Documentation/netlink/specs", "net/lib/ynl": "../../net/ynl"}
-BESIDE = {"drivers/net": NET_LIB, "drivers/net/hw": {**NET_LIB, "drivers/net/lib": "drivers/net/lib"}}
+YNL = {k: NET_LIB[k] for k in ("net/lib/specs", "net/lib/ynl")}  # net's own Python tests (nl_netdev.py) use it
+BESIDE = {"net": YNL, "drivers/net": NET_LIB, "drivers/net/hw": {**NET_LIB, "drivers/net/lib": "drivers/net/lib"}}
 
 
 def staged_paths(suite):

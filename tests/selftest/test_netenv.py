@@ -21,7 +21,9 @@ def test_driver_tests_get_the_first_link_as_netif_and_its_peer_namespace_as_the_
     # every other target runs where the guest starts, and makes its own namespaces
     assert suite_env("net", links).netns is None and suite_env("net", links).env == {}
     assert suite_env("drivers/net", []).netns is None  # no NIC: NetDrvEpEnv makes netdevsim's
-    assert staged_paths("net") == {"kselftest": "kselftest", "net": "net"}
+    # net's own Python tests (nl_netdev.py, bpf_offload.py) import YNL from net/lib as installed
+    assert staged_paths("net") == {"kselftest": "kselftest", "net": "net", "net/lib/ynl": "../../net/ynl",
+                                   "net/lib/specs": "../../../Documentation/netlink/specs"}
 
 
 def test_side_b_on_another_host_is_the_driver_tests_ssh_remote():
