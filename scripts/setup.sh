@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 PKGS="qemu-system-x86 qemu-utils busybox-static iproute2 iperf3 ethtool linux-perf kmod cpio procps
       ccache bc bison flex libelf-dev libssl-dev make gcc libc6-dev patch xz-utils rsync dwarves
       iputils-ping linux-source wireguard-tools libxdp-dev libbpf-dev xdp-tools nftables python3-venv git chromium
-      openssh-server openssh-client iptables udev kexec-tools clang socat python3-yaml"  # sshd: only the tests start one, in a netns of their own; iptables, socat, python3-yaml (YNL): kselftests
+      openssh-server openssh-client iptables udev kexec-tools clang socat python3-yaml libnuma-dev libcap-dev
+      libmnl-dev"  # sshd: only the tests start one, in a netns of their own; iptables, socat, python3-yaml (YNL),
+# libnuma-dev, libcap-dev, libmnl-dev (reuseport_bpf_numa, epoll_busy_poll, ncdevmem): kselftests
 # clang: the BPF objects net kselftests load (../bpf/xdp_dummy.bpf.o), built by lab selftest
 # kexec-tools: run inside the suite's stand-in host (a guest); never loads a kernel on this machine (preseeded off)
 # udev: virtme-ng's guest runs the host's udevd to name its script ports (/dev/virtio-ports/virtme.*); never started here
