@@ -24,7 +24,9 @@ SYS_MOUNTS = "".join(f"mount -t {fs} {fs} {d} 2>/dev/null; " for fs, d in (
 NET_LIB = {"net/lib": "net/lib", "net/lib.sh": "net/lib.sh", "net/net_helper.sh": "net/net_helper.sh",
            "net/lib/specs": "../../../Documentation/netlink/specs", "net/lib/ynl": "../../net/ynl"}
 YNL = {k: NET_LIB[k] for k in ("net/lib/specs", "net/lib/ynl")}  # net's own Python tests (nl_netdev.py) use it
-BESIDE = {"net": YNL, "drivers/net": NET_LIB, "drivers/net/hw": {**NET_LIB, "drivers/net/lib": "drivers/net/lib"}}
+FORWARDING = {f"net/forwarding/{f}": f"net/forwarding/{f}" for f in ("lib.sh", "ipip_lib.sh", "tc_common.sh")}
+BESIDE = {"net": YNL, "drivers/net": NET_LIB,
+          "drivers/net/hw": {**NET_LIB, **FORWARDING, "drivers/net/lib": "drivers/net/lib"}}
 
 
 def staged_paths(suite):

@@ -17,7 +17,8 @@ def test_driver_tests_get_the_first_link_as_netif_and_its_peer_namespace_as_the_
     assert staged["net/lib/ynl"] == "../../net/ynl"
     assert staged["net/lib/specs"] == "../../../Documentation/netlink/specs"
     assert {"kselftest", "drivers/net", "net/lib", "net/lib.sh", "net/net_helper.sh"} <= set(staged)
-    assert staged_paths("drivers/net/hw")["drivers/net/lib"] == "drivers/net/lib"
+    hw = staged_paths("drivers/net/hw")  # its TEST_INCLUDES: drivers/net's Python lib, net/forwarding's shell libs
+    assert hw["drivers/net/lib"] == "drivers/net/lib" and hw["net/forwarding/lib.sh"] == "net/forwarding/lib.sh"
     # every other target runs where the guest starts, and makes its own namespaces
     assert suite_env("net", links).netns is None and suite_env("net", links).env == {}
     assert suite_env("drivers/net", []).netns is None  # no NIC: NetDrvEpEnv makes netdevsim's
