@@ -25,6 +25,7 @@ from .netenv import staged_paths, suite_env
 from .nipa import write_nipa
 from .places import place_for
 
+NO_LIMIT_S = 3600  # the lab's own bound on a test whose target sets no timeout (timeout=0)
 IGNORE = Path(__file__).resolve().parents[2] / "selftests" / "crash-ignore.txt"
 # what a test must leave as it found it (and below); a namespace's peer id (`(id: N)`) is not state a test owns
 STATE = "ip -o link show | sed 's/: <.*//'; ip netns list | cut -d' ' -f1"
@@ -97,12 +98,15 @@ class SelftestRun:
         with self.lock:
             if self.scaled is None:
                 factor = self.place.factor(env)
-                self.scaled, self.slow = min(int(self.timeout * factor), self.cap or float("inf")), factor >= 2
+                # a target's timeout=0 is none at all (kselftest's runner): --timeout still caps it
+                limits = [t for t in (int(self.timeout * factor), self.cap) if t]
+                self.scaled, self.slow = min(limits, default=0), factor >= 2
                 (self.rd.guest_dir / "kselftest" / self.suite / "settings").write_text(f"timeout={self.scaled}\n")
                 self.rd.update_manifest(tcg_factor=factor, test_timeout={"target": self.timeout,
                                                                          "scaled": self.scaled, "cap": self.cap})
+                t0, t1 = (f"{t} s" if t else "none" for t in (self.timeout, self.scaled))
                 self.say(f"selftest: {self.place.kind} {factor}x slower than this host: each test's timeout "
-                         f"{self.timeout} s -> {self.scaled} s{' (--timeout)' if self.scaled == self.cap else ''}")
+                         f"{t0} -> {t1}{' (--timeout)' if self.scaled == self.cap else ''}")
 
     def attempt(self, env, root, test):
         """(TapResult or None, seconds, crash reports, why the guest must be renewed or '')."""
@@ -113,7 +117,7 @@ class SelftestRun:
         try:
             before = env.run(["sh", "-c", state], timeout=60, check=False).stdout
             t0 = time.monotonic()
-            res = env.run(["sh", "-c", script], timeout=self.scaled + 120, check=False)
+            res = env.run(["sh", "-c", script], timeout=(self.scaled or NO_LIMIT_S) + 120, check=False)
         except GuestCrash as e:
             crashes, res, renew = [e.report], e.result, f"kernel {e.report.kind}"
         except (GuestError, TargetError) as e:  # the backstop timeout, or the guest (host) is gone: the run goes on

@@ -128,3 +128,27 @@ def test_the_state_a_test_must_leave_includes_the_lab_nics_features_and_rings():
     s = state_script(make_links(["virtio"]))
     assert s.startswith(STATE) and "ip netns exec virtio0a ethtool -k eth0" in s and \
         "ip netns exec virtio0b ethtool -g eth0" in s
+
+
+class TimedGuest(Guest):
+    """A Guest that notes each command's timeout."""
+
+    def run(self, argv, timeout=60, check=True):
+        self.timeouts = getattr(self, "timeouts", []) + [(argv[-1], timeout)]
+        return super().run(argv, timeout, check)
+
+
+def test_a_target_without_a_timeout_gets_none_unless_capped_and_the_lab_still_bounds_it(tmp_path):
+    """drivers/net/hw's settings say timeout=0 (none, to kselftest's runner): it stays none (or --timeout), and
+    the guest command's own bound is the lab's NO_LIMIT_S, never 0 + 120 s."""
+    from lab.selftest.run import NO_LIMIT_S
+    for cap, want in ((None, 0), (300, 300)):
+        rd, run = make_run(tmp_path / str(cap), ["long.sh"])
+        run.scaled, run.timeout, run.cap = None, 0, cap
+        run.place.factor = lambda env: 19.4
+        run.calibrate(None, 0)
+        assert run.scaled == want and run.slow
+        assert (rd.guest_dir / "kselftest/net/settings").read_text() == f"timeout={want}\n"
+        g = TimedGuest({"long.sh": ["pass"]})
+        run.attempt(g, "/lab/kselftest", "long.sh")
+        assert [t for cmd, t in g.timeouts if "run_many" in cmd] == [(want or NO_LIMIT_S) + 120]
