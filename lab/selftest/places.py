@@ -14,8 +14,10 @@ from ..kernel.resolve import resolve_kernel
 from ..remote.env import HardwareEnv, hardware_config
 from ..remote.hosts import get_target
 from ..remote.kexec import own_kernel
+from ..remote.ssh import session_output
 from ..vm.env import BootSpec, GuestEnv, vm_config
 
+STAGE_TIMEOUT_S = 300  # for the staged tests (2.5 MB for drivers/net) to reach a host
 CALIBRATE = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
 
 
@@ -78,10 +80,13 @@ class OnHost:
         chan.exec_command(f"mkdir -p {shlex.quote(root)} && tar -xzf - --no-same-owner -C {shlex.quote(root)}")
         chan.sendall(buf.getvalue())
         chan.shutdown_write()
-        rc, err = chan.recv_exit_status(), chan.makefile_stderr().read().decode(errors="replace")
+        _, err = session_output(chan, timeout=STAGE_TIMEOUT_S)  # a host that stops answering never hangs the run
+        rc = chan.recv_exit_status() if chan.exit_status_ready() else None
         chan.close()
         if rc != 0:
-            raise TargetError(f"{self.target.name}: could not put the tests into {root}: {err.strip()[-300:]}")
+            why = err.decode(errors="replace").strip()[-300:] if rc is not None else \
+                f"tar did not end within {STAGE_TIMEOUT_S} s"
+            raise TargetError(f"{self.target.name}: could not put the tests into {root}: {why}")
         return root
 
     def factor(self, env):
