@@ -4,6 +4,7 @@ Kernels alternate in rounds (A B A B) and cell order rotates per repeat (A B C, 
 and carry-over from the cell before hit every variant alike. Cell numbers are stable: they are a cell's
 identity across --resume and --shard.
 """
+import threading
 from dataclasses import dataclass, replace
 
 from .errors import ConfigError
@@ -81,3 +82,45 @@ def shard_cells(cells, shard):
 
 def fmt_params(params):
     return ",".join(f"{k}={v}" for k, v in params.items()) or "-"
+
+
+class Unit:
+    """The cells one guest measures, taken one at a time. The parts a block is dealt into for guests at once share
+    one: a guest takes the next cell when it finishes one, so none waits on another's slow cells."""
+
+    def __init__(self, cells):
+        self._cells, self._lock, self.attempts = list(cells), threading.Lock(), {}  # attempts: cell n -> attempt
+        self.kernel = self._cells[0].kernel if self._cells else None
+
+    def __len__(self):
+        return len(self._cells)
+
+    def cells(self):
+        return list(self._cells)
+
+    def take(self):
+        """The next cell, or None when the unit is done."""
+        with self._lock:
+            return self._cells.pop(0) if self._cells else None
+
+    def again(self, cell):
+        """`cell` back at the front: measured again next (by whichever guest takes it)."""
+        with self._lock:
+            self._cells.insert(0, cell)
+
+    def rest(self):
+        """Every cell not taken yet, taken now."""
+        with self._lock:
+            out, self._cells = self._cells, []
+            return out
+
+
+def work_units(cells, jobs):
+    """The cells as units of one guest each: the plan's blocks (a boot per kernel and round), and, when there are
+    fewer blocks than `jobs`, a block shared by as many guests as it can use (a record in a mode that runs guests at
+    once does not depend on which boot measured it)."""
+    blocks = [[c for c in cells if c.block == b] for b in dict.fromkeys(c.block for c in cells)]
+    if jobs <= 1 or len(blocks) >= jobs:
+        return [Unit(b) for b in blocks]
+    parts = -(-jobs // len(blocks))
+    return [u for u in map(Unit, blocks) for _ in range(min(parts, len(u)))]

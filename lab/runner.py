@@ -6,7 +6,7 @@ metrics/derived.py; this module holds the run's state (run dir, status) and its 
 import os
 import queue
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from .errors import ConfigError, GuestError
 from .host import which
@@ -15,11 +15,12 @@ from .kernel.config import check_options
 from .measure import Measurer, cell_record, render_cell
 from .modes import get_mode
 from .options import check
-from .plan import apply_overrides, plan, shard_cells
+from .plan import apply_overrides, plan, shard_cells, work_units
 from .progress import Progress
 from .results.rundir import RunDir, now_iso
 from .targets import provider_for
 from .vm.env import BootSpec
+from .vm.qemu import slot_cpus
 from .workloads.kconfig import testcase_needs
 
 MAX_REBOOTS = 2
@@ -177,8 +178,8 @@ class Run:
             if self.jobs > 1 and len(units) > 1:
                 self.run_parallel(units)
             else:
-                for todo in units:
-                    self.run_block(self.kernels[todo[0].kernel], todo)
+                for unit in units:
+                    self.run_block(self.kernels[unit.kernel], unit)
         except BaseException as e:
             status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
             self.rd.update_manifest(status=status, error=str(e) or type(e).__name__, ended=now_iso())
@@ -192,7 +193,8 @@ class Run:
 
     def run_parallel(self, units):
         """Each unit in a guest of its own, `jobs` at once (a slot each: its host network, console); the first
-        error stops the others taking new cells and is raised once they are down."""
+        error stops the others taking new cells and is raised once they are down. Each guest runs on a host CPU of
+        its own (`slot_cpus`)."""
         slots = queue.Queue()
         for i in range(self.jobs):
             slots.put(i)
@@ -201,7 +203,7 @@ class Run:
             slot = slots.get()
             try:
                 if not self.stop:
-                    self.run_block(self.kernels[unit[0].kernel], unit, slot)
+                    self.run_block(self.kernels[unit.kernel], unit, slot, replace(self.cfg, host_cpus=slot_cpus(slot)))
             except BaseException:
                 self.stop = True
                 raise
@@ -219,35 +221,35 @@ class Run:
         if errors:
             raise errors[0]
 
-    def run_block(self, kernel, cells, slot=0):
-        """Open an environment on `kernel` and measure `cells`. An environment that dies mid-measurement (panic,
+    def run_block(self, kernel, unit, slot=0, cfg=None):
+        """Open an environment on `kernel` and measure `unit`'s cells. An environment that dies mid-measurement (panic,
         QEMU killed, connection lost) fails that cell with the reason and is opened again for the rest, at most
         MAX_REBOOTS times. A failure to open it at all ends the run at once (with the console quoted); a kernel
-        the provider cannot make ready fails its cells with why, and the run goes on."""
-        todo, attempts, boots = list(cells), {}, 0
-        while todo:
+        the provider cannot make ready fails its cells with why, and the run goes on. Guests sharing `unit` take its
+        cells one at a time."""
+        boots = 0
+        while len(unit):
             boots += 1
             if boots > 1 + MAX_REBOOTS:
-                raise GuestError(f"{kernel.name}: its environment died {boots - 1} times; {len(todo)} cells not "
+                raise GuestError(f"{kernel.name}: its environment died {boots - 1} times; {len(unit)} cells not "
                                  f"measured (lab run --resume {self.rd.path} measures them later)")
             if boots > 1:
                 self.status = "partial"
-                self.say(f"dplab: {kernel.name}: {self.provider.lost} for the {len(todo)} remaining cells")
+                self.say(f"dplab: {kernel.name}: {self.provider.lost} for the {len(unit)} remaining cells")
             why = self.provider.ready(kernel, self.rd, say=self.say)
             if why:
-                return self.fail_cells(kernel, todo, why)
-            with self.provider.open(kernel, self.cfg, self.rd, say=self.say, slot=slot) as env:
+                return self.fail_cells(kernel, unit.rest(), why)
+            with self.provider.open(kernel, cfg or self.cfg, self.rd, say=self.say, slot=slot) as env:
                 m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []))
-                while todo and not self.stop:
-                    cell = todo.pop(0)
-                    out = m.measure(cell, first=attempts.get(cell.n, 1))
+                while not self.stop and (cell := unit.take()) is not None:
+                    out = m.measure(cell, first=unit.attempts.get(cell.n, 1))
                     if not out.again:
                         self.progress.advance()
                     if out.status != "ok":
                         self.status = "partial"
                     if out.again:
-                        attempts[cell.n] = 2
-                        todo.insert(0, cell)
+                        unit.attempts[cell.n] = 2
+                        unit.again(cell)
                     if not out.alive:
                         break
 
@@ -260,17 +262,6 @@ class Run:
             self.rd.append_result(rec)
         self.progress.advance(len(cells))
         self.say(f"dplab: {kernel.name}: {len(cells)} cells failed: {err}")
-
-
-def work_units(cells, jobs):
-    """The cells as units of one guest each: the plan's blocks (a boot per kernel and round), and, when there are
-    fewer blocks than `jobs`, each block dealt round-robin into parts (a record in a mode that runs guests at once
-    does not depend on which boot measured it)."""
-    blocks = [[c for c in cells if c.block == b] for b in dict.fromkeys(c.block for c in cells)]
-    if jobs <= 1 or len(blocks) >= jobs:
-        return blocks
-    parts = -(-jobs // len(blocks))
-    return [part for blk in blocks for part in (blk[i::parts] for i in range(min(parts, len(blk))))]
 
 
 def run_testcase(tc, opts: RunOptions, say=print, resume=None):

@@ -68,22 +68,41 @@ def test_templates_are_rendered_for_every_cell_before_any_boot(tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing booted, no run dir
 
 
-def test_guests_at_once_take_whole_blocks_or_deal_one_block_round_robin():
-    """--jobs: two kernels x two rounds are four blocks, one guest each; one block with --jobs 2 is dealt into
-    two parts that each hold cells of every param."""
-    from lab.plan import plan
-    from lab.runner import work_units
+def test_guests_at_once_take_whole_blocks_or_share_one_block():
+    """--jobs: two kernels x two rounds are four blocks, one guest each; one block with --jobs 2 is one unit both
+    guests take cells from, one at a time, so the one that finishes a cell first takes the next."""
+    from lab.plan import plan, work_units
     tc = load_testcase(ROOT / "testcases/bulk.yaml")
     links = make_links(["virtio"])
     cells = plan(tc, 2, links, 2)
     units = work_units(cells, 2)
-    assert len(units) == 4 and [c for u in units for c in u] == cells  # the plan's blocks, as they were
-    assert work_units(cells, 1) == work_units(cells, 2)
+    assert len(units) == 4 and [c for u in units for c in u.cells()] == cells  # the plan's blocks, as they were
+    assert [u.cells() for u in work_units(cells, 1)] == [u.cells() for u in units]
     one = plan(tc, 1, links, 1)
     a, b = work_units(one, 2)
-    assert sorted(c.n for c in a + b) == sorted(c.n for c in one) and abs(len(a) - len(b)) <= 1
-    assert {str(c.params) for c in a} == {str(c.params) for c in b}  # every param in both guests
-    assert work_units(one[:1], 2) == [one[:1]]  # one cell: one guest
+    assert a is b and a.cells() == one  # shared
+    first, second = a.take(), b.take()
+    assert (first, second) == (one[0], one[1])
+    b.again(second)  # measured again next, by whichever guest asks first
+    assert a.take() is second and len(a) == len(one) - 2
+    assert a.rest() == one[2:] and b.take() is None and len(a) == 0
+    assert len(work_units(one[:1], 2)) == 1  # one cell: one guest
+
+
+def test_guests_at_once_each_run_on_a_cpu_of_their_own(monkeypatch):
+    """--jobs: slot i's QEMU runs on the i-th CPU the lab may use (in turn when there are more guests than CPUs),
+    set in QEMU's child before exec."""
+    import os
+
+    from lab.vm import qemu
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 1})
+    assert [qemu.slot_cpus(s) for s in range(3)] == [(1,), (3,), (1,)]
+    calls = []
+    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: calls.append((pid, cpus)))
+    monkeypatch.setattr(qemu.ctypes, "CDLL", lambda *a, **k: type("L", (), {"prctl": lambda *a: 0})())
+    qemu._preexec(lambda: calls.append("mask"), (3,))()
+    qemu._preexec(lambda: calls.append("mask"))()
+    assert calls == [(0, (3,)), "mask", "mask"]  # unpinned without CPUs
 
 
 def test_jobs_default_to_cores_in_deterministic_mode_and_a_host_measures_alone(tmp_path):

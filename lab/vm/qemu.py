@@ -48,6 +48,7 @@ class VMConfig:
     links: list = field(default_factory=list)  # Link objects
     extra_qemu: list = field(default_factory=list)
     profile: bool = False  # the instruction profiler plugin (single-threaded TCG only: deterministic mode)
+    host_cpus: tuple = ()  # the host CPUs QEMU may run on (guests at once: `slot_cpus`); empty: any
 
     @property
     def vcpus(self):
@@ -92,11 +93,21 @@ def mapped_model(path):
         return "mapped-file"
 
 
-def _preexec(mask):
-    """In QEMU's child before exec: die with us, even on SIGKILL of the lab (PR_SET_PDEATHSIG), and hide the
-    host's secrets from the 9p export (vm/hide.py)."""
+def slot_cpus(slot):
+    """The host CPU of the run's guest in `slot` when guests run at once: one each, in turn. A TCG guest's vCPU
+    thread and QEMU's main loop hand each other work at every guest timer; two guests' four threads spread over
+    the CPUs wait on each other's (docs/measurements.md)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[slot % len(cpus)],)
+
+
+def _preexec(mask, cpus=()):
+    """In QEMU's child before exec: die with us, even on SIGKILL of the lab (PR_SET_PDEATHSIG), run on `cpus`
+    (all: empty), and hide the host's secrets from the 9p export (vm/hide.py)."""
     def run():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
         mask()
     return run
 
@@ -228,7 +239,7 @@ class VM:
         try:
             self.proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=open(self.rundir.path / "qemu.stderr", "ab"),
-                                         preexec_fn=_preexec(view))
+                                         preexec_fn=_preexec(view, self.cfg.host_cpus))
         except (OSError, subprocess.SubprocessError) as e:
             raise LabError(f"cannot start QEMU with the host's secrets hidden from the guest ({e}); "
                            f"nothing was booted") from e
