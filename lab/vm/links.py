@@ -11,7 +11,6 @@ Backends (recorded in the manifest):
 """
 import os
 import shlex
-import subprocess
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -166,8 +165,8 @@ class HostNetwork:
             return ""
         out = []
         for side in "ab":
-            p = subprocess.run(["ip", "-n", self.netns, "-s", "-j", "link", "show", "dev", link.tap(side)],
-                               capture_output=True, text=True, timeout=30)
+            p = cmd(["ip", "-n", self.netns, "-s", "-j", "link", "show", "dev", link.tap(side)], check=False,
+                    timeout=30)  # a host that stops answering fails the cell (LabError: retried), not the run
             out.append(f"@@ link host-{side}\n{p.stdout.strip()}\n")
         return "".join(out)
 
