@@ -144,6 +144,14 @@ class Outcome:
     again: bool    # the guest died under an ordinary failure: retry the cell once on the next boot
 
 
+def why(err):
+    """One line for the console: a failed guest command's own last word on stderr (what the testcase said),
+    else the error's first line."""
+    text = str(err)
+    said = [ln for ln in text.partition("\n--- stderr ---\n")[2].splitlines() if ln.strip()]
+    return said[-1] if said else text.splitlines()[0]
+
+
 class Measurer:
     """The cells of one boot: learns the guest (drivers, PMU), sets up perf events and kprobes, then
     measures each cell, retrying once after an ordinary failure (both records kept, the pair marked flaky)."""
@@ -206,14 +214,14 @@ class Measurer:
                 return Outcome("crash", self.env.alive(), False)
             except (GuestError, LabError) as e:
                 rec.update(status="failed", error=str(e))
-                first_line = str(e).splitlines()[0]
+                first_line = why(e)
                 if attempt == 2:
                     self.rundir.append_result(rec)
                     self.say(f"{label} FAILED: {first_line}")
                     return Outcome("failed", self.env.alive(), False)
                 rec["retried"] = True
                 self.rundir.append_result(rec)
-                self.say(f"{label} failed ({first_line[:60]}), retrying once")
+                self.say(f"{label} failed ({first_line[:100]}), retrying once")
                 if not self.env.alive():
                     return Outcome("failed", False, True)
                 continue

@@ -70,3 +70,17 @@ def test_a_testcase_may_raise_its_modes_minimum_effect_and_the_comparison_reads_
     text = (ROOT / "testcases/tunnel.yaml").read_text()
     with pytest.raises(ConfigError, match="min_effect.fast: expected a known mode"):
         load_testcase(ROOT / "testcases/tunnel.yaml", text=text.replace("{deterministic: 0.5}", "{fast: 0.5}"))
+
+
+def test_a_failed_cell_says_the_testcases_own_words_on_the_console():
+    """A guest command that failed: the console line is the last thing it wrote on stderr (the testcase's own
+    reason), not the command; any other error: its first line."""
+    from lab.errors import GuestError
+    from lab.measure import why
+    err = GuestError("guest command failed (rc=1): sh -ec '# dplab guest helpers ...'\n--- stdout ---\n\n"
+                     "--- stderr ---\n+ setup\ndrop=none needs b's NIC to drop frames for another MAC\n\n")
+    assert why(err) == "drop=none needs b's NIC to drop frames for another MAC"
+    assert why(GuestError("guest command failed (rc=2): x\n--- stdout ---\nout\n--- stderr ---\n")) == \
+        "guest command failed (rc=2): x"
+    assert why(LabError("command timed out after 30s: ip -n x link show\nmore")) == \
+        "command timed out after 30s: ip -n x link show"

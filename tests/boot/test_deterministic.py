@@ -221,8 +221,8 @@ def test_tunnel_gso_costs_fewer_instructions_per_datagram_than_segmenting_before
 @pytest.mark.vm
 def test_guests_at_once_measure_what_one_guest_measures(tmp_path):
     """--jobs 2 in deterministic mode: the cells shared by two guests booted at once (each its own host network,
-    console and host CPU) give the serial run's instructions per packet within 0.1 %, the bar a level must hold between a
-    quiet host and a loaded one (measured: 0.012 % at burst 1, 0.055 % at burst 32, whose repeats then spanned
+    console and host CPU) give the serial run's instructions per packet within 0.1 %, the bar a level must hold
+    between a quiet host and a loaded one (measured: 0.012 % at burst 1, 0.055 % at burst 32, whose repeats then spanned
     0.09 %). Burst 32 only: 100,000 packets at burst 1 cost ~8 s of host time a cell."""
 
     from lab.runner import RunOptions, run_testcase
