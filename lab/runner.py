@@ -193,8 +193,8 @@ class Run:
 
     def run_parallel(self, units):
         """Each unit in a guest of its own, `jobs` at once (a slot each: its host network, console); the first
-        error stops the others taking new cells and is raised once they are down. Each guest runs on a host CPU of
-        its own (`slot_cpus`)."""
+        error stops the others taking new cells and is raised once they are down. A one-vCPU guest runs on a host
+        CPU of its own (`slot_cfg`)."""
         slots = queue.Queue()
         for i in range(self.jobs):
             slots.put(i)
@@ -203,7 +203,7 @@ class Run:
             slot = slots.get()
             try:
                 if not self.stop:
-                    self.run_block(self.kernels[unit.kernel], unit, slot, replace(self.cfg, host_cpus=slot_cpus(slot)))
+                    self.run_block(self.kernels[unit.kernel], unit, slot, self.slot_cfg(slot))
             except BaseException:
                 self.stop = True
                 raise
@@ -220,6 +220,11 @@ class Run:
                     errors.append(e)
         if errors:
             raise errors[0]
+
+    def slot_cfg(self, slot):
+        """The VM config of the guest in `slot`: a one-vCPU guest (deterministic mode's) on a host CPU of its own;
+        a guest with more vCPUs runs where the host puts it (one CPU would serialise them)."""
+        return replace(self.cfg, host_cpus=slot_cpus(slot)) if self.cfg.vcpus == 1 else self.cfg
 
     def run_block(self, kernel, unit, slot=0, cfg=None):
         """Open an environment on `kernel` and measure `unit`'s cells. An environment that dies mid-measurement (panic,

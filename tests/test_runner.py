@@ -114,3 +114,19 @@ def test_jobs_default_to_cores_in_deterministic_mode_and_a_host_measures_alone(t
     assert DETERMINISTIC.parallel and not WALLCLOCK.parallel
     assert BY_DEST["jobs"].problem(0) and not BY_DEST["jobs"].problem(2)
     assert RunOptions(jobs=2).jobs == 2 and os.cpu_count() >= 1
+
+
+def test_only_a_one_vcpu_guest_is_pinned_to_a_cpu_of_its_own(monkeypatch):
+    """--jobs: deterministic mode's one-vCPU guests get a host CPU each; a guest with two vCPUs (wall clock's
+    default) is left where the host puts it, since one CPU would run its vCPUs in turn."""
+    import os
+
+    from lab.modes import DETERMINISTIC, WALLCLOCK
+    from lab.runner import Run
+    from lab.vm.qemu import VMConfig
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    run = Run.__new__(Run)
+    run.cfg = VMConfig(mode=DETERMINISTIC)
+    assert [run.slot_cfg(s).host_cpus for s in (0, 1)] == [(0,), (1,)]
+    run.cfg = VMConfig(mode=WALLCLOCK, cpus=2)
+    assert run.slot_cfg(1).host_cpus == () and run.slot_cfg(1) is run.cfg
