@@ -190,7 +190,8 @@ class HostNetwork:
 
 WIRE_LIB = r"""# dplab link wiring, run by stage 1 (busybox, from RAM) before the root is assembled: each lab NIC, found
 # by MAC, into its own network namespace (persisted as $NETNS/<name>, i.e. /run/netns) as eth0, addressed, up.
-# DAD is off on the lab NICs (accept_dad=0: the addresses are the lab's own). The host waits for carrier.
+# DAD and router solicitations are off on the lab NICs (the addresses are the lab's own; no router). The host
+# waits for carrier.
 set -e
 mkdir -p "$NETNS"
 dev_by_mac() {
@@ -205,6 +206,7 @@ wire() {  # NAMESPACE MAC ADDR4 ADDR6
   ip link set dev "$d" netns "$p"; kill "$p"
   nsenter --net="$f" sh -ec "ip link set dev $d name eth0; ip link set lo up
     echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad
+    echo 0 > /proc/sys/net/ipv6/conf/eth0/router_solicitations  # no router here; one sent in a window counts in it
     ip addr add $3 dev eth0; ip addr add $4 dev eth0; ip link set eth0 up
     echo 1 > /proc/sys/net/ipv4/tcp_no_metrics_save  # no TCP metrics carried from one measurement to the next"
 }

@@ -173,7 +173,10 @@ def test_an_xdp_drop_costs_fewer_instructions_per_packet_than_a_drop_in_the_stac
     recs = run_testcase(tc, opts, say=print).results()
     assert all(r["status"] == "ok" for r in recs), [r.get("error") for r in recs]
     assert all(r["extra"]["packets"] == r["profile"]["packets"] == 20000 for r in recs)
-    assert all(r["counters"]["a.link.tx_packets"] == 20000 for r in recs)  # the ring's warm-up is not counted
+    # the ring's warm-up (1,024 packets) is not counted; a stray packet of a's own would be (a CI run's window once
+    # held an IPv6 router solicitation: the lab's wiring now turns them off)
+    assert all(20000 <= r["counters"]["a.link.tx_packets"] <= 20002 for r in recs), [
+        r["counters"]["a.link.tx_packets"] for r in recs]
     none = [r for r in recs if r["params"]["drop"] == "none"]
     assert all(r["counters"]["b.link.rx_packets"] == 0 and not r["profile"]["functions"].get("receive_buf")
                for r in none)  # nothing received, no receive path in the window
