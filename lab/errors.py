@@ -17,9 +17,9 @@ class MissingTool(LabError):
 class GuestError(LabError):
     """A guest command failed, timed out, or the guest died."""
 
-    def __init__(self, msg, console_tail=""):
+    def __init__(self, msg, console_tail="", stderr=""):
         super().__init__(msg + (f"\n--- console ---\n{console_tail}" if console_tail else ""))
-        self.console_tail = console_tail
+        self.console_tail, self.stderr = console_tail, stderr  # stderr: a failed command's own, when it has one
 
 
 class GuestCrash(GuestError):

@@ -147,9 +147,8 @@ class Outcome:
 def why(err):
     """One line for the console: a failed guest command's own last word on stderr (what the testcase said),
     else the error's first line."""
-    text = str(err)
-    said = [ln for ln in text.partition("\n--- stderr ---\n")[2].splitlines() if ln.strip()]
-    return said[-1] if said else text.splitlines()[0]
+    said = [ln for ln in getattr(err, "stderr", "").splitlines() if ln.strip()]
+    return said[-1] if said else str(err).splitlines()[0]
 
 
 class Measurer:

@@ -77,10 +77,11 @@ def test_a_failed_cell_says_the_testcases_own_words_on_the_console():
     reason), not the command; any other error: its first line."""
     from lab.errors import GuestError
     from lab.measure import why
-    err = GuestError("guest command failed (rc=1): sh -ec '# dplab guest helpers ...'\n--- stdout ---\n\n"
-                     "--- stderr ---\n+ setup\ndrop=none needs b's NIC to drop frames for another MAC\n\n")
+    said = "+ setup\ndrop=none needs b's NIC to drop frames for another MAC\n\n"
+    err = GuestError(f"guest command failed (rc=1): sh -ec '# dplab guest helpers ...'\n--- stderr ---\n{said}",
+                     console_tail="[  1.0] a console line", stderr=said)
     assert why(err) == "drop=none needs b's NIC to drop frames for another MAC"
-    assert why(GuestError("guest command failed (rc=2): x\n--- stdout ---\nout\n--- stderr ---\n")) == \
+    assert why(GuestError("guest command failed (rc=2): x\n--- stdout ---\nout\n--- stderr ---\n", stderr="")) == \
         "guest command failed (rc=2): x"
     assert why(LabError("command timed out after 30s: ip -n x link show\nmore")) == \
         "command timed out after 30s: ip -n x link show"

@@ -157,7 +157,8 @@ class Guest:
             raise GuestError(f"guest command timed out after {timeout}s: {shlex.join(argv)}\n{res.stderr[-1500:]}")
         if check and res.rc != 0:
             raise GuestError(f"guest command failed (rc={res.rc}): {shlex.join(argv)[:500]}\n"
-                             f"--- stdout ---\n{res.stdout[-1500:]}\n--- stderr ---\n{res.stderr[-1500:]}")
+                             f"--- stdout ---\n{res.stdout[-1500:]}\n--- stderr ---\n{res.stderr[-1500:]}",
+                             stderr=res.stderr)
         return res
 
     def _op(self, op, doing, wait, **args):
