@@ -124,8 +124,9 @@ def measure_cell(env, tc, link, params, cell_no, rundir, events, mode):
     return value, counters, perf, elapsed
 
 
-def cell_record(rundir, tc, k, link, cfg, cell, attempt, boot_seconds=0.0):
-    """A cell's record before its outcome: what was measured where, on which kernel."""
+def cell_record(rundir, tc, k, link, cfg, cell, attempt, boot_seconds=0.0, boot=0):
+    """A cell's record before its outcome: what was measured where, on which kernel, in which of the run's boots
+    (`boot`: 1, 2, ... in the order the run opened its guests; 0 for a cell no guest took)."""
     return {"run_id": rundir.id, "cell": cell.n, "testcase": tc.name, "link": link.name,
             "nic_model": link.model.name, "params": cell.params, "repeat_index": cell.rep,
             "kernel": {"name": k.name, "release": k.release, "sha256": k.sha256, "build_key": k.build.get("key"),
@@ -133,7 +134,7 @@ def cell_record(rundir, tc, k, link, cfg, cell, attempt, boot_seconds=0.0):
                        **{f: k.build["inputs"][f] for f in ("commit", "subject") if k.build.get("inputs", {}).get(f)}},
             "metric": tc.metric.name, "unit": tc.metric.unit, "higher_is_better": tc.metric.higher_is_better,
             "duration": tc.duration, "accel": cfg.accel, "cpu_model": cfg.cpu, "mode": cfg.mode.name,
-            "boot_seconds": boot_seconds, "started": now_iso(), "attempt": attempt,
+            "boot": boot, "boot_seconds": boot_seconds, "started": now_iso(), "attempt": attempt,
             **({"min_effect_pct": tc.min_effect[cfg.mode.name]} if cfg.mode.name in tc.min_effect else {})}
 
 
@@ -155,10 +156,11 @@ class Measurer:
     """The cells of one boot: learns the guest (drivers, PMU), sets up perf events and kprobes, then
     measures each cell, retrying once after an ordinary failure (both records kept, the pair marked flaky)."""
 
-    def __init__(self, env, tc, kernel, rundir, say=print, modules=()):
+    def __init__(self, env, tc, kernel, rundir, say=print, modules=(), boot=0):
         self.env, self.tc, self.kernel, self.rundir, self.say = env, tc, kernel, rundir, say
+        self.boot = boot
         self.mode = env.cfg.mode
-        say(f"dplab: {kernel.name} up in {env.boot_seconds:.1f}s")
+        say(f"dplab: {kernel.name} up in {env.boot_seconds:.1f}s" + (f" (boot {boot})" if boot else ""))
         if modules:  # options the testcase needs that this kernel builds as modules (runner.preflight)
             res = env.run(["modprobe", "-a", *modules], timeout=60)
             if res.rc != 0:
@@ -195,7 +197,7 @@ class Measurer:
 
     def record(self, cell, attempt):
         return cell_record(self.rundir, self.tc, self.kernel, self.link(cell), self.env.cfg, cell, attempt,
-                           self.env.boot_seconds)
+                           self.env.boot_seconds, self.boot)
 
     def measure(self, cell, first=1):
         """Measure `cell` (attempt `first`, and a retry if that was the first); every record is appended."""

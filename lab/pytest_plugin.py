@@ -68,7 +68,7 @@ def lab_target(request):
 
 
 # what lab_vm boots, in a testcase's terms: both links, the default kernel and link backend
-BOTH_LINKS = SimpleNamespace(kernels=[], links=["virtio", "e1000e"], backend_for=lambda mode: None)
+BOTH_LINKS = SimpleNamespace(kernels=[], links=["virtio", "e1000e"], boot_for=lambda mode: (None, []))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 Planning lives in plan.py, measuring in measure.py, per-packet values and expectations in
 metrics/derived.py; this module holds the run's state (run dir, status) and its reboots.
 """
+import itertools
 import os
 import queue
 from concurrent.futures import ThreadPoolExecutor
@@ -140,6 +141,7 @@ class Run:
             render_cell(tc, c.link, c.params, f"/lab/cells/{c.n}", self.cfg.mode)
         self.modules = preflight(tc, self.kernels, self.cfg.links, say)
         self.status = "ok"
+        self.boots = itertools.count(1)  # the run's boots, numbered as they open (records say which measured them)
         if resume is None:
             self.rd = RunDir.create(opts.runs_root, tc.name)
             self.rd.lock()
@@ -163,6 +165,8 @@ class Run:
             done = {r["cell"] for r in resume.results()
                     if r.get("status") in ("ok", "failed", "crash") and not r.get("retried")}
             self.cells = [c for c in self.cells if c.n not in done]
+            self.boots = itertools.count(1 + max((b for r in resume.results() if type(b := r.get("boot")) is int),
+                                                 default=0))
             resume.update_manifest(status="running", resumed=resume.manifest.get("resumed", []) + [now_iso()])
             say(f"dplab: resuming {resume.id}: {len(self.cells)} cells missing")
         self.rd.update_manifest(preflight={"needs": {o: n.why for o, n in testcase_needs(tc, self.cfg.links).items()},
@@ -245,7 +249,8 @@ class Run:
             if why:
                 return self.fail_cells(kernel, unit.rest(), why)
             with self.provider.open(kernel, cfg or self.cfg, self.rd, say=self.say, slot=slot) as env:
-                m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []))
+                m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []),
+                             boot=next(self.boots))
                 while not self.stop and (cell := unit.take()) is not None:
                     out = m.measure(cell, first=unit.attempts.get(cell.n, 1))
                     if not out.again:

@@ -140,7 +140,8 @@ def guest_setup(tc, opts, say=print, accel=None):
     kernels = [resolve_kernel(k, say=say, source=opts.source) for k in specs]
     spec = opts.boot_spec(tc.links)
     spec.accel = spec.accel or accel
-    spec.backend = spec.backend or tc.backend_for(spec.mode)
+    backend, append = tc.boot_for(spec.mode)
+    spec.backend, spec.append = spec.backend or backend, [*append, *spec.append]
     cfg, info = vm_config(spec, kernels[0], say=say)
     return kernels, cfg, info
 

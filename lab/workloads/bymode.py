@@ -1,5 +1,7 @@
-"""The testcase keys whose values differ by measurement mode (`parser`, `min_effect`, `backend`): checked here,
-each entry naming a mode of lab/modes.py."""
+"""The testcase keys whose values differ by measurement mode (`parser`, `min_effect`, `backend`, `append`): checked
+here, each entry naming a mode of lab/modes.py."""
+import re
+
 from ..errors import ConfigError
 from ..modes import DEFAULT, MODES
 from ..vm.links import BACKENDS
@@ -13,7 +15,7 @@ def parser_names():
 
 def check_by_mode(d, path, marks):
     """`parser`: a parser, or {mode: parser} naming the default mode's too; `min_effect`: {mode: percent};
-    `backend`: {mode: link backend}."""
+    `backend`: {mode: link backend}; `append`: {mode: [kernel argument]}, each one word of printable ASCII."""
     for mode, parser in (d["parser"].items() if isinstance(d["parser"], dict) else [(None, d["parser"])]):
         where = f"{path}:{line_of(marks, ('parser',) + ((mode,) if mode else ()))}: parser{'.' + mode if mode else ''}"
         if mode is not None and mode not in MODES:
@@ -31,3 +33,8 @@ def check_by_mode(d, path, marks):
         if mode not in MODES or backend not in BACKENDS:
             raise ConfigError(f"{path}:{line_of(marks, ('backend', mode))}: backend.{mode}: expected a known mode "
                               f"({', '.join(MODES)}) and a link backend ({', '.join(BACKENDS)}), got {backend!r}")
+    for mode, args in d["append"].items():
+        if mode not in MODES or not isinstance(args, list) or not all(
+                isinstance(a, str) and re.fullmatch(r"[!-~]+", a) for a in args):
+            raise ConfigError(f"{path}:{line_of(marks, ('append', mode))}: append.{mode}: expected a known mode "
+                              f"({', '.join(MODES)}) and a list of kernel arguments (one word each), got {args!r}")

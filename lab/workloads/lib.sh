@@ -1,6 +1,13 @@
 # dplab guest helpers (prepended to every rendered script).
 # nsx NS CMD...: run CMD in network namespace NS.
 nsx() { ns=$1; shift; ip netns exec "$ns" "$@"; }
+# pktgen_set NS SETTING...: pktgen in NS reset, its thread 0 given eth0 alone, configured with each SETTING
+# ("count 1000", "dst_mac ..."); a setting pktgen refuses is named. Start it with `echo start` to
+# /proc/net/pktgen/pgctrl inside NS (that file is per namespace).
+pktgen_set() {
+  ip netns exec "$1" sh -ec 'P=/proc/net/pktgen; echo reset > $P/pgctrl; echo "add_device eth0" > $P/kpktgend_0; shift
+    for c in "$@"; do echo "$c" > $P/eth0 || { echo "pktgen refused: $c" >&2; exit 1; }; done' sh "$@"
+}
 # wait_tcp_listen NS PORT: until something listens on PORT in NS (max 10 s).
 wait_tcp_listen() { i=0; while [ $i -lt 100 ]; do ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0; i=$((i+1)); sleep 0.1; done; echo "nothing listens on $2 in $1" >&2; return 1; }
 # wait_udp_listen NS PORT

@@ -51,6 +51,7 @@ SCHEMA = {
                 "account for every packet lost (metrics/delivery.py); default: none may be lost"),
     "backend": Key((dict,), default={}, help="{measurement mode: link backend} where the testcase's question needs "
                    "no tap offloads and the hub's in-QEMU delivery is steadier (--backend still wins)"),
+    "append": Key((dict,), default={}, help="{measurement mode: [kernel argument, ...]} its guests boot with"),
     "min_effect": Key((dict,), default={}, help="{measurement mode: percent}: the smallest change this testcase's "
                       "records support in that mode where it is above the mode's own (what host load still moves)"),
     "reference": Key((dict,), default={}, help="published figures to show beside ours: {source, by, baseline, axis, "
@@ -146,6 +147,7 @@ class Testcase:
     loss: dict = field(default_factory=dict)  # {accounted_by: [...]} (metrics/delivery.py)
     min_effect: dict = field(default_factory=dict)  # {mode: percent} above the mode's own (results/compare.py)
     backend: dict = field(default_factory=dict)  # {mode: link backend} (lab/vm/links.py BACKENDS)
+    append: dict = field(default_factory=dict)   # {mode: [kernel argument, ...]}
     declared_timeout: float | None = None  # the file's own `timeout:` (kept whatever --duration says)
     declared_axes: dict = field(default_factory=dict)  # the file's axes (tc.axes may be narrowed by --axis)
     open_axes: set = field(default_factory=set)
@@ -156,9 +158,10 @@ class Testcase:
             return self.parser.get(mode, self.parser[DEFAULT.name])
         return self.parser
 
-    def backend_for(self, mode):
-        """The link backend this testcase asks for in measurement mode `mode` (a name), or None: the default."""
-        return self.backend.get(mode)
+    def boot_for(self, mode):
+        """What this testcase asks of its guests in measurement mode `mode` (a name): the link backend (None: the
+        default) and kernel arguments."""
+        return self.backend.get(mode), list(self.append.get(mode, []))
 
     def axis_values(self, axis, given):
         """Command-line values of `axis` matched to the declared values and their type: `--axis gso=on` is the
@@ -285,6 +288,7 @@ def load_testcase(path, text=None):
             raise ConfigError(f"{path}:{line_of(marks, ('perf', 'kprobes', i))}: perf.kprobes.{i}: {k!r} is not a "
                               "kernel symbol name")
     return Testcase(path=path, kconfig=kconfig, loss=loss, min_effect=d["min_effect"], backend=d["backend"],
+                    append=d["append"],
                     kprobes=perf["kprobes"], kernels=d["kernels"], expect=expect, reference=reference, text=text,
                     name=d["name"], description=d["description"], links=links,
                     duration=d["duration"], repeat=d["repeat"], timeout=d["timeout"] or step_timeout(d["duration"]),

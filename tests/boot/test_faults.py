@@ -134,8 +134,11 @@ def test_sigint_mid_matrix_keeps_results_and_resume_finishes_the_rest(tmp_path, 
     assert 2 <= len(before) < CELLS and RunDir(rdir).manifest["status"] == "interrupted"
     p = subprocess.run(LAB + ["run", "--resume", str(rdir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    after = [r["cell"] for r in RunDir(rdir).results()]
+    recs = RunDir(rdir).results()
+    after = [r["cell"] for r in recs]
     assert sorted(after) == list(range(1, CELLS + 1)) and after[:len(before)] == before  # only the missing ones ran
+    boots = [r["boot"] for r in recs]  # which boot measured each: the resume's guest numbered after the first's
+    assert set(boots[:len(before)]) == {1} and set(boots[len(before):]) == {2}, boots
 
 
 @pytest.mark.vm

@@ -49,6 +49,10 @@ def test_defaults_and_cells(tmp_path):
     ("backend: {deterministic: socket}\n", ":5: backend.deterministic: expected a known mode (wallclock, "
                                            "deterministic) and a link backend (tap, hub), got 'socket'"),
     ("backend: {fast: hub}\n", ":5: backend.fast: expected a known mode"),
+    ("append: {deterministic: [nohz=off, 'init=/x quiet']}\n",
+     ":5: append.deterministic: expected a known mode (wallclock, deterministic) and a list of kernel arguments"),
+    ("append: {deterministic: nohz=off}\n", ":5: append.deterministic: expected"),
+    ("append: {fast: [nohz=off]}\n", ":5: append.fast: expected a known mode"),
 ])
 def test_bad_values_name_file_line_key(tmp_path, extra, needle):
     text = GOOD.replace("metric: {name: throughput, unit: Gbit/s}\n",
@@ -219,7 +223,7 @@ def test_bulk_in_deterministic_mode_sends_a_count_inside_one_window_with_the_rec
     def count(script):  # values reach the script as variables (workloads/render.py)
         var = re.search(r'"count \$\{(_dl\d+)\}"', script).group(1)
         return re.search(rf"\b{var}=(\S+)", script).group(1)
-    assert count(det["run"]) == "100000" and "dplab_window_write $P/pgctrl start" in det["run"]
+    assert count(det["run"]) == "100000" and "dplab_window_write /proc/net/pktgen/pgctrl start" in det["run"]
     assert "echo stop" not in det["run"] and "link set eth0 down" in det["setup"]
     assert count(wall["run"]) == "0" and "dplab_window_write" not in wall["run"] and "down" not in wall["setup"]
     assert tc.loss["receiver_down_in"] == ["deterministic"]
@@ -227,15 +231,20 @@ def test_bulk_in_deterministic_mode_sends_a_count_inside_one_window_with_the_rec
     assert det["run"].startswith(DETERMINISTIC.before_run + "\n") and "urandom" not in wall["run"]
 
 
-def test_a_testcase_names_its_link_backend_by_mode_and_the_command_line_still_wins(monkeypatch):
-    """xdp-rx asks for the hub in deterministic mode only; guest_setup boots what it asks unless --backend says."""
+def test_a_testcase_names_its_backend_and_kernel_arguments_by_mode_and_the_command_line_still_wins(monkeypatch):
+    """xdp-rx asks for the hub and a periodic tick in deterministic mode only; guest_setup boots what it asks unless
+    --backend says otherwise, and the user's --append comes after the testcase's."""
     import lab.vm.env as env
     from lab.runner import RunOptions
     tc = load_testcase(ROOT / "testcases/xdp-rx.yaml")
-    assert (tc.backend_for("deterministic"), tc.backend_for("wallclock")) == ("hub", None)
+    assert (tc.boot_for("deterministic"), tc.boot_for("wallclock")) == (("hub", ["nohz=off"]), (None, []))
     monkeypatch.setattr(env, "resolve_kernel", lambda k, **kw: k)
     monkeypatch.setattr(env, "vm_config", lambda spec, kernel, say: (spec, {}))
-    booted = {(mode, backend): env.guest_setup(tc, RunOptions(mode=mode, backend=backend))[1].backend
-              for mode in ("deterministic", "wallclock") for backend in (None, "tap")}
-    assert booted == {("deterministic", None): "hub", ("deterministic", "tap"): "tap",
-                      ("wallclock", None): None, ("wallclock", "tap"): "tap"}
+    booted = {(m, b): env.guest_setup(tc, RunOptions(mode=m, backend=b, append=["quiet"]))[1]
+              for m in ("deterministic", "wallclock") for b in (None, "tap")}
+    det, wall = "deterministic", "wallclock"
+    assert {k: v.backend for k, v in booted.items()} == {(det, None): "hub", (det, "tap"): "tap",
+                                                         (wall, None): None, (wall, "tap"): "tap"}
+    assert {k: v.append for k, v in booted.items()} == {(det, None): ["nohz=off", "quiet"],
+                                                        (det, "tap"): ["nohz=off", "quiet"],
+                                                        (wall, None): ["quiet"], (wall, "tap"): ["quiet"]}
