@@ -13,11 +13,14 @@ import hashlib
 import io
 import re
 import shlex
+import signal
 import stat
 import subprocess
 import tarfile
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConfigError, TargetError
@@ -141,34 +144,37 @@ class RemoteLab:
                     c.close()
 
     def stream(self, command):
-        """Run `command`, its output as progress lines; Ctrl-C: SIGINT to it, then wait for its end."""
+        """Run `command`, its output as progress lines; Ctrl-C: SIGINT to it, then wait for its end. A Ctrl-C is
+        noted wherever it lands (between reads, while a line prints) and passed on once the remote pid is known."""
         chan = self.client.get_transport().open_session()
         chan.set_combine_stderr(True)
+        chan.settimeout(0.5)  # a pending Ctrl-C is passed on within this even while the remote run is quiet
         chan.exec_command(command)
-        pid, interrupted, buf = None, False, b""  # pid: the remote lab's (exec'd by the session's shell: its group too)
-        while True:
-            try:
-                data = chan.recv(65536)
-            except KeyboardInterrupt:  # the first: SIGINT to the lab there (it tears its guests down and keeps its
-                # records, as on a terminal); a second: SIGTERM to its whole process group
-                sig, who = ("INT", pid) if not interrupted else ("TERM", f"-- -{pid}")
-                interrupted = True
-                self.say(f"dplab: {self.t.name}: interrupting the remote run (SIG{sig} to {who}; Ctrl-C again: all of "
-                         "it)")
-                if pid:
+        pid, sent, buf = None, 0, b""  # pid: the remote lab's (exec'd by the session's shell: its group too)
+        with ctrl_c_noted() as pressed:
+            while True:
+                if pid and len(pressed) > sent:  # the first: SIGINT to the lab there (it tears its guests down and
+                    # keeps its records, as on a terminal); a second: SIGTERM to its whole process group
+                    sig, who = ("INT", pid) if not sent else ("TERM", f"-- -{pid}")
+                    sent = len(pressed) if sent else 1
+                    self.say(f"dplab: {self.t.name}: interrupting the remote run (SIG{sig} to {who}; Ctrl-C again: "
+                             "all of it)")
                     exec_sh(self.client, f"kill -{sig} {who}", timeout=30)
-                continue
-            if not data:
-                break
-            buf += data
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                text = line.decode(errors="replace")
-                if pid is None and text.startswith("dplab-pid "):
-                    pid = int(text.split()[1])
-                else:
-                    self.say(f"[{self.t.name}] {text}")
-        return chan.recv_exit_status(), interrupted
+                try:
+                    data = chan.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    break
+                buf += data
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    text = line.decode(errors="replace")
+                    if pid is None and text.startswith("dplab-pid "):
+                        pid = int(text.split()[1])
+                    else:
+                        self.say(f"[{self.t.name}] {text}")
+        return chan.recv_exit_status(), bool(pressed)
 
     def fetch(self, runs, tc, src, sent, rc, interrupted):
         sftp = self.client.open_sftp()
@@ -195,6 +201,21 @@ class RemoteLab:
         if interrupted:
             raise KeyboardInterrupt(f"remote run interrupted; kept in {local}")
         return rd
+
+
+@contextmanager
+def ctrl_c_noted():
+    """Within: each SIGINT appends to the yielded list instead of raising KeyboardInterrupt mid-statement (the main
+    thread only; elsewhere Python delivers no signal)."""
+    pressed = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+    old = signal.signal(signal.SIGINT, lambda *_: pressed.append(time.monotonic()))
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def run_remote(tc, opts, target, say=print):
