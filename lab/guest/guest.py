@@ -92,6 +92,10 @@ class Guest:
                 chunk = self.sock.recv(1 << 20)
             except socket.timeout:
                 continue
+            except OSError as e:  # QEMU killed mid-read: a reset, not an end of file (the cell fails, not the run)
+                self._settle()
+                self._check_vm(doing)
+                raise GuestError(f"control channel closed ({e.strerror}) while {doing}", self._tail()) from e
             if not chunk:
                 self._settle()
                 self._check_vm(doing)

@@ -55,3 +55,42 @@ def test_where_idle_guest_time_runs_ahead_a_guest_side_timeout_is_scaled_and_the
     assert agent_sees(WALLCLOCK.guest_timeout_scale, 60)["timeout"] == 60
     assert agent_sees(DETERMINISTIC.guest_timeout_scale, 60)["timeout"] == 60_000
     assert "guest_timeout_scale" in DETERMINISTIC.describe()  # the manifest says which it was
+
+
+def test_qemu_killed_while_the_host_reads_fails_the_command_not_the_run():
+    """A CI run's QEMU, killed by the faults test mid-cell, reset the channel under a read: ConnectionResetError
+    went up to `lab run` ("lab: error: [Errno 104]") instead of failing the cell for a retry on the next boot."""
+    import pytest
+
+    from lab.errors import GuestError
+
+    class ResetSock:
+        def sendall(self, data):
+            pass
+
+        def recv(self, n):
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+    class DeadConsole(Console):
+        def wait_eof(self, wait):
+            pass
+
+    class DeadVM:
+        console = DeadConsole()
+
+        def alive(self):
+            return False
+
+        def returncode(self):
+            return -9
+
+    g = Guest("unused", DeadVM())
+    g.sock = ResetSock()
+    with pytest.raises(GuestError, match=r"QEMU exited \(rc=-9\) while running true"):
+        g.run(["true"], timeout=5)
+    class LiveVM(VM):
+        console = DeadConsole()
+
+    g.vm = LiveVM()  # QEMU still up (2 s to be reaped, then said as it is), its end of the channel reset
+    with pytest.raises(GuestError, match=r"control channel closed \(Connection reset by peer\) while running true"):
+        g.run(["true"], timeout=5)
