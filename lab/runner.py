@@ -162,11 +162,11 @@ class Run:
                 resume.unlock()
                 raise ConfigError(f"--resume {resume.path}: not the set-up this run started with, so its records would "
                                   f"not compare: " + "; ".join(bad))
-            done = {r["cell"] for r in resume.results()
+            measured = resume.results()
+            done = {r["cell"] for r in measured
                     if r.get("status") in ("ok", "failed", "crash") and not r.get("retried")}
             self.cells = [c for c in self.cells if c.n not in done]
-            self.boots = itertools.count(1 + max((b for r in resume.results() if type(b := r.get("boot")) is int),
-                                                 default=0))
+            self.boots = itertools.count(1 + max((b for r in measured if type(b := r.get("boot")) is int), default=0))
             resume.update_manifest(status="running", resumed=resume.manifest.get("resumed", []) + [now_iso()])
             say(f"dplab: resuming {resume.id}: {len(self.cells)} cells missing")
         self.rd.update_manifest(preflight={"needs": {o: n.why for o, n in testcase_needs(tc, self.cfg.links).items()},

@@ -83,6 +83,13 @@ class Guest:
         while self.vm.alive() and time.monotonic() < end:
             time.sleep(0.02)
 
+    def _closed(self, doing, err=None):
+        """The channel closed (`err`: the OSError that said so): what happened to the guest, raised if QEMU died or
+        the kernel crashed, else the GuestError to raise."""
+        self._settle()
+        self._check_vm(doing)
+        return GuestError(f"control channel closed{f' ({err.strerror})' if err else ''} while {doing}", self._tail())
+
     def _recv(self, deadline, doing):
         while b"\n" not in self.buf:
             self._check_vm(doing)
@@ -93,13 +100,9 @@ class Guest:
             except socket.timeout:
                 continue
             except OSError as e:  # QEMU killed mid-read: a reset, not an end of file (the cell fails, not the run)
-                self._settle()
-                self._check_vm(doing)
-                raise GuestError(f"control channel closed ({e.strerror}) while {doing}", self._tail()) from e
+                raise self._closed(doing, e) from e
             if not chunk:
-                self._settle()
-                self._check_vm(doing)
-                raise GuestError(f"control channel closed while {doing}", self._tail())
+                raise self._closed(doing)
             self.buf += chunk
             if len(self.buf) > MAX_MESSAGE:
                 raise GuestError(f"the agent sent over {MAX_MESSAGE >> 20} MiB in one answer while {doing}: not read")
@@ -121,9 +124,7 @@ class Guest:
         try:
             self.sock.sendall((json.dumps(req) + "\n").encode())
         except OSError as e:
-            self._settle()
-            self._check_vm(doing)
-            raise GuestError(f"control channel closed ({e.strerror}) while {doing}", self._tail()) from e
+            raise self._closed(doing, e) from e
         deadline = time.monotonic() + timeout
         while True:
             try:

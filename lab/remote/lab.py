@@ -154,9 +154,9 @@ class RemoteLab:
         with ctrl_c_noted() as pressed:
             while True:
                 if pid and len(pressed) > sent:  # the first: SIGINT to the lab there (it tears its guests down and
-                    # keeps its records, as on a terminal); a second: SIGTERM to its whole process group
+                    # keeps its records, as on a terminal); any later: SIGTERM to its whole process group
                     sig, who = ("INT", pid) if not sent else ("TERM", f"-- -{pid}")
-                    sent = len(pressed) if sent else 1
+                    sent += 1
                     self.say(f"dplab: {self.t.name}: interrupting the remote run (SIG{sig} to {who}; Ctrl-C again: "
                              "all of it)")
                     exec_sh(self.client, f"kill -{sig} {who}", timeout=30)

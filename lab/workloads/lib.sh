@@ -8,6 +8,8 @@ pktgen_set() {
   ip netns exec "$1" sh -ec 'P=/proc/net/pktgen; echo reset > $P/pgctrl; echo "add_device eth0" > $P/kpktgend_0; shift
     for c in "$@"; do echo "$c" > $P/eth0 || { echo "pktgen refused: $c" >&2; exit 1; }; done' sh "$@"
 }
+# pktgen_for NS SECONDS: pktgen in NS started, stopped after SECONDS (a count of 0 sends until then).
+pktgen_for() { ip netns exec "$1" sh -c 'P=/proc/net/pktgen; (sleep "$1"; echo stop > $P/pgctrl) & echo start > $P/pgctrl; wait' sh "$2"; }
 # wait_tcp_listen NS PORT: until something listens on PORT in NS (max 10 s).
 wait_tcp_listen() { i=0; while [ $i -lt 100 ]; do ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0; i=$((i+1)); sleep 0.1; done; echo "nothing listens on $2 in $1" >&2; return 1; }
 # wait_udp_listen NS PORT

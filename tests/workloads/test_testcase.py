@@ -224,7 +224,8 @@ def test_bulk_in_deterministic_mode_sends_a_count_inside_one_window_with_the_rec
         var = re.search(r'"count \$\{(_dl\d+)\}"', script).group(1)
         return re.search(rf"\b{var}=(\S+)", script).group(1)
     assert count(det["run"]) == "100000" and "dplab_window_write /proc/net/pktgen/pgctrl start" in det["run"]
-    assert "echo stop" not in det["run"] and "link set eth0 down" in det["setup"]
+    timed = re.compile(r"^\s*pktgen_for ", re.M)  # the wall-clock run: started, stopped after the duration
+    assert not timed.search(det["run"]) and timed.search(wall["run"]) and "link set eth0 down" in det["setup"]
     assert count(wall["run"]) == "0" and "dplab_window_write" not in wall["run"] and "down" not in wall["setup"]
     assert tc.loss["receiver_down_in"] == ["deterministic"]
     # the mode's own step before the workload opens its window: the RNG reseeds there, not in it (modes.py)
