@@ -12,7 +12,8 @@
                                           # known_hosts, python, jump as above unless given): remote/dual.py
         kexec:                            # optional: `lab run --kernel K --target bench1` kexecs into K
           timeout: 300                    # seconds for the host to come back over SSH, else the block's cells fail
-          serial_log: /srv/console/bench1.log  # optional, here: its last lines go into that failure
+          serial_log: /srv/console/bench1.log  # optional, here: its last lines go into that failure; a panic
+                                          # it shows after the kexec fails the boot at once
           initrd: /boot/initrd.img-lab    # optional, on the host
       kvm1:
         kind: remote-lab                  # the whole lab runs there (remote/lab.py): KVM, its own cores

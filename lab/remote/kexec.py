@@ -8,7 +8,8 @@ piled up: the token and the --append words after it always end the line, and are
 stopped, filesystems unmounted), else `sync; kexec -e`; then SSH again until the host answers with a new boot id,
 within `kexec.timeout`. It must run the image's release with the token (the image's sha256) and the appended
 arguments on its command line. A host already running K that way is not booted again. A host that does not
-come back is a KexecError quoting the last lines of the serial log the hosts file names.
+come back is a KexecError quoting the last lines of the serial log the hosts file names; where there is one, a
+panic it prints after the kexec fails the boot at once, not at the timeout.
 """
 import hashlib
 import logging
@@ -86,6 +87,36 @@ def serial_tail(path, n=25):
     return f"\nlast lines of its serial log {path}:\n" + "\n".join("  " + l.rstrip("\r") for l in lines[-n:])
 
 
+PANIC = b"Kernel panic - not syncing"
+PANIC_SCAN = 4 << 20  # bytes of the serial log's end read for a panic (its output since a kexec is far less)
+
+
+def serial_size(path):
+    """Where the serial log ends now (0 if it does not exist yet): the host prints after a kexec from there."""
+    try:
+        return Path(path).stat().st_size if path is not None else 0
+    except OSError:
+        return 0
+
+
+def panic_line(path, start):
+    """The first panic line the serial log gained since byte `start`, or None (no log, no panic, unreadable)."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(start if size >= start else 0, size - PANIC_SCAN))  # a shorter log was rotated: all of it
+            text = f.read()
+    except OSError:
+        return None
+    at = text.find(PANIC)
+    if at < 0:
+        return None
+    line = text[at:].split(b"\n", 1)[0].decode(errors="replace").strip()
+    return "".join(c if c.isprintable() else "?" for c in line)[:200]
+
+
 def host_facts(client):
     rc, out, err = exec_sh(client, FACTS, timeout=30)
     lines = out.splitlines()
@@ -144,6 +175,7 @@ def boot_kernel(target, kernel, append=(), say=print):
     """Make `target` run `kernel` (module docstring); returns its Boot. KexecError if it cannot or does not."""
     if target.kexec is None:
         raise ConfigError(f"{target.where}: target {target.name} has no kexec: section; it runs its own kernel")
+    start = serial_size(target.kexec.serial_log)
     try:
         before, running = _load_and_go(target, kernel, append, say)
     except (KexecError, ConfigError):
@@ -159,15 +191,19 @@ def boot_kernel(target, kernel, append=(), say=print):
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        return _wait(target, kernel, append, before, t0, say)
+        return _wait(target, kernel, append, before, t0, start, say)
     finally:
         quiet.setLevel(level)
 
 
-def _wait(target, kernel, append, before, t0, say):
-    deadline, last = t0 + target.kexec.timeout, "no answer yet"
+def _wait(target, kernel, append, before, t0, start, say):
+    deadline, last, log = t0 + target.kexec.timeout, "no answer yet", target.kexec.serial_log
     while time.monotonic() < deadline:
         time.sleep(2)
+        panic = panic_line(log, start)
+        if panic:
+            raise KexecError(f"{target.name}: panicked {time.monotonic() - t0:.0f} s after kexec into {kernel.name} "
+                             f"({panic})" + serial_tail(log), down=True)
         try:
             facts = _session(target, host_facts)
         except ConfigError:

@@ -58,3 +58,55 @@ def test_a_kernel_whose_modules_stay_here_is_refused(tmp_path):
         host_kernels(t, [str(deb)])
     t = get_target(write_hosts(tmp_path, "    kexec: {initrd: /boot/initrd.img-6.1.0-56-amd64}\n"), "b1")
     assert [k.release for k in host_kernels(t, [str(deb)])] == ["6.1.0-56-amd64"]  # its modules in the host's initrd
+
+
+class Clock:
+    """time for lab.remote.kexec: sleep moves monotonic on, nothing waits."""
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, s):
+        self.now += s
+
+
+def test_a_panic_the_serial_log_prints_after_the_kexec_fails_the_boot_at_once(tmp_path, monkeypatch):
+    """The host never answers; its serial log gains a panic on the second try: the boot fails then, not at the
+    timeout, with the panic line. A panic the log held before the kexec (an earlier boot's) is not this one's."""
+    from lab.errors import KexecError
+    from lab.remote import kexec
+    from lab.remote.hosts import get_target
+    t = get_target(write_hosts(tmp_path, "    kexec:\n      timeout: 300\n      serial_log: console.log\n"), "b1")
+    log = tmp_path / "console.log"
+    log.write_bytes(b"[    1.0] Kernel panic - not syncing: an earlier boot's\n[    2.0] login:\n")
+    start = kexec.serial_size(log)
+    tries = []
+
+    def refused(target, fn):
+        tries.append(target.name)
+        if len(tries) == 2:
+            with log.open("ab") as f:
+                f.write(b"[    0.9] Run /no-such-init as init process\n"
+                        b"[    1.1] Kernel panic - not syncing: No working init found.\x1b[0m\r\n[    1.2] CPU: 0\n")
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(kexec, "_session", refused)
+    monkeypatch.setattr(kexec, "time", Clock())
+    k = fake_kernel(tmp_path)
+    with pytest.raises(KexecError) as e:
+        kexec._wait(t, k, (), {"boot_id": "old"}, kexec.time.monotonic(), start, print)
+    assert str(e.value).startswith("b1: panicked 6 s after kexec into k (Kernel panic - not syncing: No working "
+                                   "init found.?[0m)"), str(e.value)
+    assert "last lines of its serial log" in str(e.value) and e.value.down and len(tries) == 2
+    # the same log from the kexec's start holds only the earlier boot's panic: the timeout decides
+    log.write_bytes(b"[    1.0] Kernel panic - not syncing: an earlier boot's\n")
+    tries.clear()
+    monkeypatch.setattr(kexec, "_session", lambda target, fn: (_ for _ in ()).throw(TimeoutError("timed out")))
+    with pytest.raises(KexecError, match=r"b1: did not come back within 300 s of kexec into k \(last: timed out\)"):
+        kexec._wait(t, k, (), {"boot_id": "old"}, kexec.time.monotonic(), kexec.serial_size(log), print)
+    assert kexec.panic_line(log, 0) == "Kernel panic - not syncing: an earlier boot's"
+    assert kexec.panic_line(log, 1 << 20) == kexec.panic_line(log, 0)  # shorter than at the kexec: rotated, all new
+    assert kexec.panic_line(tmp_path / "absent.log", 0) is None and kexec.panic_line(None, 0) is None
+    assert kexec.serial_size(tmp_path / "absent.log") == 0

@@ -1,4 +1,5 @@
 """kexec on a stand-in host (tests/support/vmhost.py: a guest with sshd), for real."""
+import re
 import subprocess
 import sys
 import time
@@ -34,7 +35,8 @@ def host_facts_of(target):
 def test_kexec_into_the_kernel_under_test_and_hosts_that_cannot_or_do_not_come_back(tmp_path, default_kernel):
     """A real kexec on the stand-in host: the cell runs on the kernel under test (a new boot, its release, the
     token), the same kernel again boots nothing, a kexec -l failure fails the cells and leaves the host as it was,
-    a kernel that panics fails its cells after the timeout with the serial log's panic, the rest at once."""
+    a kernel that panics fails its cells when its serial log shows the panic (not at the timeout), the rest at
+    once."""
     from lab.remote.hosts import get_target
     from lab.runner import RunOptions, run_testcase
     from lab.workloads import load_testcase
@@ -88,16 +90,18 @@ def test_kexec_into_the_kernel_under_test_and_hosts_that_cannot_or_do_not_come_b
     try:
         copy = tmp_path / "again.bzImage"  # a second kernel: after the first is lost, its cell fails at once
         copy.write_bytes(default_kernel.image.read_bytes())
-        panics = host.hosts(timeout=30, name="panics")
+        panics = host.hosts(timeout=120, name="panics")
         t0 = time.monotonic()
         rd = run("panic", target="panics", hosts=str(panics), kernels=[default_kernel.spec(), str(copy)],
                  append=["rdinit=/no-such-init"])
         took = time.monotonic() - t0
         recs = rd.results()
         assert [r["status"] for r in recs] == ["failed"] * 2 and rd.manifest["status"] == "partial"
-        assert "did not come back within 30 s of kexec into stock" in recs[0]["error"]
-        assert "Kernel panic" in recs[0]["error"] and "last lines of its serial log" in recs[0]["error"]
-        assert "panics is gone since earlier in this run: panics: did not come back" in recs[1]["error"]
-        assert took < 30 + 45, took  # one timeout, not two
+        # no init, so the kernel tries a root filesystem it has not got: "VFS: Unable to mount root fs"
+        m = re.search(r"panics: panicked (\d+) s after kexec into stock \(Kernel panic - not syncing: VFS: ",
+                      recs[0]["error"])
+        assert m and int(m.group(1)) < 60 and "last lines of its serial log" in recs[0]["error"], recs[0]["error"]
+        assert "panics is gone since earlier in this run: panics: panicked" in recs[1]["error"]
+        assert took < 120, took  # the panic, not the 120 s timeout, ended the wait; the second kernel failed at once
     finally:
         host.stop()
