@@ -13,7 +13,9 @@ panic it prints after the kexec fails the boot at once, not at the timeout.
 """
 import hashlib
 import logging
+import os
 import shlex
+import stat
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,6 +83,8 @@ def serial_tail(path, n=25):
     if path is None:
         return ""
     try:
+        if not _regular(path):  # a FIFO or a device would block the read, or never end
+            return f"\n(serial log {path}: not a regular file)"
         lines = Path(path).read_text(errors="replace").splitlines()
     except OSError as e:
         return f"\n(serial log {path}: {e.strerror})"
@@ -89,6 +93,10 @@ def serial_tail(path, n=25):
 
 PANIC = b"Kernel panic - not syncing"
 PANIC_SCAN = 4 << 20  # bytes of the serial log's end read for a panic (its output since a kexec is far less)
+
+
+def _regular(path):
+    return stat.S_ISREG(os.stat(path).st_mode)
 
 
 def serial_size(path):
@@ -104,6 +112,8 @@ def panic_line(path, start):
     if path is None:
         return None
     try:
+        if not _regular(path):
+            return None
         with open(path, "rb") as f:
             size = f.seek(0, 2)
             f.seek(max(start if size >= start else 0, size - PANIC_SCAN))  # a shorter log was rotated: all of it

@@ -1,4 +1,6 @@
 """kexec without a host (lab/remote/kexec.py): command lines, identity, the hosts file's section."""
+import os
+
 import pytest
 
 from lab.errors import ConfigError
@@ -110,3 +112,6 @@ def test_a_panic_the_serial_log_prints_after_the_kexec_fails_the_boot_at_once(tm
     assert kexec.panic_line(log, 1 << 20) == kexec.panic_line(log, 0)  # shorter than at the kexec: rotated, all new
     assert kexec.panic_line(tmp_path / "absent.log", 0) is None and kexec.panic_line(None, 0) is None
     assert kexec.serial_size(tmp_path / "absent.log") == 0
+    fifo = tmp_path / "console.fifo"  # a console server's pipe: reading it would wait for a writer
+    os.mkfifo(fifo)
+    assert kexec.panic_line(fifo, 0) is None and kexec.serial_tail(fifo).endswith("not a regular file)")
