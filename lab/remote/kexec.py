@@ -85,18 +85,26 @@ def serial_tail(path, n=25):
     try:
         if not _regular(path):  # a FIFO or a device would block the read, or never end
             return f"\n(serial log {path}: not a regular file)"
-        lines = Path(path).read_text(errors="replace").splitlines()
+        lines = _tail(path, 0).decode(errors="replace").splitlines()
     except OSError as e:
         return f"\n(serial log {path}: {e.strerror})"
     return f"\nlast lines of its serial log {path}:\n" + "\n".join("  " + l.rstrip("\r") for l in lines[-n:])
 
 
 PANIC = b"Kernel panic - not syncing"
-PANIC_SCAN = 4 << 20  # bytes of the serial log's end read for a panic (its output since a kexec is far less)
+PANIC_SCAN = 4 << 20  # bytes of the serial log's end read (its output since a kexec is far less)
 
 
 def _regular(path):
     return stat.S_ISREG(os.stat(path).st_mode)
+
+
+def _tail(path, start):
+    """The log from byte `start` (all of it if it is now shorter: rotated), at most its last PANIC_SCAN bytes."""
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(start if size >= start else 0, size - PANIC_SCAN))
+        return f.read()
 
 
 def serial_size(path):
@@ -114,10 +122,7 @@ def panic_line(path, start):
     try:
         if not _regular(path):
             return None
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(max(start if size >= start else 0, size - PANIC_SCAN))  # a shorter log was rotated: all of it
-            text = f.read()
+        text = _tail(path, start)
     except OSError:
         return None
     at = text.find(PANIC)
