@@ -11,6 +11,7 @@ arguments on its command line. A host already running K that way is not booted a
 come back is a KexecError quoting the last lines of the serial log the hosts file names; where there is one, a
 panic it prints after the kexec fails the boot at once, not at the timeout.
 """
+import errno
 import hashlib
 import logging
 import os
@@ -83,8 +84,6 @@ def serial_tail(path, n=25):
     if path is None:
         return ""
     try:
-        if not _regular(path):  # a FIFO or a device would block the read, or never end
-            return f"\n(serial log {path}: not a regular file)"
         lines = _tail(path, 0).decode(errors="replace").splitlines()
     except OSError as e:
         return f"\n(serial log {path}: {e.strerror})"
@@ -95,13 +94,13 @@ PANIC = b"Kernel panic - not syncing"
 PANIC_SCAN = 4 << 20  # bytes of the serial log's end read (its output since a kexec is far less)
 
 
-def _regular(path):
-    return stat.S_ISREG(os.stat(path).st_mode)
-
-
 def _tail(path, start):
-    """The log from byte `start` (all of it if it is now shorter: rotated), at most its last PANIC_SCAN bytes."""
-    with open(path, "rb") as f:
+    """The log from byte `start` (all of it if it is now shorter: rotated), at most its last PANIC_SCAN bytes.
+    OSError if it cannot be read, or is not a regular file (a FIFO or a device would block the read or never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO with no writer would wait for one
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
         size = f.seek(0, 2)
         f.seek(max(start if size >= start else 0, size - PANIC_SCAN))
         return f.read()
@@ -120,8 +119,6 @@ def panic_line(path, start):
     if path is None:
         return None
     try:
-        if not _regular(path):
-            return None
         text = _tail(path, start)
     except OSError:
         return None
