@@ -24,6 +24,7 @@ from pathlib import Path
 from ..errors import ConfigError, GuestError, KexecError, TargetError
 from ..kernel import resolve_kernel
 from ..paths import cache_root
+from ..vm.console import FATAL_KINDS, classify
 from .env import hardware_kernel
 from .ssh import connect, exec_sh, private_dir, put_once, verify_cmd
 
@@ -90,19 +91,18 @@ def serial_tail(path, n=25):
     return f"\nlast lines of its serial log {path}:\n" + "\n".join("  " + l.rstrip("\r") for l in lines[-n:])
 
 
-PANIC = b"Kernel panic - not syncing"
-PANIC_SCAN = 4 << 20  # bytes of the serial log's end read (its output since a kexec is far less)
+SERIAL_SCAN = 4 << 20  # bytes of the serial log's end read (its output since a kexec is far less)
 
 
 def _tail(path, start):
-    """The log from byte `start` (all of it if it is now shorter: rotated), at most its last PANIC_SCAN bytes.
+    """The log from byte `start` (all of it if it is now shorter: rotated), at most its last SERIAL_SCAN bytes.
     OSError if it cannot be read, or is not a regular file (a FIFO or a device would block the read or never end)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO with no writer would wait for one
     with open(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
         size = f.seek(0, 2)
-        f.seek(max(start if size >= start else 0, size - PANIC_SCAN))
+        f.seek(max(start if size >= start else 0, size - SERIAL_SCAN))
         return f.read()
 
 
@@ -115,18 +115,19 @@ def serial_size(path):
 
 
 def panic_line(path, start):
-    """The first panic line the serial log gained since byte `start`, or None (no log, no panic, unreadable)."""
+    """The first line the serial log gained since byte `start` that ends a boot as on a guest's console (a panic:
+    lab/vm/console.py), or None (no log, no panic, unreadable)."""
     if path is None:
         return None
     try:
         text = _tail(path, start)
     except OSError:
         return None
-    at = text.find(PANIC)
-    if at < 0:
-        return None
-    line = text[at:].split(b"\n", 1)[0].decode(errors="replace").strip()
-    return "".join(c if c.isprintable() else "?" for c in line)[:200]
+    for line in text.decode(errors="replace").splitlines():
+        c = classify(line)
+        if c and c[0] in FATAL_KINDS:
+            return "".join(ch if ch.isprintable() else "?" for ch in c[1])[:200]
+    return None
 
 
 def host_facts(client):

@@ -113,7 +113,7 @@ def test_a_panic_the_serial_log_prints_after_the_kexec_fails_the_boot_at_once(tm
     assert kexec.panic_line(tmp_path / "absent.log", 0) is None and kexec.panic_line(None, 0) is None
     assert kexec.serial_size(tmp_path / "absent.log") == 0
     big = tmp_path / "big.log"  # a console server's log of a long life: only its end is read
-    big.write_bytes(b"Kernel panic - not syncing: long ago\n" + b"x" * kexec.PANIC_SCAN + b"\n[ 9.0] login:\n")
+    big.write_bytes(b"Kernel panic - not syncing: long ago\n" + b"x" * kexec.SERIAL_SCAN + b"\n[ 9.0] login:\n")
     assert kexec.panic_line(big, 0) is None and kexec.serial_tail(big).endswith("  [ 9.0] login:")
     fifo = tmp_path / "console.fifo"  # a console server's pipe: reading it would wait for a writer
     os.mkfifo(fifo)
