@@ -2,9 +2,9 @@
 
 The cell's kernel boots with vng (its console, its gdb server with --gdb) with the run's NIC models and MACs
 on the run's link backend, the mode's QEMU arguments and CPU model, and the run's guest directory at /lab:
-`links.sh` wires the NICs into the cell's namespaces exactly as the lab's own boot does, `cells/N/*.sh` are
-the scripts the cell ran (rendered again from the manifest's testcase if it never ran), and `/lab/debug.sh`
-loads the modules the preflight chose, wires, waits for carrier and runs the cell's setup.
+`links-N.sh` (vm/links.py `wiring_script`) wires the NICs into the cell's namespaces exactly as the lab's own
+boot does, `cells/N/*.sh` are the scripts the cell ran (rendered again from the manifest's testcase if it never
+ran), and `/lab/debug.sh` loads the modules the preflight chose, wires, waits for carrier and runs the cell's setup.
 """
 import shlex
 import subprocess
@@ -20,7 +20,7 @@ from .results.rundir import RunDir
 from .runner import load_run, resume_mismatches
 from .targets import provider_for
 from .vm.hide import hidden_paths, masker
-from .vm.links import HostNetwork
+from .vm.links import HostNetwork, wiring_script
 from .vm.qemu import stage_guest_dir
 from .vm.vng import GDB_PORT, SHARE_AT, VngBoot, vng_env
 
@@ -74,7 +74,8 @@ def entry_script(dc):
     lines = ["#!/bin/sh", f"# lab debug: {dc.summary()}", "set -e", f"export PATH={SHARE_AT}/bin:$PATH"]
     if dc.modules:
         lines.append("modprobe -a " + " ".join(map(q, dc.modules)))
-    lines += ["mkdir -p /run/netns", f"[ -e /run/netns/{q(nss[0])} ] || NETNS=/run/netns sh {SHARE_AT}/links.sh",
+    wire = f"NETNS=/run/netns sh {SHARE_AT}/{wiring_script(dc.cfg.links)}"
+    lines += ["mkdir -p /run/netns", f"[ -e /run/netns/{q(nss[0])} ] || {wire}",
               "for ns in " + " ".join(map(q, nss)) + "; do i=0",
               '  until [ "$(ip netns exec "$ns" cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ]; do',
               '    i=$((i+1)); [ $i -le 100 ] || { echo "lab debug: no carrier on eth0 in $ns after 10 s" >&2; exit 1; '
@@ -87,7 +88,7 @@ def entry_script(dc):
 
 
 def stage(dc):
-    """The run's guest directory made ready: agent, tools, links.sh, and debug/N with the cell's scripts."""
+    """The run's guest directory made ready: agent, tools, the wiring script, and debug/N with the cell's scripts."""
     g = dc.rd.guest_dir
     g.mkdir(exist_ok=True)
     stage_guest_dir(g, dc.cfg.links)

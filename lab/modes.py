@@ -29,6 +29,7 @@ class Mode:
     on_hardware: bool = True      # a hardware target can measure in it (no QEMU there)
     kernel_args: tuple = ()       # the guest kernel's command line, before the user's --append
     parallel: bool = False        # guests measure at once by default (--jobs = cores): records host load cannot move
+    guest_per_link: bool = False  # each link's cells in guests with that link alone (another NIC's timers stay out)
     settle_uptime_s: int = 0      # a guest idles until its uptime is this many seconds before anything is measured
     before_run: str = ""          # shell at the start of every run step, before the workload opens its window
     guest_timeout_scale: float = 1.0  # a command's timeout inside the guest is this many times its host seconds
@@ -71,6 +72,8 @@ DETERMINISTIC = Mode(
     # clears 512 pages in one window and not the next: no transparent huge pages (docs/measurements.md)
     kernel_args=("sysctl.vm.stat_interval=3600", "transparent_hugepage=never"),
     parallel=True,
+    # with both links in one guest, e1000e's watchdog (every 2 s: PHY reads, `delay_tsc`) fell in some virtio windows
+    guest_per_link=True,
     # the RNG reseeds at half the uptime until 120 s of it (then once a minute): the first cells of a boot paid
     # blake2s/chacha in their window (tunnel: +0.6 %). Idle guest time costs nothing here (icount sleep=off)
     settle_uptime_s=125,

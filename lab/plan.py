@@ -17,7 +17,7 @@ class Cell:
     """One planned measurement."""
 
     n: int
-    block: int       # which boot (round x kernel) runs it
+    block: int       # which boot (round x kernel, x link with block_per_link) runs it
     kernel: int      # index into the run's kernels
     rep: int
     link: object
@@ -49,15 +49,16 @@ def rotate(cells, rep):
     return cells[k:] + cells[:k]
 
 
-def plan(tc, n_kernels, links, rounds):
-    """Every cell of the run in execution order; numbering is stable for a given testcase and options."""
+def plan(tc, n_kernels, links, rounds, block_per_link=False):
+    """Every cell of the run in execution order; numbering is stable for a given testcase and options.
+    `block_per_link`: each link's cells of a kernel and round are a block (a boot) of their own."""
     cells, n = [], 0
     for b, (k, reps) in enumerate(schedule(n_kernels, tc.repeat, rounds)):
         for rep in reps:
-            for link in links:
+            for i, link in enumerate(links):
                 for params in rotate(tc.cells(), rep):
                     n += 1
-                    cells.append(Cell(n, b, k, rep, link, params))
+                    cells.append(Cell(n, b * len(links) + i if block_per_link else b, k, rep, link, params))
     return cells
 
 

@@ -136,7 +136,8 @@ class Run:
             raise ConfigError(f"--jobs {self.jobs}: a {self.provider.kind} target measures one block at a time")
         self.stop = False  # a block that failed to open or an interrupt: the other guests take no new cell
         rounds = opts.rounds or (2 if len(self.kernels) > 1 else 1)
-        self.cells = shard_cells(plan(tc, len(self.kernels), self.cfg.links, rounds), opts.shard)
+        cells = plan(tc, len(self.kernels), self.cfg.links, rounds, self.cfg.mode.guest_per_link)
+        self.cells = shard_cells(cells, opts.shard)
         for c in self.cells:  # a template that cannot render fails now, before any boot, naming the testcase
             render_cell(tc, c.link, c.params, f"/lab/cells/{c.n}", self.cfg.mode)
         self.modules = preflight(tc, self.kernels, self.cfg.links, say)
@@ -248,7 +249,10 @@ class Run:
             why = self.provider.ready(kernel, self.rd, say=self.say)
             if why:
                 return self.fail_cells(kernel, unit.rest(), why)
-            with self.provider.open(kernel, cfg or self.cfg, self.rd, say=self.say, slot=slot) as env:
+            cfg = cfg or self.cfg
+            if cfg.mode.guest_per_link:  # the links its cells use, each keeping its index (namespaces, MACs)
+                cfg = replace(cfg, links=[lk for lk in cfg.links if lk.index in {c.link.index for c in unit.cells()}])
+            with self.provider.open(kernel, cfg, self.rd, say=self.say, slot=slot) as env:
                 m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []),
                              boot=next(self.boots))
                 while not self.stop and (cell := unit.take()) is not None:

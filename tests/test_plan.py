@@ -44,6 +44,22 @@ def test_shards_cover_every_cell_exactly_once():
 
 
 
+def test_a_block_per_link_splits_each_boot_by_link_and_keeps_the_numbering():
+    """Deterministic mode's guest per link: the same cells in the same order, each block one link's."""
+    from types import SimpleNamespace
+
+    from lab.plan import plan
+    tc = SimpleNamespace(repeat=3, cells=lambda: [{"s": 64}, {"s": 1500}])
+    links = make_links(["virtio", "e1000e"])
+    shared, split = plan(tc, 2, links, 2), plan(tc, 2, links, 2, block_per_link=True)
+    key = [(c.n, c.kernel, c.rep, c.link.index, c.params) for c in shared]
+    assert [(c.n, c.kernel, c.rep, c.link.index, c.params) for c in split] == key
+    assert len({c.block for c in split}) == 2 * len({c.block for c in shared}) == 8
+    for b in {c.block for c in split}:
+        cells = [c for c in split if c.block == b]
+        assert len({c.link.index for c in cells}) == 1 and len({c.kernel for c in cells}) == 1
+
+
 def test_links_and_axis_narrow_a_testcase_or_name_what_exists():
     from lab.options import axis as _axis
     from lab.plan import apply_overrides

@@ -130,3 +130,38 @@ def test_only_a_one_vcpu_guest_is_pinned_to_a_cpu_of_its_own(monkeypatch):
     assert [run.slot_cfg(s).host_cpus for s in (0, 1)] == [(0,), (1,)]
     run.cfg = VMConfig(mode=WALLCLOCK, cpus=2)
     assert run.slot_cfg(1).host_cpus == () and run.slot_cfg(1) is run.cfg
+
+
+def test_a_guest_per_link_boots_the_link_its_cells_use_and_no_other():
+    """Deterministic mode: a block's guest has only its cells' link, with that link's index (so its namespaces,
+    MACs and wiring script are the run's); wall clock keeps every link in each guest."""
+    from lab.modes import DETERMINISTIC, WALLCLOCK
+    from lab.plan import Unit, plan
+    from lab.runner import Run
+    from lab.vm.qemu import VMConfig
+
+    class Opened(Exception):
+        pass
+
+    class Provider:
+        lost = "gone"
+
+        def ready(self, kernel, rd, say):
+            return None
+
+        def open(self, kernel, cfg, rd, say, slot):
+            raise Opened([link.index for link in cfg.links])
+
+    links = make_links(["virtio", "e1000e"])
+    tc = load_testcase(ROOT / "testcases/bulk.yaml")
+    for mode, want in ((DETERMINISTIC, [[0], [1]]), (WALLCLOCK, [[0, 1]])):
+        run = Run.__new__(Run)
+        run.cfg, run.provider, run.rd = VMConfig(mode=mode, links=links), Provider(), None
+        run.stop, run.say = False, print
+        cells = plan(tc, 1, links, 1, mode.guest_per_link)
+        got = []
+        for b in dict.fromkeys(c.block for c in cells):
+            with pytest.raises(Opened) as e:
+                run.run_block("k", Unit([c for c in cells if c.block == b]))
+            got.append(e.value.args[0])
+        assert got == want, mode.name

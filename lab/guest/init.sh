@@ -18,9 +18,13 @@ mount -t tmpfs -o mode=0755 run run
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 labrun lab || fail "cannot mount the run directory (9p tag labrun)"
 # The lab's links first: e1000e's carrier comes ~2.2 s after `up` (the driver's watchdog period), so it
 # comes up while the rest boots. The host waits for carrier and reads run/dplab-links.{rc,log}.
-if [ -f lab/links.sh ]; then
-  NETNS=/newroot/run/netns sh lab/links.sh > run/dplab-links.log 2>&1; echo $? > run/dplab-links.rc
-fi
+# The kernel command line names this guest's wiring script (dplab.links=links-0-1.sh: the links it has).
+wiring=; for w in $(cat /proc/cmdline); do case "$w" in dplab.links=*) wiring=${w#dplab.links=} ;; esac; done
+case "$wiring" in
+  "") ;;
+  *[!a-z0-9.-]*) echo "dplab-init: dplab.links=$wiring: not a script name" > run/dplab-links.log; echo 2 > run/dplab-links.rc ;;
+  *) NETNS=/newroot/run/netns sh "lab/$wiring" > run/dplab-links.log 2>&1; echo $? > run/dplab-links.rc ;;
+esac
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || fail "cannot mount the host root (9p tag hostroot)"
 for e in /host/*; do
   n=${e#/host/}

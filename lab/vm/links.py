@@ -213,6 +213,12 @@ wire() {  # NAMESPACE MAC ADDR4 ADDR6
 """
 
 
+def wiring_script(links):
+    """The name of the wiring script of these links in the run's guest directory, named by their indices: guests
+    of one run may have different links (deterministic mode: a guest per link) and share that directory."""
+    return "links-" + "-".join(str(link.index) for link in sorted(links, key=lambda link: link.index)) + ".sh"
+
+
 def guest_setup_script(links):
     """Stage 1's wiring script (busybox sh): the links whose carrier is slowest come up first."""
     q = shlex.quote

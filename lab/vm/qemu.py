@@ -26,7 +26,7 @@ from ..results import untrusted
 from .console import ConsoleWatcher
 from .hide import describe as describe_view
 from .hide import hidden_paths, host_view
-from .links import HostNetwork, guest_setup_script
+from .links import HostNetwork, guest_setup_script, wiring_script
 
 PROFILER = TOOLS_BIN / "libdplab-insn.so"
 BASE_APPEND = ["console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "cryptomgr.notests=1",
@@ -123,10 +123,8 @@ def stage_guest_dir(g, links):
     for name, data, mode in files:
         if not untrusted.holds(g, name, data, mode):
             untrusted.write_bytes(g, name, data, mode=mode)
-    if links:
-        untrusted.write_text(g, "links.sh", guest_setup_script(links))
-    else:
-        untrusted.remove(g, "links.sh")
+    if links:  # stage 1 runs the one its kernel command line names (`dplab.links=`)
+        untrusted.write_text(g, wiring_script(links), guest_setup_script(links))
 
 
 class VM:
@@ -158,13 +156,14 @@ class VM:
     # -- argv -------------------------------------------------------------------
     def argv(self, initrd, sock_path):
         c = self.cfg
+        wiring = [f"dplab.links={wiring_script(c.links)}"] if c.links else []
         argv = [which("qemu-system-x86_64"), "-name", qemu_value(f"dplab-{self.tag}"), "-nodefaults",
                 "-no-user-config",
                 "-display", "none", "-no-reboot", "-machine", "q35", "-accel", c.qemu_accel, "-cpu", c.cpu,
                 "-smp", str(c.vcpus), "-m", c.memory,
                 "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
                 "-kernel", str(self.kernel.image), "-initrd", str(initrd),
-                "-append", " ".join(BASE_APPEND + list(c.append)),
+                "-append", " ".join(BASE_APPEND + wiring + list(c.append)),
                 "-fsdev", f"local,id=hostroot,path={Path(sock_path).parent / 'view'},security_model=none,readonly=on,"
                 "multidevs=remap",
                 "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",

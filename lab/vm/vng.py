@@ -3,7 +3,7 @@
 vng brings its own init, 9p host root and overlays, an interactive console and its gdb server; the lab adds,
 through vng's options, what makes the guest a lab guest: the NIC models with their MACs (the links' own
 -netdev/-device arguments, on the hub backend or inside the run's tap namespace), the mode's QEMU arguments
-(icount), the CPU model, and the run's guest directory at SHARE_AT (agent, tools, links.sh, cells/N): vng's root
+(icount), the CPU model, and the run's guest directory at SHARE_AT (agent, tools, links-N.sh, cells/N): vng's root
 is the host's, read-only but for its overlays (/tmp is one), so the lab's /lab cannot be made there.
 Used by `lab debug` (lab/debug.py) and `make bench-boot` (lab/bench/boot.py).
 """

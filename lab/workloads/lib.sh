@@ -19,14 +19,16 @@ wait_udp_listen() { i=0; while [ $i -lt 100 ]; do ip netns exec "$1" ss -Hlun "s
 # from the last one's cwnd and ssthresh), CUBIC's HyStart off (it ends slow start on ACK spacing measured in
 # microseconds: a few instructions more before the window moved its exit and every ACK after it), neighbours pinned
 # both ways, the receive softirq's poll loop bounded by packets only (its default 2 ms of time cut long ESP polls at
-# varying points: segments then reached TCP out of order in some cells), then one warm-up transfer of 1 MiB.
+# varying points: segments then reached TCP out of order in some cells), the receiver SCHED_FIFO (it reads as soon
+# as data wakes it, as a receiver on a CPU of its own would: under CFS its reads, and the window updates they send,
+# interleaved with the sender as the scheduler's state from before the window had it), then one warm-up transfer.
 tcp_stream_ready() {
   [ -w /sys/module/tcp_cubic/parameters/hystart ] && echo 0 > /sys/module/tcp_cubic/parameters/hystart
   sysctl -qw net.core.netdev_budget_usecs=1000000
   for ns in "$1" "$4"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_no_metrics_save=1; ip -n "$ns" tcp_metrics flush all 2>/dev/null || true; done
   ip -n "$1" neigh replace "$5" lladdr "$6" dev eth0 nud permanent
   ip -n "$4" neigh replace "$2" lladdr "$3" dev eth0 nud permanent
-  ip netns exec "$4" tcp_stream -l "$5" -p "$7" -D
+  ip netns exec "$4" chrt -f 1 tcp_stream -l "$5" -p "$7" -D
   wait_tcp_listen "$4" "$7"
   ip netns exec "$1" tcp_stream -c "$5" -p "$7" -b 1048576 > /dev/null
 }

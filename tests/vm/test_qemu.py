@@ -32,6 +32,7 @@ def test_argv_tap_backend(tmp_path):
     assert f"path={rd.guest_dir},security_model=mapped-xattr" in s
     assert f"path={tmp_path / 'view'},security_model=none,readonly=on" in s and "path=/," not in s
     assert argv[argv.index("-append") + 1].endswith("quiet") and "panic=-1" in argv[argv.index("-append") + 1]
+    assert "dplab.links=links-0-1.sh" in argv[argv.index("-append") + 1].split()  # the wiring script stage 1 runs
     assert "mount_tag=modules" not in s  # no modules tree: nothing shared
     assert "hostfwd" not in s and "-nic" not in s  # no TCP port anywhere
     net = HostNetwork(links, "tap", rd.id)
@@ -45,6 +46,11 @@ def test_argv_kvm_and_hub(tmp_path):
     argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
     assert argv[argv.index("-accel") + 1] == "kvm" and argv[argv.index("-cpu") + 1] == "host"
     assert "hubport,id=n0a,hubid=0" in argv and "mount_tag=modules" in " ".join(argv)
+    e1000e_alone = make_links(["virtio", "e1000e"])[1:]  # a guest of a run with one of its links: index 1 kept
+    vm = VM(fake_kernel(tmp_path), rd, VMConfig(accel="tcg", backend="hub", links=e1000e_alone))
+    argv = vm.argv(tmp_path / "initrd", tmp_path / "ctl.sock")
+    assert "hubport,id=n1a,hubid=1" in argv and "dplab.links=links-1.sh" in argv[argv.index("-append") + 1].split()
+    assert not any("n0a" in a for a in argv)
     assert HostNetwork(links, "hub", rd.id).wrap(["qemu"]) == ["qemu"]
 
 
@@ -80,7 +86,7 @@ def test_staging_a_guest_dir_never_writes_through_what_an_earlier_guest_planted(
     g = tmp_path / "guest"
     g.mkdir()
     (g / AGENT_FILES[0]).symlink_to(v)
-    (g / "links.sh").symlink_to(v)
+    (g / "links-0.sh").symlink_to(v)
     (g / "bin").symlink_to(vdir)
     with pytest.raises(untrusted.UnsafePath, match="'bin' is not a directory"):
         stage_guest_dir(g, make_links(["virtio"]))
@@ -88,7 +94,9 @@ def test_staging_a_guest_dir_never_writes_through_what_an_earlier_guest_planted(
     (g / "bin").unlink()
     stage_guest_dir(g, make_links(["virtio"]))
     assert unchanged(v, ino) and not (g / AGENT_FILES[0]).is_symlink()
-    assert "dplab link wiring" in (g / "links.sh").read_text()
+    assert "dplab link wiring" in (g / "links-0.sh").read_text()
+    stage_guest_dir(g, make_links(["virtio", "e1000e"])[1:])  # another guest of the run, its own link's script
+    assert "52:54:00:d1:01:0a" in (g / "links-1.sh").read_text() and "d1:01" not in (g / "links-0.sh").read_text()
 
 
 def test_qemu_option_values_are_escaped_and_qemus_own_error_is_quoted(tmp_path):
