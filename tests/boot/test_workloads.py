@@ -87,7 +87,7 @@ def test_wireguard_and_vxlan_pass_traffic_and_gro_off_means_more_packets_per_byt
 
 def test_pktgen_bursts_ring_the_virtio_doorbell_at_most_once_a_burst(tmp_path, accel):
     """Wall clock: pktgen's burst reaches virtio-net as xmit_more, so burst 32 kicks at most once per 32 packets.
-    Burst 1's kicks per packet are host timing (the host turns notifications off while it drains the ring: 0.22
+    Burst 1's kicks per packet are host timing (the host turns notifications off while it drains the ring: 0.11-0.22
     on a quiet host, 0.008 in a CI run), so the comparison is in instructions (test_deterministic's bulk test)."""
     recs = run(tmp_path, accel, "bulk", burst=[1, 32], xmit_mode=["start_xmit"], size=[64])
     by = {r["params"]["burst"]: r for r in recs}
@@ -101,7 +101,7 @@ def test_pktgen_bursts_ring_the_virtio_doorbell_at_most_once_a_burst(tmp_path, a
     assert c1["b.link.rx_packets"] >= 0.9 * c1["a.link.tx_packets"]
     kicks = {b: r["counters"]["a.ethtool.tx_queue_0_kicks"] / r["counters"]["a.link.tx_packets"] for b, r in by.items()}
     print(f"virtio tx kicks per packet: burst 1 {kicks[1]:.4f}, burst 32 {kicks[32]:.4f}")
-    # measured 0.016 and 0.007 (wall clock), 0.031 (deterministic); a kick a packet would be burst 1's 0.22
+    # measured 0.014-0.016 and 0.007 (wall clock), 0.031 (deterministic); no xmit_more: burst 1's 0.11-0.22
     assert 0 < kicks[32] <= 1.1 / 32, kicks
 
 
