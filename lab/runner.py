@@ -251,7 +251,8 @@ class Run:
                 return self.fail_cells(kernel, unit.rest(), why)
             cfg = cfg or self.cfg
             if cfg.mode.guest_per_link:  # the links its cells use, each keeping its index (namespaces, MACs)
-                cfg = replace(cfg, links=[lk for lk in cfg.links if lk.index in {c.link.index for c in unit.cells()}])
+                used = {c.link.index for c in unit.cells()}
+                cfg = replace(cfg, links=[lk for lk in cfg.links if lk.index in used])
             with self.provider.open(kernel, cfg, self.rd, say=self.say, slot=slot) as env:
                 m = Measurer(env, self.tc, kernel, self.rd, self.say, modules=self.modules.get(kernel.name, []),
                              boot=next(self.boots))
